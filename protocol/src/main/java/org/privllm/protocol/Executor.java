@@ -1,0 +1,50 @@
+package org.privllm.protocol;
+
+import org.privllm.tensor.Matrix;
+
+/**
+ * What the untrusted executor offers the trusted domain. Every argument and result is an
+ * obfuscated tensor, a shape, a public scalar or an opaque id: this interface is what goes over the
+ * wire (in-process, a separate process, or a GPU server), so nothing in it may rely on shared memory.
+ * Implementations must copy what they keep.
+ */
+public interface Executor extends AutoCloseable {
+
+    /** Opens an isolated session; the id is unguessable. */
+    SessionId openSession();
+
+    /** Frees everything the session holds (weights, KV cache). Unknown ids are ignored. */
+    void closeSession(SessionId session);
+
+    /**
+     * Stores an obfuscated linear layer {@code W̃ (in×out)}, {@code b̃ (out, nullable)} and an optional
+     * masked low-rank adapter {@code Ã (in×r)}, {@code B̃ (r×out)} (the LoRA scale folded into B̃).
+     */
+    WeightId uploadLinear(SessionId session, LinearWeights weights);
+
+    /**
+     * {@code Ỹ = X̃·W̃ + (X̃·Ã)·B̃ + b̃ + C}; the compensation {@code C (n×out)} is null in mask mode.
+     */
+    Matrix linear(SessionId session, WeightId weight, Matrix x, Matrix compensation);
+
+    /**
+     * Starts a new (empty) KV cache for a batch of left-padded sequences in this session, replacing
+     * any previous one. {@code leftPad[b]} slots at the start of sequence b are padding.
+     */
+    void startCache(SessionId session, int layers, int capacity, int width, int[] leftPad);
+
+    /**
+     * One attention sublayer over the session's KV cache: {@code qkv = X̃·W̃_qkv + b̃ + C}, split into
+     * [Q̃|K̃|Ṽ], K̃ and Ṽ appended at {@code layer}, causal softmax attention per head with
+     * {@code scale}, then {@code ·W̃_proj + b̃_proj}. Returns the masked projection output.
+     *
+     * @param t new slots per sequence in this call (prompt length at prefill, 1 at decode)
+     */
+    Matrix attention(SessionId session, AttentionCall call);
+
+    /** Marks {@code t} slots written by every layer's {@link #attention} as part of the cache. */
+    void advanceCache(SessionId session, int t);
+
+    @Override
+    void close();
+}
