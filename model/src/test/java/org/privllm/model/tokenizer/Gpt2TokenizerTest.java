@@ -216,6 +216,8 @@ class Gpt2TokenizerTest {
         assertLoadFails(dir, "vocab.json", "id 0 is used by more than one token");
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": 0, \"a\": 1}");
         assertLoadFails(dir, "vocab.json", "invalid vocabulary JSON");
+        Files.writeString(dir.resolve("vocab.json"), "{\"a\": 2000000000}");
+        assertLoadFails(dir, "vocab.json", "largest id 2000000000");
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": -3}");
         assertLoadFails(dir, "vocab.json", "non-negative");
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": 0}");
