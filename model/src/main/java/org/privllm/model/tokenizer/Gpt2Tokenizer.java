@@ -78,6 +78,9 @@ public final class Gpt2Tokenizer {
             maxId = Math.max(maxId, id);
         }
         if (maxId < 0) throw new ModelFormatException(vocabFile + ": vocabulary is empty");
+        if (maxId >= 2L * vocab.size() + 1024) { // ids index a table: refuse absurdly sparse ones
+            throw new ModelFormatException(vocabFile + ": largest id " + maxId + " is far beyond the " + vocab.size() + " tokens");
+        }
         byte[][] tokenBytes = new byte[maxId + 1][];
         for (var e : vocab.entrySet()) {
             int id = e.getValue();

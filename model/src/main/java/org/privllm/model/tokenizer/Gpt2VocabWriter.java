@@ -30,7 +30,7 @@ final class Gpt2VocabWriter {
     private Gpt2VocabWriter() {}
 
     static void write(Path dir) {
-        Encoding r50k = Encodings.newDefaultEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
+        Encoding r50k = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
         // Byte strings are held as Latin-1 strings: one char per byte, so they hash and concatenate.
         String[] tokens = new String[MERGEABLE_TOKENS];
         Map<String, Integer> ranks = new HashMap<>(MERGEABLE_TOKENS * 2);

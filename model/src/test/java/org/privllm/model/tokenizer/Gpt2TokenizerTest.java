@@ -168,7 +168,8 @@ class Gpt2TokenizerTest {
 
     @Test
     void missingMerges(@TempDir Path dir) throws IOException {
-        Files.copy(gpt2Dir.resolve("vocab.json"), dir.resolve("vocab.json"));
+        writeSmallVocabulary(dir, "#version: 0.2\n");
+        Files.delete(dir.resolve("merges.txt"));
         assertLoadFails(dir, "merges.txt", "not found");
         Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\n");
         assertLoadFails(dir, "merges.txt", "no merges");
@@ -176,36 +177,65 @@ class Gpt2TokenizerTest {
 
     @Test
     void missingVocab(@TempDir Path dir) throws IOException {
-        Files.copy(gpt2Dir.resolve("merges.txt"), dir.resolve("merges.txt"));
+        writeSmallVocabulary(dir, "#version: 0.2\nĠ t\n");
+        Files.delete(dir.resolve("vocab.json"));
         assertLoadFails(dir, "vocab.json", "not found");
     }
 
     @Test
     void malformedMergeLines(@TempDir Path dir) throws IOException {
-        Files.copy(gpt2Dir.resolve("vocab.json"), dir.resolve("vocab.json"));
-        Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\nĠ t\nĠt\n");
+        writeSmallVocabulary(dir, "#version: 0.2\nĠ t\nĠt\n");
         assertLoadFails(dir, "merges.txt: line 3", "two tokens");
         Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\nĠ t\nzzzq x\n");
         assertLoadFails(dir, "merges.txt: line 3", "'zzzq' is not in vocab.json");
         Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\nĠ t\nĠ t\n");
         assertLoadFails(dir, "merges.txt: line 3", "duplicate merge");
+        Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\nt h\n");
+        assertLoadFails(dir, "merges.txt: line 2", "'th' is not in vocab.json");
+    }
+
+    /** A small non-GPT-2 vocabulary: merges apply by rank, all occurrences of the best pair per round. */
+    @Test
+    void smallByteLevelVocabulary(@TempDir Path dir) throws IOException {
+        writeSmallVocabulary(dir, "#version: 0.2\nĠ t\nh e\nĠt he\na a\n");
+        Gpt2Tokenizer small = Gpt2Tokenizer.load(dir);
+        assertThat(small.vocabSize()).isEqualTo(260);
+        assertThat(small.eosId()).isEqualTo(-1);
+        assertThat(small.encode(" the")).containsExactly(258);
+        assertThat(small.encode("aaaaa")).containsExactly(259, 259, 'a' - '!');
+        assertThat(small.encode("<|endoftext|>")).hasSize(13); // plain text without the special token
+        assertThat(small.decode(small.encode(" the aaa"))).isEqualTo(" the aaa");
     }
 
     @Test
     void vocabularyProblems(@TempDir Path dir) throws IOException {
-        Files.copy(gpt2Dir.resolve("merges.txt"), dir.resolve("merges.txt"));
+        writeSmallVocabulary(dir, "#version: 0.2\nĠ t\n");
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": 0, \"b\": \"x\"}");
         assertLoadFails(dir, "vocab.json", "invalid vocabulary JSON");
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": 0, \"b\": 0}");
         assertLoadFails(dir, "vocab.json", "id 0 is used by more than one token");
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": 0, \"a\": 1}");
         assertLoadFails(dir, "vocab.json", "invalid vocabulary JSON");
+        Files.writeString(dir.resolve("vocab.json"), "{\"a\": 2000000000}");
+        assertLoadFails(dir, "vocab.json", "largest id 2000000000");
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": -3}");
         assertLoadFails(dir, "vocab.json", "non-negative");
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": 0}");
         assertLoadFails(dir, "vocab.json", "no token for byte 0x00");
         Files.writeString(dir.resolve("vocab.json"), "[1, 2]");
         assertLoadFails(dir, "vocab.json", "invalid vocabulary JSON");
+    }
+
+    /** The 256 byte tokens in GPT-2's order (ids 0..255), the given merges' results from 256 on. */
+    private static void writeSmallVocabulary(Path dir, String merges) throws IOException {
+        Map<String, Integer> vocab = new java.util.LinkedHashMap<>();
+        for (int id = 0; id < 256; id++) vocab.put(ByteUnicode.encode(tok.tokenBytes(id)), id);
+        for (String line : merges.split("\n")) {
+            String[] pair = line.split(" ");
+            if (!line.startsWith("#") && pair.length == 2) vocab.putIfAbsent(pair[0] + pair[1], vocab.size());
+        }
+        new ObjectMapper().writeValue(dir.resolve("vocab.json").toFile(), vocab);
+        Files.writeString(dir.resolve("merges.txt"), merges);
     }
 
     private static void assertLoadFails(Path dir, String... fragments) {
