@@ -64,6 +64,15 @@ public final class Generator {
 
     public Result generate(List<int[]> prompts, int maxNewTokens, Sampling sampling, int eosId,
                            TokenListener listener) {
+        return generate(prompts, maxNewTokens, sampling, eosId, listener, null);
+    }
+
+    /**
+     * As {@link #generate(List, int, Sampling, int, TokenListener)}, also handing every step's logits
+     * ({@code batch × vocab}, before sampling) to {@code logitsObserver} (for checks against another run).
+     */
+    public Result generate(List<int[]> prompts, int maxNewTokens, Sampling sampling, int eosId,
+                           TokenListener listener, java.util.function.Consumer<Matrix> logitsObserver) {
         Gpt2Config c = forward.config();
         validate(c, prompts, maxNewTokens);
         int batch = prompts.size();
@@ -94,6 +103,9 @@ public final class Generator {
         int produced = 0, decodeSteps = 0;
         for (int s = 0; s < steps; s++) {
             Matrix logits = forward.ops().lmHead(last);
+            if (logitsObserver != null) {
+                logitsObserver.accept(logits);
+            }
             int[] next = new int[batch], nextPos = new int[batch];
             boolean any = false;
             for (int b = 0; b < batch; b++) {
