@@ -11,6 +11,7 @@ import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.model.tokenizer.Gpt2Tokenizer;
 import org.privllm.model.tokenizer.StreamDecoder;
+import org.privllm.tensor.Matrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -33,6 +34,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
+
+    @Mixin EngineOptions engine = new EngineOptions();
 
     /** Greedy or sampled decoding options, shared by the commands that generate. */
     static final class SamplingOptions {
@@ -57,7 +60,7 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         Sampling s = sampling.toSampling();
         Gpt2Model m = model.load();
         Gpt2Tokenizer tok = model.tokenizer();
@@ -77,15 +80,30 @@ final class GenerateCommand implements Callable<Integer> {
                 out.flush();
             };
         }
-        Generator.Result r = new Generator(m.plainForward()).generate(prompts, maxNewTokens, s, eos, listener);
+        List<Matrix> reference = new ArrayList<>(), observed = new ArrayList<>();
+        if (engine.check) {
+            new Generator(m.plainForward()).generate(prompts, maxNewTokens, s, eos, null, reference::add);
+        }
+        Generator.Result r;
+        try (EngineOptions.Engine e = engine.open(m)) {
+            r = new Generator(e.forward()).generate(prompts, maxNewTokens, s, eos, listener,
+                    engine.check ? observed::add : null);
+        }
         if (json) {
-            Json.print(out, toJson(r, tok));
+            Map<String, Object> j = toJson(r, tok);
+            if (engine.check) {
+                j.put("max_logit_abs_err", Checks.maxAbsError(reference, observed));
+            }
+            Json.print(out, j);
         } else if (stream != null) {
             out.println(stream.flush());
         } else {
             for (int[] ids : r.outputIds()) {
                 out.println(tok != null ? tok.decode(ids) : join(ids));
             }
+        }
+        if (!json && engine.check) {
+            System.err.println("max_logit_abs_err: " + Checks.maxAbsError(reference, observed));
         }
         return 0;
     }

@@ -21,15 +21,26 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--json", description = "JSON output (the only format).")
     boolean json;
 
+    @Mixin EngineOptions engine = new EngineOptions();
+
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         List<int[]> prompts = Prompts.parseIds(inputIds);
         if (prompts.size() != 1) {
             throw new IllegalArgumentException("logits takes exactly one prompt");
         }
         Gpt2Model m = model.load();
-        Matrix logits = new Generator(m.plainForward()).logits(prompts.get(0));
-        Json.print(System.out, Map.of("logits", rows(logits)));
+        Matrix logits;
+        try (EngineOptions.Engine e = engine.open(m)) {
+            logits = new Generator(e.forward()).logits(prompts.get(0));
+        }
+        Map<String, Object> j = new java.util.LinkedHashMap<>();
+        j.put("logits", rows(logits));
+        if (engine.check) {
+            Matrix plain = new Generator(m.plainForward()).logits(prompts.get(0));
+            j.put("max_logit_abs_err", Checks.maxAbsError(List.of(plain), List.of(logits)));
+        }
+        Json.print(System.out, j);
         return 0;
     }
 

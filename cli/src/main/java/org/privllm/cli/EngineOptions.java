@@ -1,0 +1,95 @@
+package org.privllm.cli;
+
+import java.util.Map;
+import org.privllm.model.Gpt2Forward;
+import org.privllm.model.Gpt2Model;
+import org.privllm.protocol.Executor;
+import org.privllm.trusted.gpt2.BoundaryMeter;
+import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.mask.MaskFamily;
+import org.privllm.trusted.obf.MaskScope;
+import org.privllm.trusted.obf.ObfuscationConfig;
+import org.privllm.trusted.obf.ObfuscationMode;
+import org.privllm.untrusted.InProcessExecutor;
+import picocli.CommandLine.Option;
+
+/**
+ * Where the forward pass runs: plaintext (default) or {@code --obfuscate} on an untrusted executor
+ * (in-process unless {@code --executor} names one), with the scheme's options.
+ */
+final class EngineOptions {
+    @Option(names = "--obfuscate", description = "Run on the untrusted executor behind masks.")
+    boolean obfuscate;
+
+    @Option(names = "--mode", defaultValue = "mask", paramLabel = "mask|pad",
+            description = "Obfuscation mode (default ${DEFAULT-VALUE}).")
+    String mode;
+
+    @Option(names = "--masks", defaultValue = "orthogonal", paramLabel = "FAMILY",
+            description = "Mask family: orthogonal, gaussian, block:B, perm (default ${DEFAULT-VALUE}).")
+    String masks;
+
+    @Option(names = "--scope", defaultValue = "session", paramLabel = "session|call",
+            description = "Mask scope of the MLP layers (attention and head are always per session).")
+    String scope;
+
+    @Option(names = "--pad-pool", paramLabel = "N", description = "Pad mode: draw pads from a precomputed pool of N per layer.")
+    Integer padPool;
+
+    @Option(names = "--mask-seed", paramLabel = "S", description = "Seed masks and pads (experiments only; default: SecureRandom).")
+    Long maskSeed;
+
+    @Option(names = "--check", description = "Also run plaintext in this process and report the largest logit error.")
+    boolean check;
+
+    /** An engine over a model: its forward pass and, when obfuscated, the boundary meter. */
+    record Engine(Gpt2Forward forward, BoundaryMeter meter, AutoCloseable resources) implements AutoCloseable {
+        @Override
+        public void close() throws Exception {
+            if (resources != null) {
+                resources.close();
+            }
+        }
+    }
+
+    ObfuscationConfig obfuscationConfig() {
+        ObfuscationMode m = switch (mode) {
+            case "mask" -> ObfuscationMode.MASK;
+            case "pad" -> ObfuscationMode.PAD;
+            default -> throw new IllegalArgumentException("--mode must be mask or pad, got '" + mode + "'");
+        };
+        MaskScope s = switch (scope) {
+            case "session" -> MaskScope.PER_SESSION;
+            case "call" -> MaskScope.PER_CALL;
+            default -> throw new IllegalArgumentException("--scope must be session or call, got '" + scope + "'");
+        };
+        ObfuscationConfig c = ObfuscationConfig.defaults().withMode(m).withScope(s).withFamily(MaskFamily.parse(masks));
+        if (padPool != null) {
+            if (m != ObfuscationMode.PAD) {
+                throw new IllegalArgumentException("--pad-pool needs --mode pad");
+            }
+            c = c.withPadPool(padPool);
+        }
+        return maskSeed != null ? c.withSeed(maskSeed) : c;
+    }
+
+    Executor executor() {
+        return new InProcessExecutor();
+    }
+
+    Engine open(Gpt2Model m) {
+        if (!obfuscate) {
+            if (check) {
+                throw new IllegalArgumentException("--check compares an --obfuscate run with plaintext: add --obfuscate");
+            }
+            return new Engine(m.plainForward(), null, null);
+        }
+        ObfuscationConfig c = obfuscationConfig();
+        BoundaryMeter meter = new BoundaryMeter(executor());
+        ObfuscatedGpt2 ops = new ObfuscatedGpt2(m.config(), m.weights(), meter, c, Map.of());
+        return new Engine(new Gpt2Forward(m.config(), m.weights(), ops), meter, () -> {
+            ops.close();
+            meter.close();
+        });
+    }
+}
