@@ -64,13 +64,45 @@ public final class Kernels {
                 int j0 = q * nr, cols = Math.min(nr, w.out - j0);
                 for (int i0 = 0; i0 < n; i0 += MR) {
                     int rows = Math.min(MR, n - i0);
-                    tile(x.data, i0, rows, w.in, w.panels, w.panelOffset(q), bp, j0, tileOut);
+                    if (rows == 1) {
+                        tile1(x.data, i0, w.in, w.panels, w.panelOffset(q), bp, j0, tileOut);
+                    } else {
+                        tile(x.data, i0, rows, w.in, w.panels, w.panelOffset(q), bp, j0, tileOut);
+                    }
                     for (int r = 0; r < rows; r++) {
                         System.arraycopy(tileOut, r * nr, y.data, (i0 + r) * w.out + j0, cols);
                     }
                 }
             }
         });
+    }
+
+    /**
+     * {@code out[0..NR) = A[i0] · panel + bias}: decode's one-row GEMV. It is memory-bound, so it gets
+     * its own loop instead of the six-row tile's six times redundant arithmetic (about 15% faster);
+     * two accumulator pairs (even and odd steps) hide the FMA latency.
+     */
+    private static void tile1(float[] a, int i0, int k, float[] b, int bo, float[] bias, int j0, float[] out) {
+        int a0 = i0 * k;
+        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
+        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
+        FloatVector c10 = FloatVector.zero(S), c11 = c10;
+        int p = 0;
+        for (; p + 1 < k; p += 2, bo += 2 * PackedWeight.NR) {
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
+            c01 = av.fma(FloatVector.fromArray(S, b, bo + LANES), c01);
+            av = FloatVector.broadcast(S, a[a0 + p + 1]);
+            c10 = av.fma(FloatVector.fromArray(S, b, bo + PackedWeight.NR), c10);
+            c11 = av.fma(FloatVector.fromArray(S, b, bo + PackedWeight.NR + LANES), c11);
+        }
+        if (p < k) {
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
+            c01 = av.fma(FloatVector.fromArray(S, b, bo + LANES), c01);
+        }
+        c00.add(c10).intoArray(out, 0);
+        c01.add(c11).intoArray(out, LANES);
     }
 
     /**
