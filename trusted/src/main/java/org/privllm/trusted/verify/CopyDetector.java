@@ -19,7 +19,7 @@ public final class CopyDetector {
 
     private CopyDetector() {}
 
-    /** One finding: received tensor {@code index} matches secret {@code secret} ({@code where}: whole, row, column). */
+    /** One finding: received tensor {@code index} matches secret {@code secret} ({@code where}: "whole", or the "row" or "column" of the received tensor that matched). */
     public record Finding(int index, String secret, String where) {}
 
     /** Scans {@code received} against every named secret. */
@@ -27,7 +27,7 @@ public final class CopyDetector {
         List<Finding> out = new ArrayList<>();
         for (var s : secrets.entrySet()) {
             Matrix secret = s.getValue();
-            List<double[]> secretVectors = vectors(secret);
+            List<Vector> secretVectors = vectors(secret);
             double[] whole = fingerprint(secret.data, 0, secret.data.length, 1);
             for (int i = 0; i < received.size(); i++) {
                 Matrix m = received.get(i);
@@ -51,32 +51,35 @@ public final class CopyDetector {
         return fa != null && fb != null && close(fa, fb, tol);
     }
 
-    private static String matchAnyVector(List<double[]> candidates, List<double[]> secrets, double tol) {
-        for (double[] c : candidates) {
-            for (double[] s : secrets) {
-                if (close(c, s, tol)) {
-                    return "row/column";
+    /** "row" or "column" (of the received tensor) for the first vector matching any secret vector, else null. */
+    private static String matchAnyVector(List<Vector> candidates, List<Vector> secrets, double tol) {
+        for (Vector c : candidates) {
+            for (Vector s : secrets) {
+                if (close(c.fingerprint, s.fingerprint, tol)) {
+                    return c.column ? "column" : "row";
                 }
             }
         }
         return null;
     }
 
+    private record Vector(double[] fingerprint, boolean column) {}
+
     /** Fingerprints of every row and every column (null ones dropped). */
-    private static List<double[]> vectors(Matrix m) {
-        List<double[]> v = new ArrayList<>();
+    private static List<Vector> vectors(Matrix m) {
+        List<Vector> v = new ArrayList<>();
         for (int r = 0; r < m.rows; r++) {
-            add(v, fingerprint(m.data, r * m.cols, m.cols, 1));
+            add(v, fingerprint(m.data, r * m.cols, m.cols, 1), false);
         }
         for (int c = 0; c < m.cols; c++) {
-            add(v, fingerprint(m.data, c, m.rows, m.cols));
+            add(v, fingerprint(m.data, c, m.rows, m.cols), true);
         }
         return v;
     }
 
-    private static void add(List<double[]> v, double[] f) {
+    private static void add(List<Vector> v, double[] f, boolean column) {
         if (f != null) {
-            v.add(f);
+            v.add(new Vector(f, column));
         }
     }
 
