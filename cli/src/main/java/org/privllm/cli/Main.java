@@ -15,8 +15,18 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
+    private static volatile java.util.List<String> commandLine = java.util.List.of("privllm");
+
+    /** The command line of this run ({@code privllm ARGS}), recorded in experiment results. */
+    public static java.util.List<String> commandLine() {
+        return commandLine;
+    }
+
     /** Runs the CLI and returns its exit code (tests call this). */
     public static int run(String... args) {
+        java.util.List<String> cl = new java.util.ArrayList<>(java.util.List.of("privllm"));
+        cl.addAll(java.util.List.of(args));
+        commandLine = java.util.List.copyOf(cl);
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             cmd.getErr().println("error: " + Errors.describe(e));
