@@ -102,6 +102,20 @@ final class EngineOptions {
         return new InProcessExecutor();
     }
 
+    /** Where the executor runs, for reports. */
+    String executorName() {
+        return "in-process";
+    }
+
+    private BoundaryMeter lastMeter;
+
+    /** Zeroes the boundary counters of the engine opened last (to exclude warm-up from measurements). */
+    void resetMeter() {
+        if (lastMeter != null) {
+            lastMeter.reset();
+        }
+    }
+
     Engine open(Gpt2Model m) {
         if (!obfuscate) {
             if (check) {
@@ -111,6 +125,7 @@ final class EngineOptions {
         }
         ObfuscationConfig c = obfuscationConfig();
         BoundaryMeter meter = new BoundaryMeter(executor());
+        lastMeter = meter;
         ObfuscatedGpt2 ops = new ObfuscatedGpt2(m.config(), m.weights(), meter, c, adapters(m));
         return new Engine(new Gpt2Forward(m.config(), m.weights(), ops), meter, () -> {
             ops.close();
