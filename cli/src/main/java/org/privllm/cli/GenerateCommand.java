@@ -51,7 +51,7 @@ final class GenerateCommand implements Callable<Integer> {
         Long seed;
 
         Sampling toSampling() {
-            boolean sample = temperature != null || topK > 0 || topP < 1f || seed != null;
+            boolean sample = temperature != null || topK != 0 || topP != 1f || seed != null;
             if (greedy && sample) {
                 throw new IllegalArgumentException("--greedy cannot be combined with --temperature/--top-k/--top-p/--seed");
             }
