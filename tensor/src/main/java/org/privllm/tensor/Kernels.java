@@ -66,6 +66,8 @@ public final class Kernels {
                     int rows = Math.min(MR, n - i0);
                     if (rows == 1) {
                         tile1(x.data, i0, w.in, w.panels, w.panelOffset(q), bp, j0, tileOut);
+                    } else if (rows <= 4) {
+                        tile4(x.data, i0, rows, w.in, w.panels, w.panelOffset(q), bp, j0, tileOut);
                     } else {
                         tile(x.data, i0, rows, w.in, w.panels, w.panelOffset(q), bp, j0, tileOut);
                     }
@@ -75,6 +77,46 @@ public final class Kernels {
                 }
             }
         });
+    }
+
+    /**
+     * {@link #tile} for two to four rows (batched decode, the GEMM's last rows): memory-bound like
+     * {@link #tile1}, so it does only the arithmetic the rows need.
+     */
+    private static void tile4(float[] a, int i0, int rows, int k, float[] b, int bo, float[] bias, int j0,
+                              float[] out) {
+        int last = i0 + rows - 1;
+        int a0 = i0 * k, a1 = Math.min(i0 + 1, last) * k, a2 = Math.min(i0 + 2, last) * k;
+        int a3 = Math.min(i0 + 3, last) * k;
+        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
+        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
+        FloatVector c10 = c00, c20 = c00, c30 = c00;
+        FloatVector c11 = c01, c21 = c01, c31 = c01;
+        for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + LANES);
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(S, a[a1 + p]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(S, a[a2 + p]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(S, a[a3 + p]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+        }
+        int nr = PackedWeight.NR;
+        c00.intoArray(out, 0);
+        c01.intoArray(out, LANES);
+        c10.intoArray(out, nr);
+        c11.intoArray(out, nr + LANES);
+        c20.intoArray(out, 2 * nr);
+        c21.intoArray(out, 2 * nr + LANES);
+        c30.intoArray(out, 3 * nr);
+        c31.intoArray(out, 3 * nr + LANES);
     }
 
     /**
