@@ -127,12 +127,64 @@ public final class Attention {
         if (valid <= 0) {
             return; // a padding query: its output is never used
         }
-        for (int j = 0; j < valid; j++) {
+        int j = 0;
+        for (; j + 4 <= valid; j += 4) {
+            dot4(q, qo, k, k0 + j * stride, stride, dh, scores, j);
+        }
+        for (; j < valid; j++) {
             scores[j] = Kernels.dot(q, qo, k, k0 + j * stride, dh);
         }
         softmaxRow(scores, 0, valid, valid, scale);
-        for (int j = 0; j < valid; j++) {
+        for (j = 0; j + 4 <= valid; j += 4) {
+            axpy4(scores, j, v, k0 + j * stride, stride, out, oo, dh);
+        }
+        for (; j < valid; j++) {
             Kernels.axpy(scores[j], v, k0 + j * stride, out, oo, dh);
+        }
+    }
+
+    /** {@code s[j..j+4) = q · k_r} for four key rows {@code stride} apart: one pass over q for four keys. */
+    private static void dot4(float[] q, int qo, float[] k, int ko, int stride, int dh, float[] s, int j) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int p = 0;
+        for (int bound = S.loopBound(dh); p < bound; p += S.length()) {
+            FloatVector qv = FloatVector.fromArray(S, q, qo + p);
+            a0 = qv.fma(FloatVector.fromArray(S, k, ko + p), a0);
+            a1 = qv.fma(FloatVector.fromArray(S, k, ko + stride + p), a1);
+            a2 = qv.fma(FloatVector.fromArray(S, k, ko + 2 * stride + p), a2);
+            a3 = qv.fma(FloatVector.fromArray(S, k, ko + 3 * stride + p), a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; p < dh; p++) {
+            s0 += q[qo + p] * k[ko + p];
+            s1 += q[qo + p] * k[ko + stride + p];
+            s2 += q[qo + p] * k[ko + 2 * stride + p];
+            s3 += q[qo + p] * k[ko + 3 * stride + p];
+        }
+        s[j] = s0;
+        s[j + 1] = s1;
+        s[j + 2] = s2;
+        s[j + 3] = s3;
+    }
+
+    /** {@code out += Σ_r w[j+r] · v_r} over four value rows {@code stride} apart: one load/store of out. */
+    private static void axpy4(float[] w, int j, float[] v, int vo, int stride, float[] out, int oo, int dh) {
+        float w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];
+        FloatVector b0 = FloatVector.broadcast(S, w0), b1 = FloatVector.broadcast(S, w1);
+        FloatVector b2 = FloatVector.broadcast(S, w2), b3 = FloatVector.broadcast(S, w3);
+        int p = 0;
+        for (int bound = S.loopBound(dh); p < bound; p += S.length()) {
+            FloatVector acc = FloatVector.fromArray(S, out, oo + p);
+            acc = b0.fma(FloatVector.fromArray(S, v, vo + p), acc);
+            acc = b1.fma(FloatVector.fromArray(S, v, vo + stride + p), acc);
+            acc = b2.fma(FloatVector.fromArray(S, v, vo + 2 * stride + p), acc);
+            acc = b3.fma(FloatVector.fromArray(S, v, vo + 3 * stride + p), acc);
+            acc.intoArray(out, oo + p);
+        }
+        for (; p < dh; p++) {
+            out[oo + p] += w0 * v[vo + p] + w1 * v[vo + stride + p] + w2 * v[vo + 2 * stride + p]
+                    + w3 * v[vo + 3 * stride + p];
         }
     }
 
