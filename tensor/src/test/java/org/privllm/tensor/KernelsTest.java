@@ -57,6 +57,14 @@ class KernelsTest {
         assertThat(PackedWeight.packTransposed(w.transpose()).toMatrix().data).containsExactly(w.data);
         assertThat(p.inDim()).isEqualTo(in);
         assertThat(p.outDim()).isEqualTo(out);
+        Matrix wT = w.transpose();
+        PackedWeight head = PackedWeight.packTransposed(wT);
+        float[] column = new float[in + 2];
+        for (int j = 0; j < out; j++) {
+            head.copyColumn(j, column, 2);
+            assertThat(Arrays.copyOfRange(column, 2, in + 2)).containsExactly(wT.row(j));
+        }
+        assertThatThrownBy(() -> head.copyColumn(out, column, 0)).hasMessageContaining("column " + out);
         assertThat(p.bytes()).isGreaterThanOrEqualTo(4L * in * out).isLessThan(4L * in * (out + PackedWeight.NR));
     }
 
