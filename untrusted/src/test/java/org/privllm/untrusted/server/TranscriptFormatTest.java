@@ -67,8 +67,8 @@ class TranscriptFormatTest {
                 .containsExactly("2 weight", "2 bias", "3 x", "3 compensation");
         double[] sums = {sum(w.data), sum(bias), sum(x.data), sum(c.data)};
         for (int i = 0; i < sums.length; i++) {
-            double py = Double.parseDouble(lines.get(i).substring(lines.get(i).lastIndexOf(' ') + 1));
-            assertThat(py).isCloseTo(sums[i], org.assertj.core.data.Offset.offset(1e-9));
+            double fromNumpy = Double.parseDouble(lines.get(i).substring(lines.get(i).lastIndexOf(' ') + 1));
+            assertThat(fromNumpy).isCloseTo(sums[i], org.assertj.core.data.Offset.offset(1e-9));
         }
     }
 
