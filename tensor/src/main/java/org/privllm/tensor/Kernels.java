@@ -7,11 +7,28 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The numeric kernels. Each is a small method on flat arrays so the JIT vectorises it; the public
  * entry points check shapes and split work over {@link Parallel}.
+ *
+ * <p>{@code X·W} runs one register-tiled micro-kernel for every shape: {@link #MR} rows of X times
+ * one {@link PackedWeight} panel (two vectors of columns), twelve accumulators that stay in
+ * registers over the whole inner dimension. Work is split over panels, so each thread streams its
+ * own contiguous part of the weight once; the rows of X (at most 128·n_embd floats in prefill) stay
+ * in cache. Decode's GEMV (one to a few rows) is the same loop and is bound by memory bandwidth.
  */
 public final class Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** Floats per vector of the preferred species. */
+    static final int LANES = S.length();
+    /** Rows of X per micro-kernel call: 6 rows × 2 vectors = 12 accumulators (AVX2 has 16 registers). */
+    static final int MR = 6;
+    /** Multiply-adds below which a product runs on the calling thread only (a hand-off costs ~10 µs). */
+    private static final long SERIAL_MACS = 1 << 17;
 
     private Kernels() {}
+
+    /** Name of the kernel implementation, for reports. */
+    public static String backend() {
+        return "java-vector-" + S.vectorBitSize();
+    }
 
     /** {@code X·W + bias} into a new matrix; {@code bias} may be null. */
     public static Matrix matmul(Matrix x, PackedWeight w, float[] bias) {
@@ -20,7 +37,7 @@ public final class Kernels {
         return y;
     }
 
-    /** {@code y = X·W + bias}; {@code bias} may be null. */
+    /** {@code y = X·W + bias}; {@code bias} may be null. {@code y} must not share storage with {@code x}. */
     public static void matmul(Matrix x, PackedWeight w, float[] bias, Matrix y) {
         if (x.cols != w.in || y.rows != x.rows || y.cols != w.out) {
             throw new IllegalArgumentException("matmul shapes " + x.shape() + " · " + w.in + "x" + w.out
@@ -29,17 +46,82 @@ public final class Kernels {
         if (bias != null && bias.length != w.out) {
             throw new IllegalArgumentException("bias length " + bias.length + " != " + w.out);
         }
-        int n = x.rows, k = w.in;
-        float[] xd = x.data, wt = w.transposed, yd = y.data;
-        Parallel.forRange(w.out, 16, (from, to) -> {
-            for (int j = from; j < to; j++) {
-                float b = bias == null ? 0f : bias[j];
-                int wo = j * k;
-                for (int i = 0; i < n; i++) {
-                    yd[i * w.out + j] = dot(xd, i * k, wt, wo, k) + b;
+        if (x.data == y.data) {
+            throw new IllegalArgumentException("matmul output must not alias its input");
+        }
+        int n = x.rows;
+        if (n == 0) {
+            return;
+        }
+        int nr = PackedWeight.NR;
+        // bias padded to whole panels: it is the accumulators' start value, so the tile needs no add
+        float[] bp = bias == null ? null : java.util.Arrays.copyOf(bias, w.panelCount() * nr);
+        long macsPerPanel = (long) n * w.in * nr;
+        int grain = (int) Math.min(w.panelCount(), Math.max(1, SERIAL_MACS / macsPerPanel));
+        Parallel.forRange(w.panelCount(), grain, (from, to) -> {
+            float[] tileOut = new float[MR * nr];
+            for (int q = from; q < to; q++) {
+                int j0 = q * nr, cols = Math.min(nr, w.out - j0);
+                for (int i0 = 0; i0 < n; i0 += MR) {
+                    int rows = Math.min(MR, n - i0);
+                    tile(x.data, i0, rows, w.in, w.panels, w.panelOffset(q), bp, j0, tileOut);
+                    for (int r = 0; r < rows; r++) {
+                        System.arraycopy(tileOut, r * nr, y.data, (i0 + r) * w.out + j0, cols);
+                    }
                 }
             }
         });
+    }
+
+    /**
+     * {@code out[MR×NR] = A[i0..i0+MR) · panel + bias[j0..j0+NR)}. Rows past {@code rows} repeat the
+     * last real row (computed, not used) so one branch-free loop serves every row count; storing
+     * through the small {@code out} tile keeps the edge handling out of the hot method.
+     */
+    private static void tile(float[] a, int i0, int rows, int k, float[] b, int bo, float[] bias, int j0,
+                             float[] out) {
+        int last = i0 + rows - 1;
+        int a0 = i0 * k, a1 = Math.min(i0 + 1, last) * k, a2 = Math.min(i0 + 2, last) * k;
+        int a3 = Math.min(i0 + 3, last) * k, a4 = Math.min(i0 + 4, last) * k, a5 = Math.min(i0 + 5, last) * k;
+        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
+        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
+        FloatVector c10 = c00, c20 = c00, c30 = c00, c40 = c00, c50 = c00;
+        FloatVector c11 = c01, c21 = c01, c31 = c01, c41 = c01, c51 = c01;
+        for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + LANES);
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(S, a[a1 + p]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(S, a[a2 + p]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(S, a[a3 + p]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+            av = FloatVector.broadcast(S, a[a4 + p]);
+            c40 = av.fma(b0, c40);
+            c41 = av.fma(b1, c41);
+            av = FloatVector.broadcast(S, a[a5 + p]);
+            c50 = av.fma(b0, c50);
+            c51 = av.fma(b1, c51);
+        }
+        int nr = PackedWeight.NR;
+        c00.intoArray(out, 0);
+        c01.intoArray(out, LANES);
+        c10.intoArray(out, nr);
+        c11.intoArray(out, nr + LANES);
+        c20.intoArray(out, 2 * nr);
+        c21.intoArray(out, 2 * nr + LANES);
+        c30.intoArray(out, 3 * nr);
+        c31.intoArray(out, 3 * nr + LANES);
+        c40.intoArray(out, 4 * nr);
+        c41.intoArray(out, 4 * nr + LANES);
+        c50.intoArray(out, 5 * nr);
+        c51.intoArray(out, 5 * nr + LANES);
     }
 
     /** Plain product of two matrices {@code A·B} (packs B on the fly). */
@@ -56,7 +138,7 @@ public final class Kernels {
         int i = 0;
         int bound = S.loopBound(n);
         FloatVector acc = FloatVector.zero(S);
-        for (; i < bound; i += S.length()) {
+        for (; i < bound; i += LANES) {
             acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
         }
         float sum = acc.reduceLanes(VectorOperators.ADD);
@@ -71,7 +153,7 @@ public final class Kernels {
         int i = 0;
         int bound = S.loopBound(n);
         FloatVector va = FloatVector.broadcast(S, alpha);
-        for (; i < bound; i += S.length()) {
+        for (; i < bound; i += LANES) {
             FloatVector.fromArray(S, x, xo + i).fma(va, FloatVector.fromArray(S, y, yo + i))
                     .intoArray(y, yo + i);
         }

@@ -1,29 +1,82 @@
 package org.privllm.tensor;
 
 /**
- * A weight matrix {@code W (in×out)} prepared once for repeated {@code X·W} products. The layout is
- * private to the kernels (currently {@code Wᵀ}, row-major, so each output column is one contiguous
- * stream: decode's GEMV reads the weights exactly once at memory speed).
+ * A weight matrix {@code W (in×out)} prepared once for repeated {@code X·W} products.
+ *
+ * <p>Layout (private to the kernels): column panels of {@link #NR} output columns. Panel {@code q}
+ * holds columns {@code [q·NR, q·NR + NR)} as {@code in} consecutive rows of {@code NR} floats, the
+ * columns past {@code out} zero. One panel is one contiguous stream, so decode's GEMV reads every
+ * weight exactly once, in order, at memory speed, and prefill's GEMM micro-kernel loads two full
+ * vectors per step of the inner dimension without any gather.
  */
 public final class PackedWeight {
+    /** Panel width: two vectors of the preferred species (16 floats with AVX2). */
+    static final int NR = 2 * Kernels.LANES;
+
     final int in;
     final int out;
-    /** {@code Wᵀ}: out rows of length in. */
-    final float[] transposed;
+    final float[] panels;
 
-    private PackedWeight(int in, int out, float[] transposed) {
+    private PackedWeight(int in, int out) {
+        if (in <= 0 || out <= 0) {
+            throw new IllegalArgumentException("weight shape " + in + "x" + out + " must be positive");
+        }
+        long size = (long) panelCount(out) * in * NR;
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("weight " + in + "x" + out + " too large to pack");
+        }
         this.in = in;
         this.out = out;
-        this.transposed = transposed;
+        this.panels = new float[(int) size];
     }
 
+    private static int panelCount(int out) {
+        return (out + NR - 1) / NR;
+    }
+
+    int panelCount() {
+        return panelCount(out);
+    }
+
+    /** Offset of panel {@code q} in {@link #panels}. */
+    int panelOffset(int q) {
+        return q * in * NR;
+    }
+
+    /** Packs {@code W (in×out)}, row-major: each panel row is one contiguous copy. */
     public static PackedWeight pack(Matrix w) {
-        return new PackedWeight(w.rows, w.cols, w.transpose().data);
+        PackedWeight p = new PackedWeight(w.rows, w.cols);
+        int in = p.in, out = p.out;
+        Parallel.forRange(p.panelCount(), Math.max(1, (1 << 16) / (in * NR)), (from, to) -> {
+            for (int q = from; q < to; q++) {
+                int c0 = q * NR, width = Math.min(NR, out - c0), base = p.panelOffset(q);
+                for (int r = 0; r < in; r++) {
+                    System.arraycopy(w.data, r * out + c0, p.panels, base + r * NR, width);
+                }
+            }
+        });
+        return p;
     }
 
-    /** Packs from an already transposed matrix {@code Wᵀ (out×in)} without copying it. */
+    /**
+     * Packs from a transposed matrix {@code Wᵀ (out×in)}, e.g. GPT-2's tied LM head {@code wte}
+     * ({@code vocab×n_embd}) for {@code logits = h·wteᵀ}. The source is copied, not kept.
+     */
     public static PackedWeight packTransposed(Matrix wT) {
-        return new PackedWeight(wT.cols, wT.rows, wT.data);
+        PackedWeight p = new PackedWeight(wT.cols, wT.rows);
+        int in = p.in, out = p.out;
+        Parallel.forRange(p.panelCount(), Math.max(1, (1 << 16) / (in * NR)), (from, to) -> {
+            for (int q = from; q < to; q++) {
+                int c0 = q * NR, width = Math.min(NR, out - c0), base = p.panelOffset(q);
+                for (int c = 0; c < width; c++) {
+                    int src = (c0 + c) * in;
+                    for (int r = 0; r < in; r++) {
+                        p.panels[base + r * NR + c] = wT.data[src + r];
+                    }
+                }
+            }
+        });
+        return p;
     }
 
     public int inDim() {
@@ -36,10 +89,18 @@ public final class PackedWeight {
 
     /** The weight as a plain {@code in×out} matrix (a copy). */
     public Matrix toMatrix() {
-        return new Matrix(out, in, transposed).transpose();
+        Matrix w = new Matrix(in, out);
+        for (int q = 0; q < panelCount(); q++) {
+            int c0 = q * NR, width = Math.min(NR, out - c0), base = panelOffset(q);
+            for (int r = 0; r < in; r++) {
+                System.arraycopy(panels, base + r * NR, w.data, r * out + c0, width);
+            }
+        }
+        return w;
     }
 
+    /** Bytes held by the packed form (padding of the last panel included). */
     public long bytes() {
-        return 4L * transposed.length;
+        return 4L * panels.length;
     }
 }

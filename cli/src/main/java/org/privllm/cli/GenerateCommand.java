@@ -1,0 +1,115 @@
+package org.privllm.cli;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.privllm.model.Gpt2Model;
+import org.privllm.model.generate.Generator;
+import org.privllm.model.generate.Sampling;
+import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.model.tokenizer.StreamDecoder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "generate", description = "Generate text or token ids (greedy or sampled), streaming text as it comes.")
+final class GenerateCommand implements Callable<Integer> {
+    @Mixin ModelOptions model = new ModelOptions();
+
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "Prompt text (needs the directory's tokenizer).")
+    String prompt;
+
+    @Option(names = "--input-ids", paramLabel = "IDS", description = "Prompt token ids: 1,2,3 ; several prompts separated by ';'.")
+    String inputIds;
+
+    @Option(names = "--max-new-tokens", defaultValue = "32", description = "New tokens per prompt (default ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Mixin
+    SamplingOptions sampling = new SamplingOptions();
+
+    @Option(names = "--json", description = "Print one JSON object instead of text.")
+    boolean json;
+
+    /** Greedy or sampled decoding options, shared by the commands that generate. */
+    static final class SamplingOptions {
+        @Option(names = "--greedy", description = "Greedy decoding (the default).")
+        boolean greedy;
+        @Option(names = "--temperature", paramLabel = "T", description = "Sample with this temperature.")
+        Float temperature;
+        @Option(names = "--top-k", paramLabel = "K", description = "Keep the K most likely tokens (0: all).")
+        int topK = 0;
+        @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling mass (1: off).")
+        float topP = 1f;
+        @Option(names = "--seed", paramLabel = "S", description = "Seed for reproducible sampling.")
+        Long seed;
+
+        Sampling toSampling() {
+            boolean sample = temperature != null || topK > 0 || topP < 1f || seed != null;
+            if (greedy && sample) {
+                throw new IllegalArgumentException("--greedy cannot be combined with --temperature/--top-k/--top-p/--seed");
+            }
+            return sample ? Sampling.sample(temperature == null ? 1f : temperature, topK, topP, seed) : Sampling.GREEDY;
+        }
+    }
+
+    @Override
+    public Integer call() {
+        Sampling s = sampling.toSampling();
+        Gpt2Model m = model.load();
+        Gpt2Tokenizer tok = model.tokenizer();
+        List<int[]> prompts = Prompts.resolve(prompt, inputIds, tok);
+        Generator.validate(m.config(), prompts, maxNewTokens);
+        int eos = tok != null && tok.eosId() >= 0 ? tok.eosId() : m.config().eosTokenId();
+        PrintStream out = System.out;
+        Generator.TokenListener listener = null;
+        StreamDecoder stream = null;
+        if (!json && tok != null && prompts.size() == 1) {
+            stream = tok.streamDecoder();
+            out.print(tok.decode(prompts.get(0)));
+            out.flush();
+            StreamDecoder sd = stream;
+            listener = (b, id) -> {
+                out.print(sd.push(id));
+                out.flush();
+            };
+        }
+        Generator.Result r = new Generator(m.plainForward()).generate(prompts, maxNewTokens, s, eos, listener);
+        if (json) {
+            Json.print(out, toJson(r, tok));
+        } else if (stream != null) {
+            out.println(stream.flush());
+        } else {
+            for (int[] ids : r.outputIds()) {
+                out.println(tok != null ? tok.decode(ids) : join(ids));
+            }
+        }
+        return 0;
+    }
+
+    static Map<String, Object> toJson(Generator.Result r, Gpt2Tokenizer tok) {
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("output_ids", r.outputIds());
+        if (tok != null) {
+            List<String> texts = new ArrayList<>();
+            for (int[] ids : r.outputIds()) {
+                texts.add(tok.decode(ids));
+            }
+            j.put("texts", texts);
+        }
+        j.put("prefill_tokens_per_s", Json.round(r.prefillTokensPerSecond(), 2));
+        j.put("decode_tokens_per_s", Json.round(r.decodeTokensPerSecond(), 2));
+        return j;
+    }
+
+    static String join(int[] ids) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < ids.length; i++) {
+            sb.append(i == 0 ? "" : ",").append(ids[i]);
+        }
+        return sb.toString();
+    }
+}

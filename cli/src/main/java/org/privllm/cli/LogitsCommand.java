@@ -1,0 +1,43 @@
+package org.privllm.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.privllm.model.Gpt2Model;
+import org.privllm.model.generate.Generator;
+import org.privllm.tensor.Matrix;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "logits", description = "Logits at every position of one prompt (no cache reuse).")
+final class LogitsCommand implements Callable<Integer> {
+    @Mixin ModelOptions model = new ModelOptions();
+
+    @Option(names = "--input-ids", required = true, paramLabel = "IDS", description = "One prompt: 1,2,3")
+    String inputIds;
+
+    @Option(names = "--json", description = "JSON output (the only format).")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        List<int[]> prompts = Prompts.parseIds(inputIds);
+        if (prompts.size() != 1) {
+            throw new IllegalArgumentException("logits takes exactly one prompt");
+        }
+        Gpt2Model m = model.load();
+        Matrix logits = new Generator(m.plainForward()).logits(prompts.get(0));
+        Json.print(System.out, Map.of("logits", rows(logits)));
+        return 0;
+    }
+
+    static List<float[]> rows(Matrix m) {
+        List<float[]> rows = new ArrayList<>();
+        for (int r = 0; r < m.rows; r++) {
+            rows.add(m.row(r));
+        }
+        return rows;
+    }
+}

@@ -1,0 +1,38 @@
+package org.privllm.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code privllm} command. Every failure is one line on stderr starting with {@code error:}. */
+@Command(name = "privllm", mixinStandardHelpOptions = true, version = "privllm " + Main.VERSION,
+        description = "Privacy-preserving GPT-2 inference: a trusted domain drives an untrusted executor on masked tensors.",
+        subcommands = {DemoCommand.class, GenerateCommand.class, LogitsCommand.class, TokenizeCommand.class, BenchCommand.class,
+                FixtureCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    public static final String VERSION = "0.1.0";
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (tests call this). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("error: " + Errors.describe(e));
+            cmd.getErr().flush();
+            return 1;
+        });
+        cli.setParameterExceptionHandler((e, a) -> {
+            e.getCommandLine().getErr().println("error: " + Errors.oneLine(e.getMessage()));
+            e.getCommandLine().getErr().flush();
+            return 2;
+        });
+        return cli.execute(args);
+    }
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+}

@@ -1,0 +1,94 @@
+package org.privllm.model.generate;
+
+import java.security.SecureRandom;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/** Picks next tokens from logit rows; one sampler per generation so a seed replays exactly. */
+public final class Sampler {
+    private final Sampling sampling;
+    private final SplittableRandom random;
+
+    public Sampler(Sampling sampling) {
+        this.sampling = sampling;
+        long seed = sampling.seed() != null ? sampling.seed() : new SecureRandom().nextLong();
+        this.random = new SplittableRandom(seed);
+    }
+
+    /** The next token from one row of logits ({@code logits[off..off+vocab)}). */
+    public int next(float[] logits, int off, int vocab) {
+        if (sampling.greedy()) {
+            return argmax(logits, off, vocab);
+        }
+        double u = random.nextDouble(); // drawn once per token, whatever the distribution, so runs stay aligned
+        double[] p = new double[vocab];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            p[i] = logits[off + i] / (double) sampling.temperature();
+            max = Math.max(max, p[i]);
+        }
+        if (sampling.topK() > 0 && sampling.topK() < vocab) {
+            double kth = kthLargest(p, sampling.topK());
+            for (int i = 0; i < vocab; i++) {
+                if (p[i] < kth) {
+                    p[i] = Double.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            p[i] = Math.exp(p[i] - max);
+            sum += p[i];
+        }
+        for (int i = 0; i < vocab; i++) {
+            p[i] /= sum;
+        }
+        if (sampling.topP() < 1f) {
+            Integer[] order = new Integer[vocab];
+            for (int i = 0; i < vocab; i++) {
+                order[i] = i;
+            }
+            double[] pp = p;
+            Arrays.sort(order, (a, b) -> pp[b] != pp[a] ? Double.compare(pp[b], pp[a]) : Integer.compare(a, b));
+            double cum = 0;
+            int keep = 0;
+            while (keep < vocab && (keep == 0 || cum < sampling.topP())) {
+                cum += p[order[keep]];
+                keep++;
+            }
+            double[] q = new double[vocab];
+            for (int i = 0; i < keep; i++) {
+                q[order[i]] = p[order[i]] / cum;
+            }
+            p = q;
+        }
+        double acc = 0;
+        int lastNonZero = 0;
+        for (int i = 0; i < vocab; i++) {
+            if (p[i] > 0) {
+                acc += p[i];
+                lastNonZero = i;
+                if (u < acc) {
+                    return i;
+                }
+            }
+        }
+        return lastNonZero;
+    }
+
+    static int argmax(float[] x, int off, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            if (x[off + i] > x[off + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static double kthLargest(double[] p, int k) {
+        double[] s = p.clone();
+        Arrays.sort(s);
+        return s[s.length - k];
+    }
+}

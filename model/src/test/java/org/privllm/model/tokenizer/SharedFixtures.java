@@ -1,0 +1,27 @@
+package org.privllm.model.tokenizer;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Finds {@code ../shared/fixtures/gpt2-tokenizer}; tests that need it are skipped where it is absent. */
+final class SharedFixtures {
+    private SharedFixtures() {}
+
+    static Path gpt2TokenizerDir() {
+        Path dir = null;
+        String property = System.getProperty("privllm.shared");
+        if (property != null && Files.isDirectory(Path.of(property))) {
+            dir = Path.of(property);
+        } else {
+            // Tests run in the module directory; the shared folder sits next to the repository root.
+            Path fallback = Path.of("").toAbsolutePath().getParent().resolveSibling("shared");
+            if (Files.isDirectory(fallback)) dir = fallback;
+        }
+        assumeTrue(dir != null, "shared folder not found (privllm.shared=" + property + ")");
+        Path tokenizer = dir.resolve("fixtures/gpt2-tokenizer");
+        assumeTrue(Files.isDirectory(tokenizer), "no " + tokenizer);
+        return tokenizer;
+    }
+}

@@ -1,0 +1,147 @@
+package org.privllm.trusted.gpt2;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.privllm.model.Gpt2Config;
+import org.privllm.model.Gpt2Weights;
+import org.privllm.model.TransformerOps;
+import org.privllm.protocol.AttentionCall;
+import org.privllm.protocol.Executor;
+import org.privllm.tensor.Matrix;
+import org.privllm.trusted.linalg.Dense;
+import org.privllm.trusted.lora.LowRankAdapter;
+import org.privllm.trusted.mask.BlockDiagonalMask;
+import org.privllm.trusted.mask.Mask;
+import org.privllm.trusted.mask.MaskFamily;
+import org.privllm.trusted.mask.PermutationMask;
+import org.privllm.trusted.obf.ExecutorChannel;
+import org.privllm.trusted.obf.MaskedInput;
+import org.privllm.trusted.obf.ObfuscatedLinear;
+import org.privllm.trusted.obf.ObfuscationConfig;
+import org.privllm.trusted.obf.PlainLinear;
+import org.privllm.trusted.obf.TrustedSession;
+
+/**
+ * GPT-2 with every linear layer, the attention core and the KV cache on an untrusted executor
+ * (DESIGN §1, stages 2–4). Per layer the executor holds
+ * <ul>
+ *   <li>{@code c_attn} with input mask {@code N₁} and output mask {@code diag(N_Q¹..N_Q^H, N_K¹..N_K^H, N_V¹..N_V^H)},
+ *       {@code N_K^h = (N_Q^h)⁻ᵀ} so scores come out exact, chained on the executor into
+ *   <li>{@code c_proj} whose input mask is {@code diag(N_V)}: the executor never needs a trusted round trip
+ *       between attention and the projection;
+ *   <li>{@code c_fc} and the MLP {@code c_proj} with their own masks (GELU in between runs trusted);
+ * </ul>
+ * and the LM head {@code wteᵀ} whose vocabulary axis carries a secret permutation with positive
+ * scaling, so logits reach the trusted side only masked. LayerNorm, the activation and the residual
+ * adds stay in the trusted domain ({@link org.privllm.model.Gpt2Forward}).
+ *
+ * <p>The attention and head masks are always per session (the cache needs them stable; the head's
+ * vocabulary mask is a permutation); the MLP layers follow the configured scope.
+ */
+public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
+    private final Gpt2Config config;
+    private final Executor executor;
+    private final TrustedSession session;
+    private final List<Block> blocks = new ArrayList<>();
+    private final ObfuscatedLinear head;
+
+    private record Block(ObfuscatedLinear cAttn, ObfuscatedLinear cProj, ObfuscatedLinear cFc, ObfuscatedLinear mlpProj) {}
+
+    /**
+     * Obfuscates and uploads the model into a fresh executor session.
+     *
+     * @param adapters private LoRA adapters keyed {@code h.N.attn.c_attn}, {@code h.N.attn.c_proj},
+     *                 {@code h.N.mlp.c_fc}, {@code h.N.mlp.c_proj} (empty for none)
+     */
+    public ObfuscatedGpt2(Gpt2Config config, Gpt2Weights weights, Executor executor, ObfuscationConfig obf,
+                          Map<String, LowRankAdapter> adapters) {
+        this.config = config;
+        this.executor = executor;
+        this.session = new TrustedSession(new ExecutorChannel(executor), obf);
+        Random rnd = obf.random();
+        MaskFamily family = obf.family();
+        int d = config.embd(), dh = config.headDim(), heads = config.heads();
+        for (int i = 0; i < config.layers(); i++) {
+            Gpt2Weights.Layer l = weights.layers().get(i);
+            String p = "h." + i + ".";
+            List<Mask> q = new ArrayList<>(), k = new ArrayList<>(), v = new ArrayList<>();
+            for (int h = 0; h < heads; h++) {
+                Mask nq = family.sample(dh, rnd);
+                q.add(nq);
+                k.add(nq.transposeInverse()); // N_Q·N_Kᵀ = I: scores are invariant
+                v.add(family.sample(dh, rnd));
+            }
+            List<Mask> qkv = new ArrayList<>(q);
+            qkv.addAll(k);
+            qkv.addAll(v);
+            ObfuscatedLinear cAttn = session.register(linear(l.cAttn(), l.cAttnBias(), adapters.get(p + "attn.c_attn")),
+                    family.sample(d, rnd), new BlockDiagonalMask(qkv));
+            ObfuscatedLinear cProj = session.register(linear(l.cProj(), l.cProjBias(), adapters.get(p + "attn.c_proj")),
+                    new BlockDiagonalMask(v), family.sample(d, rnd));
+            blocks.add(new Block(cAttn, cProj,
+                    session.register(linear(l.cFc(), l.cFcBias(), adapters.get(p + "mlp.c_fc"))),
+                    session.register(linear(l.mlpProj(), l.mlpProjBias(), adapters.get(p + "mlp.c_proj")))));
+        }
+        PlainLinear headLinear = PlainLinear.of(weights.head().transpose(), null);
+        // The head is per session in both scopes: a fresh dense mask over the vocabulary axis per call would
+        // cost O(V²); the permutation with scaling is what keeps logits hidden at O(V).
+        head = session.register(headLinear, family.sample(d, rnd), vocabularyMask(config.vocab(), rnd));
+    }
+
+    /** The vocabulary axis always gets a permutation with positive scaling: O(V) to undo, order-free for the executor. */
+    private static Mask vocabularyMask(int vocab, Random rnd) {
+        return PermutationMask.random(vocab, 0.5, 2.0, rnd);
+    }
+
+    private static PlainLinear linear(Matrix w, float[] b, LowRankAdapter lora) {
+        PlainLinear p = PlainLinear.of(w, b);
+        return lora == null ? p : p.withLora(lora);
+    }
+
+    public TrustedSession session() {
+        return session;
+    }
+
+    @Override
+    public void startCache(int[] leftPad, int capacity) {
+        executor.startCache(session.executorSession(), config.layers(), capacity, config.embd(), leftPad);
+    }
+
+    @Override
+    public Matrix attention(int layer, Matrix x, int t) {
+        Block b = blocks.get(layer);
+        MaskedInput in = session.maskInput(b.cAttn(), Dense.of(x));
+        Matrix y = executor.attention(session.executorSession(), new AttentionCall(layer, b.cAttn().weightId(),
+                b.cProj().weightId(), Dense.toFloat(in.x()),
+                in.compensation() == null ? null : Dense.toFloat(in.compensation()), t, config.heads(),
+                config.attentionScale(layer)));
+        return b.cProj().maskOut().applyInverse(y);
+    }
+
+    @Override
+    public Matrix mlpUp(int layer, Matrix x) {
+        return session.forward(blocks.get(layer).cFc(), x);
+    }
+
+    @Override
+    public Matrix mlpDown(int layer, Matrix x) {
+        return session.forward(blocks.get(layer).mlpProj(), x);
+    }
+
+    @Override
+    public void advance(int t) {
+        executor.advanceCache(session.executorSession(), t);
+    }
+
+    @Override
+    public Matrix lmHead(Matrix h) {
+        return session.forward(head, h);
+    }
+
+    @Override
+    public void close() {
+        session.close();
+    }
+}

@@ -1,0 +1,160 @@
+package org.privllm.trusted.mask;
+
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.QRDecomposition;
+import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
+import org.privllm.trusted.linalg.Dense;
+
+/**
+ * A dense mask: {@code N} and {@code N⁻¹} held explicitly, applied by a dense product (O(n·d²)).
+ * Two samplers: {@link #orthogonal} (the default family, κ = 1) and {@link #gaussian} (κ bounded by
+ * rejection: a draw beyond the bound is discarded, never returned).
+ */
+public final class DenseMask implements Mask {
+    /** Draws before a Gaussian sampler gives up on its bound. */
+    static final int MAX_DRAWS = 1000;
+
+    private final DMatrixRMaj n;
+    private final DMatrixRMaj nInv;
+    private final double sMax;
+    private final double sMin;
+    private final String family;
+    private Mask transposeInverse;
+
+    private DenseMask(DMatrixRMaj n, DMatrixRMaj nInv, double sMax, double sMin, String family) {
+        this.n = n;
+        this.nInv = nInv;
+        this.sMax = sMax;
+        this.sMin = sMin;
+        this.family = family;
+    }
+
+    /**
+     * A Haar-random orthogonal matrix: {@code Q·diag(sign(diag R))} from the QR factorisation of a
+     * Gaussian matrix (without the sign fix Q is not uniformly distributed).
+     */
+    public static DenseMask orthogonal(int d, Random rnd) {
+        checkDim(d);
+        DMatrixRMaj g = Dense.gaussian(d, d, 1, rnd);
+        QRDecomposition<DMatrixRMaj> qr = DecompositionFactory_DDRM.qr(d, d);
+        if (!qr.decompose(g.copy())) {
+            throw new IllegalStateException("QR of a " + d + "x" + d + " Gaussian failed");
+        }
+        DMatrixRMaj q = qr.getQ(null, false);
+        DMatrixRMaj r = qr.getR(null, false);
+        for (int j = 0; j < d; j++) {
+            if (r.get(j, j) < 0) {
+                for (int i = 0; i < d; i++) {
+                    q.set(i, j, -q.get(i, j));
+                }
+            }
+        }
+        DenseMask m = new DenseMask(q, Dense.transpose(q), 1, 1, "orthogonal");
+        m.transposeInverse = m; // Q⁻ᵀ = Q
+        return m;
+    }
+
+    /**
+     * A Gaussian matrix with {@code N(0, 1/d)} entries whose condition number is at most
+     * {@code maxCondition}; draws beyond the bound are discarded.
+     *
+     * @throws IllegalArgumentException if no draw meets the bound within {@value #MAX_DRAWS} tries
+     */
+    public static DenseMask gaussian(int d, double maxCondition, Random rnd) {
+        checkDim(d);
+        if (!(maxCondition >= 1)) {
+            throw new IllegalArgumentException("condition bound must be >= 1, got " + maxCondition);
+        }
+        SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(d, d, false, false, true);
+        for (int draw = 0; draw < MAX_DRAWS; draw++) {
+            DMatrixRMaj g = Dense.gaussian(d, d, 1 / Math.sqrt(d), rnd);
+            if (!svd.decompose(g.copy())) {
+                continue;
+            }
+            double max = 0, min = Double.POSITIVE_INFINITY;
+            for (double s : svd.getSingularValues()) {
+                max = Math.max(max, s);
+                min = Math.min(min, s);
+            }
+            if (!(min > 0) || max / min > maxCondition) {
+                continue; // rejected: this draw is never used
+            }
+            DMatrixRMaj inv = new DMatrixRMaj(d, d);
+            if (!CommonOps_DDRM.invert(g, inv)) {
+                continue;
+            }
+            return new DenseMask(g, inv, max, min, "gaussian");
+        }
+        throw new IllegalArgumentException("no Gaussian " + d + "x" + d + " mask within condition bound "
+                + maxCondition + " after " + MAX_DRAWS + " draws");
+    }
+
+    private static void checkDim(int d) {
+        if (d <= 0) {
+            throw new IllegalArgumentException("mask dimension must be positive, got " + d);
+        }
+    }
+
+    @Override
+    public int dim() {
+        return n.numRows;
+    }
+
+    @Override
+    public DMatrixRMaj apply(DMatrixRMaj x) {
+        checkCols(x);
+        return Dense.mul(x, n);
+    }
+
+    @Override
+    public DMatrixRMaj applyInverse(DMatrixRMaj x) {
+        checkCols(x);
+        return Dense.mul(x, nInv);
+    }
+
+    @Override
+    public DMatrixRMaj leftInverse(DMatrixRMaj w) {
+        if (w.numRows != dim()) {
+            throw new IllegalArgumentException("mask of dim " + dim() + " cannot left-multiply " + Dense.shape(w));
+        }
+        return Dense.mul(nInv, w);
+    }
+
+    @Override
+    public synchronized Mask transposeInverse() {
+        if (transposeInverse == null) {
+            DenseMask t = new DenseMask(Dense.transpose(nInv), Dense.transpose(n), 1 / sMin, 1 / sMax, family);
+            t.transposeInverse = this;
+            transposeInverse = t;
+        }
+        return transposeInverse;
+    }
+
+    @Override
+    public double maxSingularValue() {
+        return sMax;
+    }
+
+    @Override
+    public double minSingularValue() {
+        return sMin;
+    }
+
+    @Override
+    public String family() {
+        return family;
+    }
+
+    @Override
+    public DMatrixRMaj toDense() {
+        return n.copy();
+    }
+
+    @Override
+    public String toString() {
+        return "DenseMask[" + family + ", d=" + dim() + "]";
+    }
+}

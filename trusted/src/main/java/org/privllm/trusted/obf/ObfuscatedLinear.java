@@ -1,0 +1,82 @@
+package org.privllm.trusted.obf;
+
+import org.privllm.protocol.SessionId;
+import org.privllm.protocol.WeightId;
+import org.privllm.trusted.mask.Mask;
+
+/**
+ * A linear layer registered with a {@link TrustedSession}. With per-session scope it holds its secret
+ * masks {@code N_in}, {@code N_out} (and the adapter mask {@code U}) and the id of its obfuscated weights
+ * on the executor; with per-call scope it holds only the plaintext layer and every call draws a fresh
+ * instance. Trusted-side object: never serialised, never printed beyond its shape.
+ */
+public final class ObfuscatedLinear {
+    private final PlainLinear plain;
+    private final MaskScope scope;
+    private final Mask maskIn;
+    private final Mask maskOut;
+    private final Mask loraMask;
+    private final SessionId session;
+    private final WeightId weightId;
+
+    ObfuscatedLinear(PlainLinear plain, MaskScope scope, Mask maskIn, Mask maskOut, Mask loraMask,
+                     SessionId session, WeightId weightId) {
+        this.plain = plain;
+        this.scope = scope;
+        this.maskIn = maskIn;
+        this.maskOut = maskOut;
+        this.loraMask = loraMask;
+        this.session = session;
+        this.weightId = weightId;
+    }
+
+    public PlainLinear plain() {
+        return plain;
+    }
+
+    public MaskScope scope() {
+        return scope;
+    }
+
+    /** {@code N_in} (null for a per-call template). */
+    public Mask maskIn() {
+        return maskIn;
+    }
+
+    /** {@code N_out} (null for a per-call template). */
+    public Mask maskOut() {
+        return maskOut;
+    }
+
+    /** The adapter mask {@code U}, or null. */
+    public Mask loraMask() {
+        return loraMask;
+    }
+
+    /** The executor session holding the obfuscated weights (null for a per-call template). */
+    public SessionId session() {
+        return session;
+    }
+
+    /** The obfuscated weights' id on the executor (null for a per-call template). */
+    public WeightId weightId() {
+        return weightId;
+    }
+
+    public int inDim() {
+        return plain.inDim();
+    }
+
+    public int outDim() {
+        return plain.outDim();
+    }
+
+    boolean bound() {
+        return weightId != null;
+    }
+
+    @Override
+    public String toString() {
+        return "ObfuscatedLinear[" + inDim() + "x" + outDim() + ", " + scope + "]";
+    }
+}

@@ -1,0 +1,173 @@
+package org.privllm.trusted.obf;
+
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
+import org.privllm.protocol.SessionId;
+import org.privllm.tensor.Matrix;
+import org.privllm.trusted.linalg.Dense;
+import org.privllm.trusted.lora.LowRankAdapter;
+import org.privllm.trusted.mask.Mask;
+
+/**
+ * The trusted side of one executor session: samples masks, obfuscates and uploads weights, blinds
+ * inputs and recovers outputs (DESIGN §1). All algebra is float64; the {@link Channel} decides what
+ * precision crosses the wire.
+ *
+ * <pre>
+ *   mask mode:  X̃ = X·N_in                          executor: Ỹ = X̃·W̃ + (X̃·Ã)·B̃ + b̃
+ *   pad mode:   X̃ = (X − T)·N_in, C = T·W'·N_out     executor: Ỹ = X̃·W̃ + (X̃·Ã)·B̃ + b̃ + C
+ *   recovery:   Y = Ỹ·N_out⁻¹ = X·W + b + (α/r)·X·A·B
+ * </pre>
+ *
+ * Not thread-safe (one generation at a time per session); the pad pool refills on its own thread.
+ */
+public final class TrustedSession implements AutoCloseable {
+    private final Channel channel;
+    private final ObfuscationConfig config;
+    private final Random random;
+    private final SessionId session;
+    private final PadSource pads;
+
+    public TrustedSession(Channel channel, ObfuscationConfig config) {
+        this.channel = channel;
+        this.config = config;
+        this.random = config.random();
+        this.session = channel.openSession();
+        this.pads = config.padPool()
+                ? new PadPool(config.poolCapacity(), config.padStd(), new Random(random.nextLong()))
+                : PadSource.online(config.padStd(), random);
+    }
+
+    public ObfuscationConfig config() {
+        return config;
+    }
+
+    /** The executor session this trusted session owns (per-session weights and the KV cache live there). */
+    public SessionId executorSession() {
+        return session;
+    }
+
+    public Channel channel() {
+        return channel;
+    }
+
+    /** The pad source: a {@link PadPool} when the config asks for one. */
+    public PadSource pads() {
+        return pads;
+    }
+
+    /**
+     * Registers a layer. Per-session scope: draws {@code N_in}, {@code N_out} (and {@code U}) from the
+     * configured families and uploads the obfuscated weights once. Per-call scope: uploads nothing;
+     * every {@link #forward} draws fresh masks.
+     */
+    public ObfuscatedLinear register(PlainLinear plain) {
+        if (config.scope() == MaskScope.PER_CALL) {
+            return new ObfuscatedLinear(plain, MaskScope.PER_CALL, null, null, null, null, null);
+        }
+        return register(plain, config.family().sample(plain.inDim(), random),
+                config.family().sample(plain.outDim(), random));
+    }
+
+    /**
+     * Registers a layer with given masks (per-session): for layers whose masks are tied to others',
+     * e.g. GPT-2's c_attn output {@code diag(N_Q, N_K, N_V)} and c_proj input {@code diag(N_V)}.
+     */
+    public ObfuscatedLinear register(PlainLinear plain, Mask maskIn, Mask maskOut) {
+        return bind(plain, MaskScope.PER_SESSION, maskIn, maskOut, session);
+    }
+
+    private ObfuscatedLinear bind(PlainLinear plain, MaskScope scope, Mask maskIn, Mask maskOut, SessionId target) {
+        if (maskIn.dim() != plain.inDim() || maskOut.dim() != plain.outDim()) {
+            throw new IllegalArgumentException("masks of dims " + maskIn.dim() + ", " + maskOut.dim()
+                    + " do not fit layer " + plain.inDim() + "x" + plain.outDim());
+        }
+        Mask u = plain.lora() == null ? null : config.loraFamily().sample(plain.lora().rank(), random);
+        MaskedWeights w = obfuscate(plain, maskIn, maskOut, u);
+        return new ObfuscatedLinear(plain, scope, maskIn, maskOut, u, target, channel.upload(target, w));
+    }
+
+    /**
+     * {@code W̃ = N_in⁻¹·W·N_out}, {@code b̃ = b·N_out}, {@code Ã = N_in⁻¹·A·U},
+     * {@code B̃ = U⁻¹·(α/r)·B·N_out}: each mask applied at its own cost.
+     */
+    public static MaskedWeights obfuscate(PlainLinear plain, Mask maskIn, Mask maskOut, Mask loraMask) {
+        DMatrixRMaj w = maskOut.apply(maskIn.leftInverse(plain.weight()));
+        double[] b = plain.bias() == null ? null
+                : maskOut.apply(new DMatrixRMaj(1, plain.outDim(), true, plain.bias())).data;
+        DMatrixRMaj a = null, bb = null;
+        LowRankAdapter lora = plain.lora();
+        if (lora != null) {
+            if (loraMask == null || loraMask.dim() != lora.rank()) {
+                throw new IllegalArgumentException("adapter of rank " + lora.rank() + " needs an r×r mask");
+            }
+            a = loraMask.apply(maskIn.leftInverse(lora.a()));
+            bb = maskOut.apply(loraMask.leftInverse(Dense.scale(lora.scale(), lora.b())));
+        }
+        return new MaskedWeights(w, b, a, bb);
+    }
+
+    /** Blinds {@code x} for a bound layer: {@code X̃} and (pad mode) a never-used pad's compensation. */
+    public MaskedInput maskInput(ObfuscatedLinear layer, DMatrixRMaj x) {
+        if (!layer.bound()) {
+            throw new IllegalArgumentException("per-call layer has no masks until a call draws them");
+        }
+        if (x.numCols != layer.inDim()) {
+            throw new IllegalArgumentException("input " + Dense.shape(x) + " does not fit layer "
+                    + layer.inDim() + "x" + layer.outDim());
+        }
+        if (config.mode() == ObfuscationMode.MASK) {
+            return new MaskedInput(layer.maskIn().apply(x), null);
+        }
+        Pad.Claimed pad = (layer.scope() == MaskScope.PER_SESSION ? pads : PadSource.online(config.padStd(), random))
+                .next(layer, x.numRows).claim();
+        return new MaskedInput(layer.maskIn().apply(Dense.sub(x, pad.pad())), pad.compensation());
+    }
+
+    /** {@code Y = Ỹ·N_out⁻¹}. */
+    public DMatrixRMaj recover(ObfuscatedLinear layer, DMatrixRMaj yTilde) {
+        return layer.maskOut().applyInverse(yTilde);
+    }
+
+    /**
+     * One obfuscated linear call; returns the recovered {@code X·W + b (+ LoRA)}. Per-call scope draws
+     * fresh masks and uploads freshly obfuscated weights into a short-lived executor session (the
+     * executor has no call to drop a single weight, so a per-session upload would pile up).
+     */
+    public DMatrixRMaj forward(ObfuscatedLinear layer, DMatrixRMaj x) {
+        if (layer.bound()) {
+            return run(layer, x);
+        }
+        SessionId once = channel.openSession();
+        try {
+            PlainLinear plain = layer.plain();
+            ObfuscatedLinear fresh = bind(plain, MaskScope.PER_CALL, config.family().sample(plain.inDim(), random),
+                    config.family().sample(plain.outDim(), random), once);
+            return run(fresh, x);
+        } finally {
+            channel.closeSession(once);
+        }
+    }
+
+    /** {@link #forward(ObfuscatedLinear, DMatrixRMaj)} for float32 activations. */
+    public Matrix forward(ObfuscatedLinear layer, Matrix x) {
+        return Dense.toFloat(forward(layer, Dense.of(x)));
+    }
+
+    private DMatrixRMaj run(ObfuscatedLinear layer, DMatrixRMaj x) {
+        MaskedInput in = maskInput(layer, x);
+        return recover(layer, channel.linear(layer.session(), layer.weightId(), in.x(), in.compensation()));
+    }
+
+    /** Closes the executor session and the pad pool (the channel stays open: it may serve other sessions). */
+    @Override
+    public void close() {
+        pads.close();
+        channel.closeSession(session);
+    }
+
+    @Override
+    public String toString() {
+        return "TrustedSession[" + config + "]";
+    }
+}
