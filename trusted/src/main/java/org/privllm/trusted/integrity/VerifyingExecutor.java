@@ -31,8 +31,8 @@ import org.privllm.tensor.Matrix;
  * The executor learns at most one bit (the session is aborted on the first failure); vectors are fresh
  * per session.
  *
- * <p><b>Attention results: checksum columns on c_proj</b> (see {@code docs/transcript-format.md} §
- * integrity for the full design and the stronger protocol extension). The interface returns only the
+ * <p><b>Attention results: checksum columns on c_proj</b> (the package documentation gives the full
+ * design, its limits and the stronger protocol extension). The interface returns only the
  * projected output, not the attention core, so Freivalds cannot be applied without the executor's
  * intermediates. A weight uploaded with {@link Role#ATTENTION_PROJECTION} carries {@link #CHECK_COLUMNS}
  * extra secret columns {@code W̃·R} ({@code b̃·R}, {@code B̃·R}); every attention output row must then
