@@ -29,6 +29,8 @@ public final class ExecutorServerMain implements Callable<Integer> {
     ExecutorOptions options = new ExecutorOptions();
 
     public static void main(String[] args) {
+        // gRPC logs hostile requests (unparseable messages) at WARNING with a stack trace: one line each is enough
+        System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT %4$s %3$s: %5$s%n");
         System.exit(execute(args));
     }
 

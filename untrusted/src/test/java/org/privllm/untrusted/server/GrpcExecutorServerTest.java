@@ -234,6 +234,23 @@ class GrpcExecutorServerTest {
                         .satisfies(e -> assertThat(Status.fromThrowable(e.getCause()).getCode())
                                 .isIn(Status.Code.INVALID_ARGUMENT, Status.Code.RESOURCE_EXHAUSTED));
             }
+            // random bytes as any request message: a parse error status, never a crash
+            for (var method : List.of(ExecutorServiceGrpc.getLinearMethod(), ExecutorServiceGrpc.getAttentionMethod(),
+                    ExecutorServiceGrpc.getStartCacheMethod(), ExecutorServiceGrpc.getOpenSessionMethod())) {
+                var raw = io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder().setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+                        .setFullMethodName(method.getFullMethodName()).setRequestMarshaller(BYTES)
+                        .setResponseMarshaller(BYTES).build();
+                for (int k = 0; k < 10; k++) {
+                    byte[] junk = new byte[r.nextInt(300)];
+                    r.nextBytes(junk);
+                    try {
+                        io.grpc.stub.ClientCalls.blockingUnaryCall(ch, raw,
+                                io.grpc.CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), junk);
+                    } catch (StatusRuntimeException e) {
+                        assertThat(e.getStatus().getCode()).isNotEqualTo(Status.Code.DEADLINE_EXCEEDED);
+                    }
+                }
+            }
             // the hostile session itself still works
             CompletableFuture<UploadReply> ok = new CompletableFuture<>();
             StreamObserver<UploadChunk> req = async.uploadLinear(observer(ok));
@@ -249,6 +266,22 @@ class GrpcExecutorServerTest {
         assertThat(goodRuns.get()).isPositive();
         assertThat(s.memoryInUse()).isEqualTo(4L * 16);
     }
+
+    private static final io.grpc.MethodDescriptor.Marshaller<byte[]> BYTES = new io.grpc.MethodDescriptor.Marshaller<>() {
+        @Override
+        public java.io.InputStream stream(byte[] value) {
+            return new java.io.ByteArrayInputStream(value);
+        }
+
+        @Override
+        public byte[] parse(java.io.InputStream stream) {
+            try {
+                return stream.readAllBytes();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+    };
 
     private static UploadChunk slice(Part part, long offset, int values) {
         return UploadChunk.newBuilder().setSlice(Slice.newBuilder().setPart(part).setOffset(offset)
