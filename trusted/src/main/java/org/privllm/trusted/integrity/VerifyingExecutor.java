@@ -108,9 +108,17 @@ public final class VerifyingExecutor implements Executor {
         inner.closeSession(session);
     }
 
+    /**
+     * Uploads with the role inferred from the shape, so the decorator drops in under code that knows
+     * nothing about verification: a weight that could be a fused c_attn ({@code out = 3·in}) is sent
+     * as is ({@link Role#GENERAL}); every other weight gets checksum columns
+     * ({@link Role#ATTENTION_PROJECTION}) so it can serve as an attention projection. The columns cost
+     * {@code 2/out} extra executor work and are stripped from every result.
+     */
     @Override
     public WeightId uploadLinear(SessionId session, LinearWeights weights) {
-        return uploadLinear(session, weights, Role.GENERAL);
+        Matrix w = weights.weight();
+        return uploadLinear(session, weights, (long) w.cols == 3L * w.rows ? Role.GENERAL : Role.ATTENTION_PROJECTION);
     }
 
     /** Uploads a weight for the given role; an attention's c_proj must use {@link Role#ATTENTION_PROJECTION}. */

@@ -16,16 +16,26 @@ import org.privllm.tensor.Matrix;
 
 /** A tampering executor in its own process, checked through gRPC: no corrupted result is ever accepted. */
 class RemoteTamperTest {
+    /** Starts {@link TestExecutorServerMain} in its own JVM on the test classpath. */
+    static Process start(double tamper) throws java.io.IOException {
+        return new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                "--add-modules=jdk.incubator.vector", "-XX:TieredStopAtLevel=1", "-Xmx512m", "-cp",
+                System.getProperty("java.class.path"), TestExecutorServerMain.class.getName(), Double.toString(tamper))
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+
+    /** Waits for the ready line and returns the announced HOST:PORT. */
+    static String address(Process p) throws java.io.IOException {
+        String ready = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        assertThat(ready).startsWith("privllm executor listening on 127.0.0.1:");
+        return ready.substring(ready.lastIndexOf(' ') + 1);
+    }
+
     @Test
     void corruptedStepsAreDetectedAcrossTheProcessBoundary() throws Exception {
-        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
-                "--add-modules=jdk.incubator.vector", "-XX:TieredStopAtLevel=1", "-Xmx512m", "-cp",
-                System.getProperty("java.class.path"), TamperingServerMain.class.getName(), "0.05")
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        Process p = start(0.05);
         try {
-            String ready = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
-            assertThat(ready).startsWith("privllm executor listening on 127.0.0.1:");
-            String address = ready.substring(ready.lastIndexOf(' ') + 1);
+            String address = address(p);
             int detected = 0, clean = 0, runs = 40;
             try (GrpcExecutorClient client = GrpcExecutorClient.connect(address, InsecureChannelCredentials.create(),
                     GrpcExecutorClient.Options.defaults().withCallTimeout(Duration.ofSeconds(20)))) {

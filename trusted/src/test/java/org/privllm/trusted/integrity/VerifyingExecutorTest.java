@@ -31,7 +31,6 @@ class VerifyingExecutorTest {
      */
     static java.util.List<Matrix> session(Executor ex, Random r, int width, int heads, int in, int steps) {
         java.util.List<Matrix> results = new java.util.ArrayList<>();
-        VerifyingExecutor v = ex instanceof VerifyingExecutor ve ? ve : null;
         SessionId s = ex.openSession();
         int layers = 2, batch = 2, prompt = 3;
         WeightId[] qkv = new WeightId[layers], proj = new WeightId[layers], mlp = new WeightId[layers];
@@ -39,7 +38,7 @@ class VerifyingExecutorTest {
             qkv[l] = ex.uploadLinear(s, new LinearWeights(random(r, width, 3 * width, 1 / Math.sqrt(width)),
                     random(r, 1, 3 * width, 1).data));
             LinearWeights p = new LinearWeights(random(r, width, width, 1 / Math.sqrt(width)), random(r, 1, width, 1).data);
-            proj[l] = v == null ? ex.uploadLinear(s, p) : v.uploadLinear(s, p, VerifyingExecutor.Role.ATTENTION_PROJECTION);
+            proj[l] = ex.uploadLinear(s, p); // the verifier infers the role: not out = 3·in → checksum columns
             mlp[l] = ex.uploadLinear(s, new LinearWeights(random(r, in, width, 1 / Math.sqrt(in)), random(r, 1, width, 1).data,
                     random(r, in, 2, 0.1), random(r, 2, width, 1)));
         }
@@ -119,7 +118,7 @@ class VerifyingExecutorTest {
         VerifyingExecutor v = new VerifyingExecutor(bad);
         Random r = new Random(5);
         SessionId s = v.openSession();
-        WeightId w = v.uploadLinear(s, new LinearWeights(random(r, 8, 8, 1), null));
+        WeightId w = v.uploadLinear(s, new LinearWeights(random(r, 8, 8, 1), null), VerifyingExecutor.Role.GENERAL);
         assertThatThrownBy(() -> v.linear(s, w, random(r, 2, 8, 1), null)).isInstanceOf(IntegrityException.class)
                 .hasMessageContaining("Freivalds");
         assertThatThrownBy(() -> v.linear(s, w, random(r, 2, 8, 1), null)).isInstanceOf(IntegrityException.class)
@@ -132,7 +131,7 @@ class VerifyingExecutorTest {
         Random r = new Random(5);
         SessionId s = v.openSession();
         WeightId qkv = v.uploadLinear(s, new LinearWeights(random(r, 8, 24, 1), null));
-        WeightId proj = v.uploadLinear(s, new LinearWeights(random(r, 8, 8, 1), null));
+        WeightId proj = v.uploadLinear(s, new LinearWeights(random(r, 8, 8, 1), null), VerifyingExecutor.Role.GENERAL);
         v.startCache(s, 1, 4, 8, new int[] {0});
         assertThatThrownBy(() -> v.attention(s, new AttentionCall(0, qkv, proj, random(r, 1, 8, 1), null, 1, 2, 0.5f)))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("ATTENTION_PROJECTION");

@@ -6,9 +6,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.privllm.protocol.grpc.GrpcExecutorServer;
 import org.privllm.protocol.grpc.ServerLimits;
 
-/** A dishonest executor process for the integrity tests: {@code TamperingServerMain PROB}. */
-public final class TamperingServerMain {
-    private TamperingServerMain() {}
+/** An executor process over a {@link ReferenceExecutor} for the integrity tests: {@code TestExecutorServerMain TAMPER_PROB}. */
+public final class TestExecutorServerMain {
+    private TestExecutorServerMain() {}
 
     public static void main(String[] args) throws Exception {
         double prob = Double.parseDouble(args[0]);
