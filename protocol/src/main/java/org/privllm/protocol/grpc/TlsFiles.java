@@ -29,10 +29,10 @@ public final class TlsFiles {
             throw new IllegalArgumentException("TLS needs both --tls-cert and --tls-key");
         }
         try {
-            TlsServerCredentials.Builder b = TlsServerCredentials.newBuilder().keyManager(readable(cert).toFile(),
-                    readable(key).toFile());
+            TlsServerCredentials.Builder b = TlsServerCredentials.newBuilder().keyManager(pem(cert, "CERTIFICATE").toFile(),
+                    pem(key, "PRIVATE KEY").toFile());
             if (clientCa != null) {
-                b.trustManager(readable(clientCa).toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+                b.trustManager(pem(clientCa, "CERTIFICATE").toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
             }
             return b.build();
         } catch (IOException | IllegalArgumentException e) {
@@ -55,9 +55,9 @@ public final class TlsFiles {
             return InsecureChannelCredentials.create();
         }
         try {
-            TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder().trustManager(readable(ca).toFile());
+            TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder().trustManager(pem(ca, "CERTIFICATE").toFile());
             if (cert != null) {
-                b.keyManager(readable(cert).toFile(), readable(key).toFile());
+                b.keyManager(pem(cert, "CERTIFICATE").toFile(), pem(key, "PRIVATE KEY").toFile());
             }
             return b.build();
         } catch (IOException | IllegalArgumentException e) {
@@ -68,6 +68,15 @@ public final class TlsFiles {
     private static Path readable(Path p) {
         if (!Files.isReadable(p)) {
             throw new IllegalArgumentException("cannot read TLS file " + p);
+        }
+        return p;
+    }
+
+    /** A readable PEM file holding a block whose label ends with {@code label} (checked now, not at the first handshake). */
+    private static Path pem(Path p, String label) throws IOException {
+        String text = Files.readString(readable(p), java.nio.charset.StandardCharsets.US_ASCII);
+        if (!text.matches("(?s).*-----BEGIN [A-Z ]*" + label + "-----.*")) {
+            throw new IllegalArgumentException(p + " holds no PEM " + label);
         }
         return p;
     }

@@ -49,6 +49,10 @@ public final class ExecutorServerMain implements Callable<Integer> {
 
     /** Starts the server, prints the ready line and serves until SIGTERM; returns the exit code. */
     public static int serve(ExecutorOptions options) throws IOException, InterruptedException {
+        // gRPC logs hostile requests (unparseable messages) at WARNING with a stack trace: one line each is enough
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT %4$s %3$s: %5$s%n");
+        }
         try (GrpcExecutorServer server = start(options)) {
             Runtime.getRuntime().addShutdownHook(new Thread(server::close, "privllm-executor-shutdown"));
             announce(System.out, options, server);
