@@ -18,6 +18,8 @@ import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Model;
 import org.privllm.model.Gpt2Weights;
 import org.privllm.model.PlainOps;
+import org.privllm.model.generate.Generator;
+import org.privllm.model.generate.Sampling;
 import org.privllm.tensor.Attention;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
@@ -311,10 +313,10 @@ public final class Verifier {
                 masked.embed(p.ids(), p.positions()))));
         out.add(module("ln_1", ln1.stats()));
         out.add(module("c_attn (unmasked by diag(N_Q,N_K,N_V))", cAttn.stats()));
-        out.add(module("N_Q·N_Kᵀ = I", identity.stats()));
-        out.add(module("attention Q̃K̃ᵀ vs QKᵀ", core.scores.stats()));
+        out.add(module("N_Q.N_K^T = I", identity.stats()));
+        out.add(module("attention scores Q~K~^T vs QK^T", core.scores.stats()));
         out.add(module("attention softmax", core.softmax.stats()));
-        out.add(module("attention P·Ṽ·diag(N_V)⁻¹ vs P·V", core.pvRecovered.stats()));
+        out.add(module("attention P.V~.diag(N_V)^-1 vs P.V", core.pvRecovered.stats()));
         out.add(module("attn c_proj (input mask diag(N_V))", cProj.stats()));
         out.add(module("attention sublayer (executor chain)", sublayer.stats()));
         out.add(module("ln_2", ln2.stats()));
@@ -328,12 +330,51 @@ public final class Verifier {
         return out;
     }
 
+    /**
+     * The generation-equivalence check: greedy generation of {@code newTokens} tokens (capped by
+     * {@code n_positions}) for a batch of prompts, obfuscated vs plaintext. Passes iff the token ids are
+     * identical and every step's logits are allclose.
+     */
+    public Check generation(int newTokens) {
+        Gpt2Config c = model.config();
+        Gpt2Weights plainWeights = LoraMerge.merge(model.weights(), adapters);
+        PromptBatch p = PromptBatch.random(c, batch, Math.min(promptLength, c.positions() - 1), data);
+        List<int[]> prompts = new ArrayList<>();
+        for (int b = 0; b < p.batch(); b++) {
+            prompts.add(java.util.Arrays.copyOfRange(p.ids(), b * p.length() + p.leftPad()[b], (b + 1) * p.length()));
+        }
+        List<Matrix> plainLogits = new ArrayList<>(), maskedLogits = new ArrayList<>();
+        Generator.Result plain = new Generator(new Gpt2Forward(c, plainWeights, new PlainOps(c, plainWeights)))
+                .generate(prompts, newTokens, Sampling.GREEDY, -1, null, plainLogits::add);
+        Generator.Result masked;
+        try (Executor executor = executors.get();
+             ObfuscatedGpt2 ops = new ObfuscatedGpt2(c, model.weights(), executor, obf, adapters)) {
+            masked = new Generator(new Gpt2Forward(c, model.weights(), ops))
+                    .generate(prompts, newTokens, Sampling.GREEDY, -1, null, maskedLogits::add);
+        }
+        boolean same = plainLogits.size() == maskedLogits.size();
+        for (int b = 0; b < prompts.size() && same; b++) {
+            same = java.util.Arrays.equals(plain.outputIds().get(b), masked.outputIds().get(b));
+        }
+        ErrorAccumulator logits = new ErrorAccumulator();
+        for (int i = 0; i < Math.min(plainLogits.size(), maskedLogits.size()); i++) {
+            logits.add(plainLogits.get(i), maskedLogits.get(i));
+        }
+        ErrorStats stats = logits.stats();
+        return new Check("generation", "greedy " + plainLogits.size() + " new tokens x " + prompts.size()
+                + " prompts: ids identical and logits", stats, same && stats.allclose());
+    }
+
     private static Check module(String name, ErrorStats stats) {
         return new Check("stage4_module", name, stats);
     }
 
-    /** The executor's masked output {@code X̃·W̃ + b̃ (+ C)} of a bound layer for plaintext input {@code x}. */
-    private static Matrix executorLinear(TrustedSession s, ObfuscatedLinear layer, Matrix x) {
+    /**
+     * The executor's masked output {@code X̃·W̃ + b̃ (+ C)} of a bound (per-session) layer for plaintext input
+     * {@code x}: blinded by the trusted session, computed by the executor, returned still masked. Trusted-domain
+     * use only (the caller unmasks it with the layer's {@code N_out} to check it).
+     */
+    public static Matrix executorLinear(TrustedSession s, ObfuscatedLinear layer, Matrix x) {
         MaskedInput in = s.maskInput(layer, Dense.of(x));
         return Dense.toFloat(s.channel().linear(layer.session(), layer.weightId(), in.x(), in.compensation()));
     }
