@@ -32,7 +32,7 @@ final class DemoCommand implements Callable<Integer> {
         Gpt2Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(tok != null ? prompt : null, tok != null ? null : "464,2068,7586", tok);
         List<Matrix> plainLogits = new ArrayList<>(), maskedLogits = new ArrayList<>();
-        Generator.Result plain = new Generator(m.plainForward())
+        Generator.Result plain = new Generator(engine.plainForward(m))
                 .generate(prompts, maxNewTokens, Sampling.GREEDY, -1, null, plainLogits::add);
         Generator.Result masked;
         java.util.Map<String, Object> boundary;

@@ -3,6 +3,11 @@ package org.privllm.cli;
 import java.util.Map;
 import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Model;
+import org.privllm.model.Gpt2Weights;
+import org.privllm.model.PlainOps;
+import org.privllm.trusted.lora.LoraAdapter;
+import org.privllm.trusted.lora.LoraMerge;
+import org.privllm.trusted.lora.LowRankAdapter;
 import org.privllm.protocol.Executor;
 import org.privllm.trusted.gpt2.BoundaryMeter;
 import org.privllm.trusted.gpt2.ObfuscatedGpt2;
@@ -42,6 +47,26 @@ final class EngineOptions {
     @Option(names = "--check", description = "Also run plaintext in this process and report the largest logit error.")
     boolean check;
 
+    @Option(names = "--lora", paramLabel = "DIR", description = "Private PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors); "
+            + "masked on the executor, never merged there.")
+    java.nio.file.Path lora;
+
+    private Map<String, LowRankAdapter> adapters;
+
+    /** The adapter's layers, loaded once (empty without --lora). */
+    Map<String, LowRankAdapter> adapters(Gpt2Model m) {
+        if (adapters == null) {
+            adapters = lora == null ? Map.of() : LoraAdapter.load(lora, m.config()).layers();
+        }
+        return adapters;
+    }
+
+    /** The plaintext engine (the adapter merged in the trusted domain when given): the reference for --check. */
+    Gpt2Forward plainForward(Gpt2Model m) {
+        Gpt2Weights w = LoraMerge.merged(m.weights(), adapters(m));
+        return new Gpt2Forward(m.config(), w, new PlainOps(m.config(), w));
+    }
+
     /** An engine over a model: its forward pass and, when obfuscated, the boundary meter. */
     record Engine(Gpt2Forward forward, BoundaryMeter meter, AutoCloseable resources) implements AutoCloseable {
         @Override
@@ -77,16 +102,31 @@ final class EngineOptions {
         return new InProcessExecutor();
     }
 
+    /** Where the executor runs, for reports. */
+    String executorName() {
+        return "in-process";
+    }
+
+    private BoundaryMeter lastMeter;
+
+    /** Zeroes the boundary counters of the engine opened last (to exclude warm-up from measurements). */
+    void resetMeter() {
+        if (lastMeter != null) {
+            lastMeter.reset();
+        }
+    }
+
     Engine open(Gpt2Model m) {
         if (!obfuscate) {
             if (check) {
                 throw new IllegalArgumentException("--check compares an --obfuscate run with plaintext: add --obfuscate");
             }
-            return new Engine(m.plainForward(), null, null);
+            return new Engine(plainForward(m), null, null);
         }
         ObfuscationConfig c = obfuscationConfig();
         BoundaryMeter meter = new BoundaryMeter(executor());
-        ObfuscatedGpt2 ops = new ObfuscatedGpt2(m.config(), m.weights(), meter, c, Map.of());
+        lastMeter = meter;
+        ObfuscatedGpt2 ops = new ObfuscatedGpt2(m.config(), m.weights(), meter, c, adapters(m));
         return new Engine(new Gpt2Forward(m.config(), m.weights(), ops), meter, () -> {
             ops.close();
             meter.close();

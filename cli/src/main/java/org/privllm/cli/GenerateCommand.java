@@ -82,7 +82,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         List<Matrix> reference = new ArrayList<>(), observed = new ArrayList<>();
         if (engine.check) {
-            new Generator(m.plainForward()).generate(prompts, maxNewTokens, s, eos, null, reference::add);
+            new Generator(engine.plainForward(m)).generate(prompts, maxNewTokens, s, eos, null, reference::add);
         }
         Generator.Result r;
         try (EngineOptions.Engine e = engine.open(m)) {

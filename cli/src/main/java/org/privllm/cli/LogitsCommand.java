@@ -37,7 +37,7 @@ final class LogitsCommand implements Callable<Integer> {
         Map<String, Object> j = new java.util.LinkedHashMap<>();
         j.put("logits", rows(logits));
         if (engine.check) {
-            Matrix plain = new Generator(m.plainForward()).logits(prompts.get(0));
+            Matrix plain = new Generator(engine.plainForward(m)).logits(prompts.get(0));
             j.put("max_logit_abs_err", Checks.maxAbsError(List.of(plain), List.of(logits)));
         }
         Json.print(System.out, j);

@@ -23,6 +23,7 @@ public final class BoundaryMeter implements Executor {
     private final Map<Call, AtomicLong> calls = new EnumMap<>(Call.class);
     private final AtomicLong bytesToExecutor = new AtomicLong();
     private final AtomicLong bytesFromExecutor = new AtomicLong();
+    private final AtomicLong executorNanos = new AtomicLong();
 
     public BoundaryMeter(Executor inner) {
         this.inner = inner;
@@ -43,6 +44,21 @@ public final class BoundaryMeter implements Executor {
     private Matrix received(Matrix m) {
         bytesFromExecutor.addAndGet(bytes(m));
         return m;
+    }
+
+    /** Runs an executor call, adding its wall time to the executor's share. */
+    private <T> T timed(java.util.function.Supplier<T> call) {
+        long t0 = System.nanoTime();
+        try {
+            return call.get();
+        } finally {
+            executorNanos.addAndGet(System.nanoTime() - t0);
+        }
+    }
+
+    /** Wall time spent inside executor calls (compute, and transfer when remote). */
+    public long executorNanos() {
+        return executorNanos.get();
     }
 
     public long calls(Call c) {
@@ -78,6 +94,7 @@ public final class BoundaryMeter implements Executor {
         calls.values().forEach(a -> a.set(0));
         bytesToExecutor.set(0);
         bytesFromExecutor.set(0);
+        executorNanos.set(0);
     }
 
     @Override
@@ -102,7 +119,7 @@ public final class BoundaryMeter implements Executor {
     @Override
     public Matrix linear(SessionId session, WeightId weight, Matrix x, Matrix compensation) {
         count(Call.LINEAR, bytes(x) + bytes(compensation));
-        return received(inner.linear(session, weight, x, compensation));
+        return received(timed(() -> inner.linear(session, weight, x, compensation)));
     }
 
     @Override
@@ -114,13 +131,16 @@ public final class BoundaryMeter implements Executor {
     @Override
     public Matrix attention(SessionId session, AttentionCall call) {
         count(Call.ATTENTION, bytes(call.x()) + bytes(call.compensation()));
-        return received(inner.attention(session, call));
+        return received(timed(() -> inner.attention(session, call)));
     }
 
     @Override
     public void advanceCache(SessionId session, int t) {
         count(Call.ADVANCE_CACHE, 0);
-        inner.advanceCache(session, t);
+        timed(() -> {
+            inner.advanceCache(session, t);
+            return null;
+        });
     }
 
     @Override

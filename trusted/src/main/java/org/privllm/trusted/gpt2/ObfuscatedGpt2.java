@@ -10,14 +10,12 @@ import org.privllm.model.TransformerOps;
 import org.privllm.protocol.AttentionCall;
 import org.privllm.protocol.Executor;
 import org.privllm.tensor.Matrix;
-import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LowRankAdapter;
 import org.privllm.trusted.mask.BlockDiagonalMask;
 import org.privllm.trusted.mask.Mask;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.mask.PermutationMask;
 import org.privllm.trusted.obf.ExecutorChannel;
-import org.privllm.trusted.obf.MaskedInput;
 import org.privllm.trusted.obf.ObfuscatedLinear;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.PlainLinear;
@@ -164,11 +162,9 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
     @Override
     public Matrix attention(int layer, Matrix x, int t) {
         Block b = blocks.get(layer);
-        MaskedInput in = session.maskInput(b.cAttn(), Dense.of(x));
+        TrustedSession.WireInput in = session.maskInput(b.cAttn(), x);
         Matrix y = executor.attention(session.executorSession(), new AttentionCall(layer, b.cAttn().weightId(),
-                b.cProj().weightId(), Dense.toFloat(in.x()),
-                in.compensation() == null ? null : Dense.toFloat(in.compensation()), t, config.heads(),
-                config.attentionScale(layer)));
+                b.cProj().weightId(), in.x(), in.compensation(), t, config.heads(), config.attentionScale(layer)));
         return b.cProj().maskOut().applyInverse(y);
     }
 
