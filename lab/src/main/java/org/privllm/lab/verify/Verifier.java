@@ -29,10 +29,10 @@ import org.privllm.protocol.Executor;
 import org.privllm.trusted.gpt2.ObfuscatedGpt2;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LoraAdapter;
+import org.privllm.trusted.lora.LoraMerge;
 import org.privllm.trusted.lora.LowRankAdapter;
 import org.privllm.trusted.obf.ExecutorChannel;
 import org.privllm.trusted.obf.MaskScope;
-import org.privllm.trusted.obf.MaskedInput;
 import org.privllm.trusted.obf.ObfuscatedLinear;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.PlainLinear;
@@ -112,7 +112,7 @@ public final class Verifier {
         out.addAll(stage1Lora());
         stageDone.accept("stage 1");
         Gpt2Config c = model.config();
-        Gpt2Weights plainWeights = LoraMerge.merge(model.weights(), adapters);
+        Gpt2Weights plainWeights = LoraMerge.merged(model.weights(), adapters);
         PlainOps plainOps = new PlainOps(c, plainWeights);
         RecordingOps plainRec = new RecordingOps(plainOps);
         Gpt2Forward plain = new Gpt2Forward(c, plainWeights, plainRec);
@@ -144,7 +144,7 @@ public final class Verifier {
         Matrix expected = Kernels.matmul(x, PackedWeight.pack(l.cFc()), l.cFcBias());
         List<Check> out = new ArrayList<>();
         for (MaskScope scope : scopes()) {
-            Matrix actual = linearOnce(PlainLinear.of(l.cFc(), l.cFcBias()), scope, Dense.of(x));
+            Matrix actual = linearOnce(PlainLinear.of(l.cFc(), l.cFcBias()), scope, x);
             out.add(new Check("stage1_linear", "h.0.mlp.c_fc " + scopeName(scope), ErrorStats.compare(expected, actual)));
         }
         return out;
@@ -153,9 +153,9 @@ public final class Verifier {
     private List<Check> stage1Lora() {
         String key = stage1Adapter.layers().keySet().stream().sorted().findFirst().orElseThrow();
         LowRankAdapter a = stage1Adapter.layers().get(key);
-        PlainLinear plain = LoraMerge.linear(model.weights(), key).withLora(a);
-        DMatrixRMaj x = Dense.of(gaussian(linearRows, plain.inDim()));
-        DMatrixRMaj expected = plain.forward(x);
+        PlainLinear plain = linear(model.weights(), key).withLora(a);
+        Matrix x = gaussian(linearRows, plain.inDim());
+        DMatrixRMaj expected = plain.forward(Dense.of(x));
         List<Check> out = new ArrayList<>();
         for (MaskScope scope : scopes()) {
             Matrix actual = linearOnce(plain, scope, x);
@@ -173,11 +173,11 @@ public final class Verifier {
         return s == MaskScope.PER_CALL ? "per-call" : "per-session";
     }
 
-    /** One obfuscated call of {@code plain} in a fresh session with the given scope, recovered. */
-    private Matrix linearOnce(PlainLinear plain, MaskScope scope, DMatrixRMaj x) {
+    /** One obfuscated call of {@code plain} in a fresh session with the given scope, recovered (as the pipeline calls it). */
+    private Matrix linearOnce(PlainLinear plain, MaskScope scope, Matrix x) {
         try (Executor executor = executors.get();
              TrustedSession s = new TrustedSession(new ExecutorChannel(executor), obf.withScope(scope))) {
-            return Dense.toFloat(s.forward(s.register(plain), x));
+            return s.forward(s.register(plain), x);
         }
     }
 
@@ -337,7 +337,7 @@ public final class Verifier {
      */
     public Check generation(int newTokens) {
         Gpt2Config c = model.config();
-        Gpt2Weights plainWeights = LoraMerge.merge(model.weights(), adapters);
+        Gpt2Weights plainWeights = LoraMerge.merged(model.weights(), adapters);
         PromptBatch p = PromptBatch.random(c, batch, Math.min(promptLength, c.positions() - 1), data);
         List<int[]> prompts = new ArrayList<>();
         for (int b = 0; b < p.batch(); b++) {
@@ -375,8 +375,24 @@ public final class Verifier {
      * use only (the caller unmasks it with the layer's {@code N_out} to check it).
      */
     public static Matrix executorLinear(TrustedSession s, ObfuscatedLinear layer, Matrix x) {
-        MaskedInput in = s.maskInput(layer, Dense.of(x));
-        return Dense.toFloat(s.channel().linear(layer.session(), layer.weightId(), in.x(), in.compensation()));
+        TrustedSession.WireInput in = s.maskInput(layer, x); // at wire precision, as the pipeline blinds
+        return s.channel().linearWire(layer.session(), layer.weightId(), in.x(), in.compensation());
+    }
+
+    /** The plaintext layer named like an adapter key ({@code h.N.attn.c_attn}, {@code h.N.mlp.c_fc}, ...). */
+    static PlainLinear linear(Gpt2Weights w, String key) {
+        String[] parts = key.split("\\.", 3);
+        if (parts.length != 3 || !parts[0].equals("h")) {
+            throw new IllegalArgumentException("not a GPT-2 module key: " + key);
+        }
+        Gpt2Weights.Layer l = w.layers().get(Integer.parseInt(parts[1]));
+        return switch (parts[2]) {
+            case "attn.c_attn" -> PlainLinear.of(l.cAttn(), l.cAttnBias());
+            case "attn.c_proj" -> PlainLinear.of(l.cProj(), l.cProjBias());
+            case "mlp.c_fc" -> PlainLinear.of(l.cFc(), l.cFcBias());
+            case "mlp.c_proj" -> PlainLinear.of(l.mlpProj(), l.mlpProjBias());
+            default -> throw new IllegalArgumentException("not a GPT-2 module key: " + key);
+        };
     }
 
     private Matrix gaussian(int rows, int cols) {

@@ -31,7 +31,6 @@ import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.mask.Mask;
 import org.privllm.trusted.mask.MaskFamily;
-import org.privllm.trusted.obf.MaskedInput;
 import org.privllm.trusted.obf.ObfuscatedLinear;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
@@ -122,8 +121,7 @@ class VerifierTest {
             Matrix qkv = Kernels.matmul(x, PackedWeight.pack(l.cAttn()), l.cAttnBias());
             TrustedSession s = obf.session();
             ObfuscatedLinear cAttn = obf.cAttn(layer);
-            MaskedInput in = s.maskInput(cAttn, Dense.of(x));
-            Matrix masked = Dense.toFloat(s.channel().linear(cAttn.session(), cAttn.weightId(), in.x(), in.compensation()));
+            Matrix masked = Verifier.executorLinear(s, cAttn, x);
             KvCache plain = new KvCache(c.layers(), 1, t, d, pad), shadow = new KvCache(c.layers(), 1, t, d, pad);
             Attention.attend(plain, layer, qkv, t, c.heads(), c.attentionScale(layer));
             shadow.append(layer, masked, masked, d, 2 * d, t);
@@ -183,8 +181,8 @@ class VerifierTest {
     void plainOpsIsTheReference() {
         // the merged-adapter reference equals the unmerged plaintext layer (sanity of LoraMerge)
         LoraAdapter a = Verifier.randomAdapter(TINY, 4);
-        var merged = LoraMerge.merge(MODEL.weights(), a.layers());
-        var plain = LoraMerge.linear(MODEL.weights(), "h.1.mlp.c_fc").withLora(a.layers().get("h.1.mlp.c_fc"));
+        var merged = org.privllm.trusted.lora.LoraMerge.merged(MODEL.weights(), a.layers());
+        var plain = Verifier.linear(MODEL.weights(), "h.1.mlp.c_fc").withLora(a.layers().get("h.1.mlp.c_fc"));
         Matrix x = new Matrix(3, TINY.embd());
         for (int i = 0; i < x.data.length; i++) {
             x.data[i] = (float) Math.sin(i);
