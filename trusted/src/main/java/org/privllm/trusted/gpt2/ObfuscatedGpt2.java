@@ -45,7 +45,8 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
     private final List<Block> blocks = new ArrayList<>();
     private final ObfuscatedLinear head;
 
-    private record Block(ObfuscatedLinear cAttn, ObfuscatedLinear cProj, ObfuscatedLinear cFc, ObfuscatedLinear mlpProj) {}
+    private record Block(ObfuscatedLinear cAttn, ObfuscatedLinear cProj, ObfuscatedLinear cFc, ObfuscatedLinear mlpProj,
+                         List<Mask> queryMasks, List<Mask> keyMasks, List<Mask> valueMasks) {}
 
     /**
      * Obfuscates and uploads the model into a fresh executor session.
@@ -80,7 +81,8 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
                     new BlockDiagonalMask(v), family.sample(d, rnd));
             blocks.add(new Block(cAttn, cProj,
                     session.register(linear(l.cFc(), l.cFcBias(), adapters.get(p + "mlp.c_fc"))),
-                    session.register(linear(l.mlpProj(), l.mlpProjBias(), adapters.get(p + "mlp.c_proj")))));
+                    session.register(linear(l.mlpProj(), l.mlpProjBias(), adapters.get(p + "mlp.c_proj"))),
+                    List.copyOf(q), List.copyOf(k), List.copyOf(v)));
         }
         PlainLinear headLinear = PlainLinear.of(weights.head().transpose(), null);
         // The head is per session in both scopes: a fresh dense mask over the vocabulary axis per call would
@@ -100,6 +102,56 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
 
     public TrustedSession session() {
         return session;
+    }
+
+    /*
+     * Read-only handles for verification in the trusted domain (lab.verify, the attention experiment):
+     * they expose secret masks and must never leave the trusted process, be logged or be reported.
+     */
+
+    /** The executor this model runs on (for verification in the trusted domain). */
+    public Executor executor() {
+        return executor;
+    }
+
+    /** The fused {@code c_attn} of {@code layer} (for verification in the trusted domain). */
+    public ObfuscatedLinear cAttn(int layer) {
+        return blocks.get(layer).cAttn();
+    }
+
+    /** The attention {@code c_proj} of {@code layer}, input mask {@code diag(N_V)} (for verification in the trusted domain). */
+    public ObfuscatedLinear cProj(int layer) {
+        return blocks.get(layer).cProj();
+    }
+
+    /** The MLP {@code c_fc} of {@code layer}; unbound in per-call scope (for verification in the trusted domain). */
+    public ObfuscatedLinear cFc(int layer) {
+        return blocks.get(layer).cFc();
+    }
+
+    /** The MLP {@code c_proj} of {@code layer}; unbound in per-call scope (for verification in the trusted domain). */
+    public ObfuscatedLinear mlpProj(int layer) {
+        return blocks.get(layer).mlpProj();
+    }
+
+    /** The LM head with its vocabulary mask (for verification in the trusted domain). */
+    public ObfuscatedLinear head() {
+        return head;
+    }
+
+    /** Per-head {@code N_Q^h} of {@code layer} (for verification in the trusted domain). */
+    public List<Mask> queryMasks(int layer) {
+        return blocks.get(layer).queryMasks();
+    }
+
+    /** Per-head {@code N_K^h = (N_Q^h)⁻ᵀ} of {@code layer} (for verification in the trusted domain). */
+    public List<Mask> keyMasks(int layer) {
+        return blocks.get(layer).keyMasks();
+    }
+
+    /** Per-head {@code N_V^h} of {@code layer} (for verification in the trusted domain). */
+    public List<Mask> valueMasks(int layer) {
+        return blocks.get(layer).valueMasks();
     }
 
     @Override
