@@ -21,6 +21,7 @@ public final class Ledger {
         long setupRoundTrips, setupBytesTo, peakWorkingBytes, executorNanos;
         final Map<String, Long> resident = new TreeMap<>();
         boolean setup = true;
+        boolean closed;
         final Map<String, Long> trustedByOp = new TreeMap<>();
         final Map<String, Long> untrustedByOp = new TreeMap<>();
     }
@@ -44,6 +45,11 @@ public final class Ledger {
         c.setup = false;
     }
 
+    /** Ends the counted request: later charges (session teardown) are ignored. */
+    public synchronized void endInference() {
+        c.closed = true;
+    }
+
     /** Clears the inference counters (after a warm-up run), keeping setup and resident state. */
     public synchronized void resetInference() {
         c.trustedFlops = c.untrustedFlops = c.roundTrips = c.bytesTo = c.bytesFrom = 0;
@@ -55,6 +61,9 @@ public final class Ledger {
     // ---- trusted side ----
 
     public synchronized void trusted(String op, long flops) {
+        if (c.closed) {
+            return;
+        }
         c.trustedFlops += flops;
         c.trustedByOp.merge(op, flops, Long::sum);
     }
@@ -72,7 +81,7 @@ public final class Ledger {
     // ---- executor side ----
 
     public synchronized void untrusted(String op, long flops) {
-        if (executorSide) {
+        if (executorSide && !c.closed) {
             c.untrustedFlops += flops;
             c.untrustedByOp.merge(op, flops, Long::sum);
         }
@@ -80,7 +89,7 @@ public final class Ledger {
 
     /** {@code trips} request/reply pairs carrying {@code to} bytes to the executor and {@code from} bytes back. */
     public synchronized void crossing(long to, long from, int trips) {
-        if (!executorSide) {
+        if (!executorSide || c.closed) {
             return;
         }
         if (c.setup) {

@@ -138,6 +138,7 @@ public final class WorkloadAnalyzer {
             long t1 = System.nanoTime();
             Generator.Result r = gen.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null);
             double total = (System.nanoTime() - t1) / 1e9;
+            ledger.endInference();
             double untrusted = build == null ? total : ledger.executorNanos() / 1e9;
             Measured m = new Measured(total, total - untrusted, untrusted, setupS, r.outputIds().get(0));
             return new Result(p, ledger, m, agrees(ledger, GenerationPlan.replay(p, o.promptTokens(), o.newTokens())));
