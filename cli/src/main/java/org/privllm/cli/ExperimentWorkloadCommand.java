@@ -27,6 +27,7 @@ final class ExperimentWorkloadCommand implements Callable<Integer> {
     @Option(names = "--call-latency-us", defaultValue = "50", paramLabel = "U", description = "Latency per round trip, µs (default ${DEFAULT-VALUE}).") double callLatencyUs;
     @Option(names = "--families", paramLabel = "F,F", split = ",", description = "Mask families of the masked runs (default: orthogonal, gaussian, block:min(64,d), perm).") List<String> families;
     @Option(names = "--modes", defaultValue = "mask,pad", split = ",", paramLabel = "mask,pad", description = "Modes of the masked runs (default ${DEFAULT-VALUE}).") List<String> modes;
+    @Option(names = "--reps", defaultValue = "3", description = "Measured generations per real strategy; the fastest is reported (default ${DEFAULT-VALUE}).") int reps;
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
     @Option(names = "--seed", paramLabel = "S", description = "Seed prompt ids and masks (default: a fixed prompt, SecureRandom masks).") Long seed;
 
@@ -44,7 +45,8 @@ final class ExperimentWorkloadCommand implements Callable<Integer> {
             }
         }
         WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(promptTokens, newTokens, teeSlowdown, linkGbps,
-                callLatencyUs, fams, ms, seed);
+                callLatencyUs, fams, ms, reps, seed);
+        WorkloadAnalyzer.check(m.config(), o);
         List<WorkloadAnalyzer.Result> results;
         try (Progress p = new Progress("workload", WorkloadAnalyzer.steps(o))) {
             results = WorkloadAnalyzer.run(m, o, p);

@@ -67,7 +67,8 @@ public final class WorkloadReport {
                 + OpCosts.ACTIVATION_PER_ELEMENT + " per element, softmax " + OpCosts.SOFTMAX_PER_SCORE
                 + " per score; adds 1; masks at their family's cost (dense 2nd^2, block 2nd*b, permutation nd); sampling not counted");
         a.add("one request: batch 1, " + o.promptTokens() + " random prompt tokens, " + o.newTokens()
-                + " greedy new tokens (one prefill, then " + (o.newTokens() - 1) + " decode steps); real runs measured after a warm-up run");
+                + " greedy new tokens (one prefill, then " + (o.newTokens() - 1) + " decode steps); real runs: the fastest of "
+                + o.reps() + " generations after a warm-up one; setup_s = weight obfuscation and upload");
         a.add("round trips and bytes: inference only (float32 tensors, int32 ids); setup (session, weight uploads) separately");
         a.add("trusted peak memory: resident state the strategy needs (embeddings, norms, masks, a trusted KV cache, pad-mode "
                 + "plaintext weights in float64) plus the largest working set of one trusted operation");
