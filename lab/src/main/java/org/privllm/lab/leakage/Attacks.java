@@ -207,8 +207,8 @@ public final class Attacks {
 
     /**
      * Recovers a permutation-with-scaling input mask from {@code W̃[π(i), :] = W[i, σ(·)]·s'/s_i}: row r of
-     * W̃ is matched to the public row whose sorted, mean-centred log-magnitudes it resembles (greedy, cheapest
-     * pair first), and its scale is the difference of mean log-magnitudes (up to one global factor).
+     * W̃ is matched to the public row whose sorted log-magnitudes it resembles (greedy, cheapest pair first;
+     * works when rows differ in scale or shape, as trained weights' do, not for i.i.d. random rows), and its scale is the difference of mean log-magnitudes (up to one global factor).
      * Returns {@code x̂} with {@code x̂[:, i] = x̃[:, π̂(i)]·ŝ_i}.
      */
     static Matrix unmaskPermutation(Matrix xTilde, Matrix weightTilde, Matrix weightPublic) {
@@ -216,10 +216,11 @@ public final class Attacks {
         float[][] pub = new float[d][], seen = new float[d][];
         double[] pubMean = new double[d], seenMean = new double[d];
         for (int i = 0; i < d; i++) {
-            pub[i] = sortedLog(weightPublic.row(i));
-            seen[i] = sortedLog(weightTilde.row(i));
             pubMean[i] = meanLog(weightPublic.row(i));
             seenMean[i] = meanLog(weightTilde.row(i));
+            // not centred: a row's overall magnitude is what tells rows apart (the mask shifts it by only |log s_i|)
+            pub[i] = shifted(sortedLog(weightPublic.row(i)), pubMean[i]);
+            seen[i] = shifted(sortedLog(weightTilde.row(i)), seenMean[i]);
         }
         double[] cost = new double[d * d];
         Integer[] order = new Integer[d * d];
@@ -400,6 +401,13 @@ public final class Attacks {
             System.arraycopy(sortedLog(m.row(i)), 0, r.data, i * m.cols, m.cols);
         }
         return r;
+    }
+
+    private static float[] shifted(float[] v, double by) {
+        for (int i = 0; i < v.length; i++) {
+            v[i] += (float) by;
+        }
+        return v;
     }
 
     private static double meanLog(float[] v) {
