@@ -24,7 +24,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "bench", description = "Prefill and decode speed on random prompt ids (greedy, warm-up excluded), with the machine's "
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Prefill and decode speed on random prompt ids (greedy, warm-up excluded), with the machine's "
         + "read bandwidth; with --obfuscate also the plaintext run, the ratio and the trusted domain's share of the time.")
 final class BenchCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
@@ -53,28 +53,35 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Object> j = new LinkedHashMap<>();
         Speed main = plain;
         if (engine.obfuscate) {
-            long t0 = System.nanoTime();
-            try (EngineOptions.Engine e = engine.open(m)) {
-                double setup = (System.nanoTime() - t0) / 1e9;
-                e.meter().reset();
-                main = measure(e.forward(), prompts, c);
-                // Only the measured repetitions count: measure() resets the meter after its warm-up.
-                double executorShare = e.meter().executorNanos() / (double) main.nanos();
-                ObfuscationConfig oc = engine.obfuscationConfig();
-                SchemeCost.Prediction p = SchemeCost.predict(c, oc.family(), oc.mode(), !oc.padPool(), promptTokens);
-                j.put("obfuscated", true);
-                j.put("scheme", Map.of("mode", engine.mode, "masks", engine.masks, "pad_pool", oc.padPool(),
-                        "executor", engine.executorName()));
-                j.put("session_setup_s", Json.round(setup, 2));
-                j.put("plaintext_prefill_tokens_per_s", Json.round(plain.prefill(), 2));
-                j.put("plaintext_decode_tokens_per_s", Json.round(plain.decode(), 2));
-                j.put("decode_time_ratio", Json.round(plain.decode() / main.decode(), 3));
-                j.put("prefill_time_ratio", Json.round(plain.prefill() / main.prefill(), 3));
-                j.put("predicted_decode_time_ratio", Json.round(p.decodeRatio(), 3));
-                j.put("predicted_prefill_time_ratio", Json.round(p.prefillRatio(), 3));
-                j.put("trusted_time_share", Json.round(1 - executorShare, 3));
-                j.put("boundary", e.meter().summary());
+            ObfuscationConfig oc = engine.obfuscationConfig();
+            SchemeCost.Prediction p = SchemeCost.predict(c, oc.family(), oc.mode(), !oc.padPool(), promptTokens);
+            Run obf;
+            try {
+                obf = engine.withEngine(m, e -> run(e, prompts, c));
+                if (engine.remote()) {
+                    // The same scheme with the executor in this process, measured in the same run.
+                    try (EngineOptions.Engine local = engine.open(m)) {
+                        Run in = run(local, prompts, c);
+                        j.put("in_process_prefill_tokens_per_s", Json.round(in.speed().prefill(), 2));
+                        j.put("in_process_decode_tokens_per_s", Json.round(in.speed().decode(), 2));
+                    }
+                }
+            } finally {
+                engine.closeEndpoints();
             }
+            main = obf.speed();
+            j.put("obfuscated", true);
+            j.put("scheme", Map.of("mode", engine.mode, "masks", engine.masks, "pad_pool", oc.padPool(),
+                    "executor", engine.executorName()));
+            j.put("session_setup_s", Json.round(obf.setupSeconds(), 2));
+            j.put("plaintext_prefill_tokens_per_s", Json.round(plain.prefill(), 2));
+            j.put("plaintext_decode_tokens_per_s", Json.round(plain.decode(), 2));
+            j.put("decode_time_ratio", Json.round(plain.decode() / main.decode(), 3));
+            j.put("prefill_time_ratio", Json.round(plain.prefill() / main.prefill(), 3));
+            j.put("predicted_decode_time_ratio", Json.round(p.decodeRatio(), 3));
+            j.put("predicted_prefill_time_ratio", Json.round(p.prefillRatio(), 3));
+            j.put("trusted_time_share", Json.round(obf.trustedShare(), 3));
+            j.put("boundary", obf.boundary());
         }
         double bw = MemoryBandwidth.measureReadGbps();
         double bytesPerStep = 4.0 * decodeWeightFloats(c);
@@ -99,6 +106,19 @@ final class BenchCommand implements Callable<Integer> {
             out.forEach((k, v) -> System.out.println(k + ": " + v));
         }
         return 0;
+    }
+
+    /** One obfuscated engine measured: speeds, its session set-up time, the trusted share and the boundary traffic. */
+    record Run(Speed speed, double setupSeconds, double trustedShare, Map<String, Object> boundary) {}
+
+    private Run run(EngineOptions.Engine e, List<int[]> prompts, Gpt2Config c) {
+        Speed s = measure(e.forward(), prompts, c);
+        double executorShare = e.meter().executorNanos() / (double) s.nanos();
+        return new Run(s, setupSeconds(e), 1 - executorShare, e.meter().summary());
+    }
+
+    private static double setupSeconds(EngineOptions.Engine e) {
+        return e.setupNanos() / 1e9;
     }
 
     private Speed measure(Gpt2Forward f, List<int[]> prompts, Gpt2Config c) {

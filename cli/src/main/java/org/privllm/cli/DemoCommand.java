@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "demo", description = "The main job: the same greedy generation in plaintext and obfuscated on the untrusted "
+@Command(name = "demo", mixinStandardHelpOptions = true, description = "The main job: the same greedy generation in plaintext and obfuscated on the untrusted "
         + "executor, side by side, with the largest logit error and what crossed the trust boundary.")
 final class DemoCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
@@ -34,20 +34,27 @@ final class DemoCommand implements Callable<Integer> {
         List<Matrix> plainLogits = new ArrayList<>(), maskedLogits = new ArrayList<>();
         Generator.Result plain = new Generator(engine.plainForward(m))
                 .generate(prompts, maxNewTokens, Sampling.GREEDY, -1, null, plainLogits::add);
+        java.util.Map<String, Object> boundary = new java.util.LinkedHashMap<>();
         Generator.Result masked;
-        java.util.Map<String, Object> boundary;
-        try (EngineOptions.Engine e = engine.open(m)) {
-            long uploaded = e.meter().bytesToExecutor();
-            e.meter().reset();
-            masked = new Generator(e.forward()).generate(prompts, maxNewTokens, Sampling.GREEDY, -1, null, maskedLogits::add);
-            boundary = e.meter().summary();
-            boundary.put("weights_uploaded_bytes_once_per_session", uploaded);
+        try {
+            masked = engine.withEngine(m, e -> {
+                long uploaded = e.meter().bytesToExecutor();
+                e.meter().reset();
+                maskedLogits.clear();
+                Generator.Result r = new Generator(e.forward())
+                        .generate(prompts, maxNewTokens, Sampling.GREEDY, -1, null, maskedLogits::add);
+                boundary.putAll(e.meter().summary());
+                boundary.put("weights_uploaded_bytes_once_per_session", uploaded);
+                return r;
+            });
+        } finally {
+            engine.closeEndpoints();
         }
         int[] a = plain.outputIds().get(0), b = masked.outputIds().get(0);
         System.out.println("model:       " + model.dir() + " (" + m.config().layers() + " layers, n_embd " + m.config().embd()
                 + ", " + m.config().heads() + " heads, vocab " + m.config().vocab() + ")");
         System.out.println("scheme:      " + engine.obfuscationConfig().mode().toString().toLowerCase() + " mode, "
-                + engine.masks + " masks, per-session scope, in-process executor");
+                + engine.masks + " masks, per-session scope, " + engine.executorName() + " executor");
         System.out.println("prompt ids:  " + GenerateCommand.join(prompts.get(0)));
         System.out.println("plaintext:   " + GenerateCommand.join(java.util.Arrays.copyOfRange(a, prompts.get(0).length, a.length)));
         System.out.println("obfuscated:  " + GenerateCommand.join(java.util.Arrays.copyOfRange(b, prompts.get(0).length, b.length)));

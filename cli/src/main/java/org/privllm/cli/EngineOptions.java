@@ -16,6 +16,12 @@ import org.privllm.trusted.obf.MaskScope;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
 import org.privllm.untrusted.InProcessExecutor;
+import org.privllm.protocol.grpc.ExecutorEndpoints;
+import org.privllm.protocol.grpc.GrpcExecutorClient;
+import org.privllm.protocol.grpc.TlsFiles;
+import org.privllm.trusted.integrity.IntegrityException;
+import org.privllm.trusted.integrity.VerifyingExecutor;
+import io.grpc.InsecureChannelCredentials;
 import picocli.CommandLine.Option;
 
 /**
@@ -68,11 +74,17 @@ final class EngineOptions {
     }
 
     /** An engine over a model: its forward pass and, when obfuscated, the boundary meter. */
-    record Engine(Gpt2Forward forward, BoundaryMeter meter, AutoCloseable resources) implements AutoCloseable {
+    record Engine(Gpt2Forward forward, BoundaryMeter meter, AutoCloseable resources, long setupNanos) implements AutoCloseable {
         @Override
-        public void close() throws Exception {
+        public void close() {
             if (resources != null) {
-                resources.close();
+                try {
+                    resources.close();
+                } catch (RuntimeException e) {
+                    throw e;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e.getMessage(), e);
+                }
             }
         }
     }
@@ -98,13 +110,79 @@ final class EngineOptions {
         return maskSeed != null ? c.withSeed(maskSeed) : c;
     }
 
-    Executor executor() {
-        return new InProcessExecutor();
+    @Option(names = "--executor", paramLabel = "HOST:PORT[,HOST:PORT…]",
+            description = "Use the executor process(es) at these addresses (gRPC; see `privllm executor`); retries move down the list.")
+    String executorAddresses;
+
+    @Option(names = "--retries", defaultValue = "0", paramLabel = "N",
+            description = "On a dead, stalled or tampering executor, redo the work on a fresh session up to N more times.")
+    int retries;
+
+    @Option(names = "--deadline-ms", defaultValue = "30000", paramLabel = "MS", description = "Per-call deadline for a remote executor.")
+    long deadlineMs;
+
+    @Option(names = "--tls-ca", paramLabel = "FILE", description = "Trust this CA (PEM) for the executor's TLS certificate.")
+    java.nio.file.Path tlsCa;
+
+    @Option(names = "--tls-cert", paramLabel = "FILE", description = "Client certificate (PEM) for mutual TLS.")
+    java.nio.file.Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", description = "Client private key (PEM) for mutual TLS.")
+    java.nio.file.Path tlsKey;
+
+    @Option(names = "--no-integrity", description = "Skip Freivalds/attention checks of a remote executor's results (not recommended).")
+    boolean noIntegrity;
+
+    private ExecutorEndpoints endpoints;
+
+    boolean remote() {
+        return executorAddresses != null;
+    }
+
+    private ExecutorEndpoints endpoints() {
+        if (endpoints == null) {
+            if ((tlsCert == null) != (tlsKey == null)) {
+                throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+            }
+            var creds = tlsCa == null && tlsCert == null ? InsecureChannelCredentials.create()
+                    : TlsFiles.client(tlsCa, tlsCert, tlsKey);
+            var options = GrpcExecutorClient.Options.defaults().withCallTimeout(java.time.Duration.ofMillis(deadlineMs));
+            endpoints = ExecutorEndpoints.parse(executorAddresses, creds, options);
+        }
+        return endpoints;
     }
 
     /** Where the executor runs, for reports. */
     String executorName() {
-        return "in-process";
+        return remote() ? "grpc " + executorAddresses : "in-process";
+    }
+
+    /**
+     * Runs {@code work} on an engine over this model. With {@code --executor}, every attempt opens a
+     * fresh session (re-upload, re-prefill) on the next address, results are integrity-checked, and a
+     * dead, stalled or lying executor is retried {@code --retries} times before a one-line error.
+     */
+    <T> T withEngine(Gpt2Model m, java.util.function.Function<Engine, T> work) {
+        if (!obfuscate || !remote()) {
+            if (remote()) {
+                throw new IllegalArgumentException("--executor runs the obfuscated pipeline: add --obfuscate");
+            }
+            try (Engine e = open(m, new InProcessExecutor())) {
+                return work.apply(e);
+            }
+        }
+        return endpoints().withRetries(retries, ex -> ex instanceof IntegrityException, ex -> {
+            try (Engine e = open(m, noIntegrity ? ex : new VerifyingExecutor(ex))) {
+                return work.apply(e);
+            }
+        });
+    }
+
+    /** Closes remote connections (after the last {@link #withEngine}). */
+    void closeEndpoints() {
+        if (endpoints != null) {
+            endpoints.close();
+        }
     }
 
     private BoundaryMeter lastMeter;
@@ -116,20 +194,30 @@ final class EngineOptions {
         }
     }
 
+    /** An engine on an in-process executor (callers that need retries use {@link #withEngine}). */
     Engine open(Gpt2Model m) {
+        return open(m, new InProcessExecutor());
+    }
+
+    private Engine open(Gpt2Model m, Executor executor) {
         if (!obfuscate) {
             if (check) {
                 throw new IllegalArgumentException("--check compares an --obfuscate run with plaintext: add --obfuscate");
             }
-            return new Engine(plainForward(m), null, null);
+            return new Engine(plainForward(m), null, null, 0);
         }
         ObfuscationConfig c = obfuscationConfig();
-        BoundaryMeter meter = new BoundaryMeter(executor());
+        long t0 = System.nanoTime();
+        BoundaryMeter meter = new BoundaryMeter(executor);
         lastMeter = meter;
         ObfuscatedGpt2 ops = new ObfuscatedGpt2(m.config(), m.weights(), meter, c, adapters(m));
+        // A remote client belongs to the endpoint list (reused by retries); only in-process executors die with the engine.
+        boolean ownsExecutor = executor instanceof InProcessExecutor;
         return new Engine(new Gpt2Forward(m.config(), m.weights(), ops), meter, () -> {
             ops.close();
-            meter.close();
-        });
+            if (ownsExecutor) {
+                meter.close();
+            }
+        }, System.nanoTime() - t0);
     }
 }

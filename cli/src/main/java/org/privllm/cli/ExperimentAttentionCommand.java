@@ -15,7 +15,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code privllm experiment attention}: the attention invariance sweep. */
-@Command(name = "attention", description = {
+@Command(name = "attention", mixinStandardHelpOptions = true, description = {
         "Attention invariance sweep: per (batch, prompt length, decode steps, padding) the errors of Q~K~^T vs QK^T,",
         "softmax, P.V~ vs (P.V).N_V, the attention output, the K/V cache appends at prefill and every decode step,",
         "and |N_Q.N_K^T - I|; writes attention.json/.csv/.md and one heatmap per decode count under --out."})

@@ -4,7 +4,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code privllm experiment …}: re-runnable experiments writing JSON, CSV, Markdown and plots. */
-@Command(name = "experiment", description = "Experiments: results as JSON + CSV + Markdown + PNG/SVG plots under --out.",
+@Command(name = "experiment", mixinStandardHelpOptions = true, description = "Experiments: results as JSON + CSV + Markdown + PNG/SVG plots under --out.",
         subcommands = {ExperimentSummaryCommand.class, ExperimentAttentionCommand.class, ExperimentWorkloadCommand.class,
                 ExperimentLeakageCommand.class, CommandLine.HelpCommand.class})
 final class ExperimentCommand implements Runnable {

@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "leakage", description = "Attacks on the untrusted executor's own view (its transcript) plus public knowledge, "
+@Command(name = "leakage", mixinStandardHelpOptions = true, description = "Attacks on the untrusted executor's own view (its transcript) plus public knowledge, "
         + "for every configuration: vocabulary matching, mask recovery from weights, attention scores, linkability, output tokens.")
 final class ExperimentLeakageCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();

@@ -14,7 +14,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code privllm experiment summary}: every stage's verification in both modes plus generation equivalence. */
-@Command(name = "summary", description = {
+@Command(name = "summary", mixinStandardHelpOptions = true, description = {
         "Re-runs every stage's verification (as verify) in mask and padding mode and the generation-equivalence check",
         "(greedy 32 new tokens, obfuscated vs plaintext); writes summary.json/.csv/.md and summary.png/.svg under --out."})
 final class ExperimentSummaryCommand implements Callable<Integer> {

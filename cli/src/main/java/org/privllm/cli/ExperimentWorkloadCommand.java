@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "workload", description = "Workload analyzer: counted FLOPs, round trips, bytes, trusted memory and "
+@Command(name = "workload", mixinStandardHelpOptions = true, description = "Workload analyzer: counted FLOPs, round trips, bytes, trusted memory and "
         + "projected time of plain, trusted_nonlinear, masked (each mode and family), masked_gpu_nonlinear and amulet_reference.")
 final class ExperimentWorkloadCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();

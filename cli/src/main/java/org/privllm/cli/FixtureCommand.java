@@ -9,7 +9,7 @@ import org.privllm.trusted.lora.LoraAdapter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "fixture", description = "Write a random GPT-2 checkpoint in HuggingFace layout.")
+@Command(name = "fixture", mixinStandardHelpOptions = true, description = "Write a random GPT-2 checkpoint in HuggingFace layout.")
 final class FixtureCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Write a random checkpoint here.") Path out;
     @Option(names = "--lora", paramLabel = "OUT", description = "Instead: write a random PEFT LoRA adapter for --model here.") Path lora;

@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "generate", description = "Generate text or token ids (greedy or sampled), streaming text as it comes.")
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text or token ids (greedy or sampled), streaming text as it comes.")
 final class GenerateCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
 
@@ -68,26 +68,37 @@ final class GenerateCommand implements Callable<Integer> {
         Generator.validate(m.config(), prompts, maxNewTokens);
         int eos = tok != null && tok.eosId() >= 0 ? tok.eosId() : m.config().eosTokenId();
         PrintStream out = System.out;
-        Generator.TokenListener listener = null;
-        StreamDecoder stream = null;
-        if (!json && tok != null && prompts.size() == 1) {
-            stream = tok.streamDecoder();
+        StreamDecoder stream = !json && tok != null && prompts.size() == 1 ? tok.streamDecoder() : null;
+        if (stream != null) {
             out.print(tok.decode(prompts.get(0)));
             out.flush();
-            StreamDecoder sd = stream;
-            listener = (b, id) -> {
-                out.print(sd.push(id));
-                out.flush();
-            };
         }
         List<Matrix> reference = new ArrayList<>(), observed = new ArrayList<>();
         if (engine.check) {
             new Generator(engine.plainForward(m)).generate(prompts, maxNewTokens, s, eos, null, reference::add);
         }
+        int[] streamed = {0};
         Generator.Result r;
-        try (EngineOptions.Engine e = engine.open(m)) {
-            r = new Generator(e.forward()).generate(prompts, maxNewTokens, s, eos, listener,
-                    engine.check ? observed::add : null);
+        try {
+            r = engine.withEngine(m, e -> {
+                observed.clear();
+                // A retry replays the same tokens from the start: print only those not printed yet.
+                int[] seen = {0};
+                Generator.TokenListener listener = stream == null ? null : (b, id) -> {
+                    if (seen[0]++ >= streamed[0]) {
+                        streamed[0]++;
+                        out.print(stream.push(id));
+                        out.flush();
+                    }
+                };
+                return new Generator(e.forward()).generate(prompts, maxNewTokens, s, eos, listener,
+                        engine.check ? observed::add : null);
+            });
+        } finally {
+            engine.closeEndpoints();
+            if (stream != null) {
+                out.flush();
+            }
         }
         if (json) {
             Map<String, Object> j = toJson(r, tok);

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "logits", description = "Logits at every position of one prompt (no cache reuse).")
+@Command(name = "logits", mixinStandardHelpOptions = true, description = "Logits at every position of one prompt (no cache reuse).")
 final class LogitsCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
 
@@ -31,8 +31,10 @@ final class LogitsCommand implements Callable<Integer> {
         }
         Gpt2Model m = model.load();
         Matrix logits;
-        try (EngineOptions.Engine e = engine.open(m)) {
-            logits = new Generator(e.forward()).logits(prompts.get(0));
+        try {
+            logits = engine.withEngine(m, e -> new Generator(e.forward()).logits(prompts.get(0)));
+        } finally {
+            engine.closeEndpoints();
         }
         Map<String, Object> j = new java.util.LinkedHashMap<>();
         j.put("logits", rows(logits));

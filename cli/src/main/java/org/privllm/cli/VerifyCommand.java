@@ -17,7 +17,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code privllm verify}: every stage's checks of the scheme; exit 0 only if all pass. */
-@Command(name = "verify", description = {
+@Command(name = "verify", mixinStandardHelpOptions = true, description = {
         "Runs every stage's checks of the scheme against the plaintext engine (stage 1 linear and LoRA, stage 2 block,",
         "stage 3 prefill and decode over the masked cache, stage 4 each GPT-2 module) at atol = rtol = 1e-4.",
         "Prints one row per check; exit 0 only if all pass."})
