@@ -117,8 +117,11 @@ public final class GrpcExecutorClient implements Executor {
                 msg = desc.isEmpty() ? "session lost" : desc;
             }
             case RESOURCE_EXHAUSTED -> {
-                reason = ExecutorCallException.Reason.EXHAUSTED;
-                msg = desc.isEmpty() ? "executor out of resources" : desc;
+                // a message over the size bound fails the same way on every executor: not retryable
+                boolean tooLarge = desc.contains("exceeds maximum size") || desc.contains("larger than max");
+                reason = tooLarge ? ExecutorCallException.Reason.REJECTED : ExecutorCallException.Reason.EXHAUSTED;
+                msg = tooLarge ? "request rejected: message larger than the executor's limit (" + desc + ")"
+                        : desc.isEmpty() ? "executor out of resources" : desc;
             }
             case INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE -> {
                 reason = ExecutorCallException.Reason.REJECTED;

@@ -37,6 +37,8 @@ class RemoteGenerationTest {
     static Gpt2Model model;
     static Process honest;
     static Process tampering;
+    static String honestAddress;
+    static String tamperingAddress;
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -45,6 +47,8 @@ class RemoteGenerationTest {
         model = Gpt2Model.load(dir);
         honest = RemoteTamperTest.start(0);
         tampering = RemoteTamperTest.start(0.03);
+        honestAddress = RemoteTamperTest.address(honest);
+        tamperingAddress = RemoteTamperTest.address(tampering);
     }
 
     @AfterAll
@@ -78,7 +82,7 @@ class RemoteGenerationTest {
     @Test
     void verifiedRemoteGenerationMatchesPlaintextForSeveralClientsAtOnce() throws Exception {
         List<int[]> expected = plain();
-        String address = RemoteTamperTest.address(honest);
+        String address = honestAddress;
         List<CompletableFuture<List<int[]>>> runs = new ArrayList<>();
         for (ObfuscationMode mode : List.of(ObfuscationMode.MASK, ObfuscationMode.PAD)) {
             runs.add(CompletableFuture.supplyAsync(() -> {
@@ -96,9 +100,45 @@ class RemoteGenerationTest {
     }
 
     @Test
+    void anExecutorKilledMidGenerationFailsCleanlyAndTheRetryOnTheNextOneGivesThePlaintextIds() throws Exception {
+        List<int[]> expected = plain();
+        Process victim = RemoteTamperTest.start(0);
+        try (ExecutorEndpoints endpoints = ExecutorEndpoints.parse(RemoteTamperTest.address(victim) + ","
+                + honestAddress, InsecureChannelCredentials.create(),
+                GrpcExecutorClient.Options.defaults().withCallTimeout(Duration.ofSeconds(5)))) {
+            java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+            List<int[]> got = endpoints.withRetries(1, e -> false, ex -> {
+                // the first executor dies after 30 calls, in the middle of decoding
+                Executor killing = (Executor) java.lang.reflect.Proxy.newProxyInstance(Executor.class.getClassLoader(),
+                        new Class<?>[] {Executor.class}, (proxy, m, args) -> {
+                            if (ex == endpoints.forAttempt(0) && calls.incrementAndGet() == 30) {
+                                victim.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                            }
+                            try {
+                                return m.invoke(ex, args);
+                            } catch (java.lang.reflect.InvocationTargetException t) {
+                                failures.add(t.getCause().getMessage());
+                                throw t.getCause();
+                            }
+                        });
+                return generate(new VerifyingExecutor(killing), ObfuscationMode.MASK);
+            });
+            for (int b = 0; b < expected.size(); b++) {
+                assertThat(got.get(b)).isEqualTo(expected.get(b));
+            }
+            // the failing call, then the session close on the way out: each a one-line "unavailable"
+            assertThat(failures).isNotEmpty().allSatisfy(f ->
+                    assertThat(f).startsWith("executor 127.0.0.1:").contains("unavailable").doesNotContain("\n"));
+        } finally {
+            victim.destroyForcibly();
+        }
+    }
+
+    @Test
     void tamperingIsDetectedOrHarmlessAndRetriesFinishWithThePlaintextAnswer() throws Exception {
         List<int[]> expected = plain();
-        String address = RemoteTamperTest.address(tampering);
+        String address = tamperingAddress;
         int detected = 0;
         try (ExecutorEndpoints endpoints = ExecutorEndpoints.parse(address, InsecureChannelCredentials.create(),
                 GrpcExecutorClient.Options.defaults().withCallTimeout(Duration.ofSeconds(30)))) {

@@ -24,9 +24,16 @@ class RemoteTamperTest {
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
 
-    /** Waits for the ready line and returns the announced HOST:PORT. */
-    static String address(Process p) throws java.io.IOException {
-        String ready = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
+    /** Waits (at most a minute) for the ready line and returns the announced HOST:PORT; call once per process. */
+    static String address(Process p) throws Exception {
+        var reader = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        String ready = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return reader.readLine();
+            } catch (java.io.IOException e) {
+                return null;
+            }
+        }).get(60, TimeUnit.SECONDS);
         assertThat(ready).startsWith("privllm executor listening on 127.0.0.1:");
         return ready.substring(ready.lastIndexOf(' ') + 1);
     }

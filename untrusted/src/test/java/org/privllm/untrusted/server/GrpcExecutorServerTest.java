@@ -182,6 +182,7 @@ class GrpcExecutorServerTest {
             }
         });
 
+        GRPC_LOG.setLevel(java.util.logging.Level.OFF); // the server logs each unparseable message with a stack trace
         ManagedChannel ch = Grpc.newChannelBuilderForAddress("127.0.0.1", s.port(), InsecureChannelCredentials.create())
                 .maxInboundMessageSize(64 << 20).build();
         try {
@@ -209,6 +210,15 @@ class GrpcExecutorServerTest {
                     .build();
             assertThatThrownBy(() -> stub.linear(huge)).isInstanceOfSatisfying(StatusRuntimeException.class,
                     e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
+            GrpcExecutorClient typed = client(s);
+            SessionId typedSession = typed.openSession();
+            WeightId typedWeight = typed.uploadLinear(typedSession, new LinearWeights(new Matrix(6 << 18, 1), null));
+            assertThatThrownBy(() -> typed.linear(typedSession, typedWeight, new Matrix(1, 6 << 18), null))
+                    .isInstanceOfSatisfying(ExecutorCallException.class, e -> {
+                        assertThat(e.retryable()).isFalse();
+                        assertThat(e.getMessage()).contains("larger than the executor's limit");
+                    });
+            typed.closeSession(typedSession);
 
             // uploads: slices out of order, before the header, past the end, for an absent part, header twice
             var async = ExecutorServiceGrpc.newStub(ch);
@@ -261,11 +271,14 @@ class GrpcExecutorServerTest {
         } finally {
             stop.set(true);
             ch.shutdownNow();
+            GRPC_LOG.setLevel(null);
         }
         goodLoop.get(60, TimeUnit.SECONDS);
         assertThat(goodRuns.get()).isPositive();
         assertThat(s.memoryInUse()).isEqualTo(4L * 16);
     }
+
+    private static final java.util.logging.Logger GRPC_LOG = java.util.logging.Logger.getLogger("io.grpc");
 
     private static final io.grpc.MethodDescriptor.Marshaller<byte[]> BYTES = new io.grpc.MethodDescriptor.Marshaller<>() {
         @Override
