@@ -24,9 +24,15 @@ import org.privllm.untrusted.InProcessExecutor;
  */
 class ObfuscatedLinearPropertyTest {
 
+    /**
+     * The float32 error of a recovered output grows like κ(N_in)·κ(N_out)·2⁻²⁴, so the Gaussian family is
+     * tested at a bound that the 1e-4 elementwise tolerance allows (κ ≤ 100; reachable by rejection at
+     * these sizes). At GPT-2 widths a dense Gaussian cannot be that well conditioned (κ grows like d):
+     * that is the family's documented numerical cost, not a tolerance to relax.
+     */
     @Provide
     Arbitrary<String> families() {
-        return Arbitraries.of("orthogonal", "gaussian:1000", "block:8", "block:5", "perm");
+        return Arbitraries.of("orthogonal", "gaussian:100", "block:8", "block:5", "perm");
     }
 
     @Provide
