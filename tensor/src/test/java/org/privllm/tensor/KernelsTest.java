@@ -25,7 +25,7 @@ class KernelsTest {
     /** Edge shapes: single entries, sizes off the vector width, tile height and panel width, and parallel sizes. */
     @ParameterizedTest
     @CsvSource({"1,1,1", "3,5,7", "17,33,65", "6,16,16", "7,8,17", "5,32,32", "13,300,517", "128,64,200",
-            "1,768,100", "4,257,1000", "2,1000,33"})
+            "1,768,100", "4,257,1000", "2,1000,33", "3,3072,40"})
     void matmulEdgeShapes(int n, int k, int out) {
         checkAllPaths(n, k, out, true, new Random(n * 31L + k * 7L + out));
         checkAllPaths(n, k, out, false, new Random(n + k + out));
