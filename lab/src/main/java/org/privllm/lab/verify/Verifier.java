@@ -81,6 +81,10 @@ public final class Verifier implements AutoCloseable {
             throw new IllegalArgumentException("stage 1 LoRA needs an adapter (e.g. Verifier.randomAdapter)");
         }
         this.data = data;
+        // short models: keep at least one prompt slot, decode into the rest
+        int positions = model.config().positions();
+        this.decodeSteps = Math.min(decodeSteps, positions - 1);
+        this.promptLength = Math.min(promptLength, positions - this.decodeSteps);
     }
 
     /** Where the executors come from (default: a fresh {@link InProcessExecutor} per session). */

@@ -98,6 +98,14 @@ class VerifierTest {
     }
 
     @Test
+    void aModelWithFewPositionsStillGetsEveryStage() {
+        Gpt2Model m = write(new Gpt2Config(1, 8, 2, 16, 20, 4, 1e-5f, Activation.GELU_NEW, true, false, 19), 6);
+        List<Check> checks = verify(m, config("pad", "orthogonal"), false);
+        assertThat(checks).allMatch(Check::pass);
+        assertThat(checks).extracting(Check::check).contains("decode 3 logits");
+    }
+
+    @Test
     void aTamperingExecutorFailsVerification() {
         LoraAdapter random = Verifier.randomAdapter(TINY, 3);
         try (Verifier v = new Verifier(MODEL, config("mask", "orthogonal"), null, random, new Random(1))
