@@ -51,7 +51,10 @@ final class VerifyCommand implements Callable<Integer> {
         LoraAdapter adapter = lora == null ? null : LoraAdapter.load(lora, m.config());
         Random data = seed != null ? new Random(seed) : new SecureRandom();
         LoraAdapter stage1 = adapter != null ? adapter : Verifier.randomAdapter(m.config(), data.nextLong());
-        List<Check> checks = new Verifier(m, config, adapter, stage1, data).run(stage -> { });
+        List<Check> checks;
+        try (Verifier v = new Verifier(m, config, adapter, stage1, data)) {
+            checks = v.run(stage -> { });
+        }
         ResultTable table = new ResultTable("privllm verify (" + mode + " mode, " + config.family() + " masks"
                 + (adapter != null ? ", LoRA" : "") + ")");
         for (Check ch : checks) {

@@ -56,13 +56,15 @@ import org.privllm.untrusted.InProcessExecutor;
  * Every comparison is {@code allclose} at atol = rtol = 1e-4 ({@link ErrorStats}). Results carry errors
  * only: no tensor, mask or pad leaves this class.
  */
-public final class Verifier {
+public final class Verifier implements AutoCloseable {
     private final Gpt2Model model;
     private final ObfuscationConfig obf;
     private final Map<String, LowRankAdapter> adapters;
     private final LoraAdapter stage1Adapter;
     private final Random data;
     private Supplier<Executor> executors = InProcessExecutor::new;
+    private Executor executor;
+    private ObfuscatedGpt2 obfuscated;
     private int batch = 2, promptLength = 6, decodeSteps = 3, linearRows = 8;
 
     /**
@@ -75,7 +77,14 @@ public final class Verifier {
         this.obf = obf;
         this.adapters = adapter == null ? Map.of() : adapter.layers();
         this.stage1Adapter = adapter != null ? adapter : stage1Adapter;
+        if (this.stage1Adapter == null) {
+            throw new IllegalArgumentException("stage 1 LoRA needs an adapter (e.g. Verifier.randomAdapter)");
+        }
         this.data = data;
+        // short models: keep at least one prompt slot, decode into the rest
+        int positions = model.config().positions();
+        this.decodeSteps = Math.min(decodeSteps, positions - 1);
+        this.promptLength = Math.min(promptLength, positions - this.decodeSteps);
     }
 
     /** Where the executors come from (default: a fresh {@link InProcessExecutor} per session). */
@@ -116,24 +125,44 @@ public final class Verifier {
         PlainOps plainOps = new PlainOps(c, plainWeights);
         RecordingOps plainRec = new RecordingOps(plainOps);
         Gpt2Forward plain = new Gpt2Forward(c, plainWeights, plainRec);
-        try (Executor executor = executors.get();
-             ObfuscatedGpt2 obfOps = new ObfuscatedGpt2(c, model.weights(), executor, obf, adapters)) {
-            RecordingOps obfRec = new RecordingOps(obfOps);
-            Gpt2Forward masked = new Gpt2Forward(c, model.weights(), obfRec);
-            PromptBatch prompts = PromptBatch.random(c, batch, promptLength, data);
+        ObfuscatedGpt2 obfOps = obfuscated();
+        RecordingOps obfRec = new RecordingOps(obfOps);
+        Gpt2Forward masked = new Gpt2Forward(c, model.weights(), obfRec);
+        PromptBatch prompts = PromptBatch.random(c, batch, promptLength, data);
 
-            ErrorAccumulator blocks = new ErrorAccumulator();
-            out.addAll(stage2(plain, masked, prompts, blocks));
-            stageDone.accept("stage 2");
+        ErrorAccumulator blocks = new ErrorAccumulator();
+        out.addAll(stage2(plain, masked, prompts, blocks));
+        stageDone.accept("stage 2");
 
-            Stage3 s3 = stage3(plain, masked, plainRec, obfRec, prompts);
-            out.addAll(s3.checks());
-            stageDone.accept("stage 3");
+        Stage3 s3 = stage3(plain, masked, plainRec, obfRec, prompts);
+        out.addAll(s3.checks());
+        stageDone.accept("stage 3");
 
-            out.addAll(stage4(plain, masked, plainOps, obfOps, plainRec, obfRec, prompts, s3, blocks));
-            stageDone.accept("stage 4");
-        }
+        out.addAll(stage4(plain, masked, plainOps, obfOps, plainRec, obfRec, prompts, s3, blocks));
+        stageDone.accept("stage 4");
         return out;
+    }
+
+    /**
+     * The obfuscated model under test, uploaded once (for a 124M model obfuscating the weights costs more
+     * than all the checks): {@link #run} and {@link #generation} share it, each restarting the cache.
+     */
+    private ObfuscatedGpt2 obfuscated() {
+        if (obfuscated == null) {
+            executor = executors.get();
+            obfuscated = new ObfuscatedGpt2(model.config(), model.weights(), executor, obf, adapters);
+        }
+        return obfuscated;
+    }
+
+    /** Closes the obfuscated model's session and its executor. */
+    @Override
+    public void close() {
+        if (obfuscated != null) {
+            obfuscated.close();
+            executor.close();
+            obfuscated = null;
+        }
     }
 
     // ---- stage 1 -------------------------------------------------------------------------------
@@ -347,11 +376,8 @@ public final class Verifier {
         Generator.Result plain = new Generator(new Gpt2Forward(c, plainWeights, new PlainOps(c, plainWeights)))
                 .generate(prompts, newTokens, Sampling.GREEDY, -1, null, plainLogits::add);
         Generator.Result masked;
-        try (Executor executor = executors.get();
-             ObfuscatedGpt2 ops = new ObfuscatedGpt2(c, model.weights(), executor, obf, adapters)) {
-            masked = new Generator(new Gpt2Forward(c, model.weights(), ops))
-                    .generate(prompts, newTokens, Sampling.GREEDY, -1, null, maskedLogits::add);
-        }
+        masked = new Generator(new Gpt2Forward(c, model.weights(), obfuscated()))
+                .generate(prompts, newTokens, Sampling.GREEDY, -1, null, maskedLogits::add);
         boolean same = plainLogits.size() == maskedLogits.size();
         for (int b = 0; b < prompts.size() && same; b++) {
             same = java.util.Arrays.equals(plain.outputIds().get(b), masked.outputIds().get(b));

@@ -74,9 +74,11 @@ class VerifierTest {
     static List<Check> verify(Gpt2Model m, ObfuscationConfig c, boolean lora) {
         LoraAdapter random = Verifier.randomAdapter(m.config(), 3);
         List<String> stages = new ArrayList<>();
-        List<Check> checks = new Verifier(m, c, lora ? random : null, random, new Random(1)).run(stages::add);
-        assertThat(stages).hasSize(Verifier.STAGES);
-        return checks;
+        try (Verifier v = new Verifier(m, c, lora ? random : null, random, new Random(1))) {
+            List<Check> checks = v.run(stages::add);
+            assertThat(stages).hasSize(Verifier.STAGES);
+            return checks;
+        }
     }
 
     @ParameterizedTest
@@ -96,12 +98,35 @@ class VerifierTest {
     }
 
     @Test
+    void aModelWithFewPositionsStillGetsEveryStage() {
+        Gpt2Model m = write(new Gpt2Config(1, 8, 2, 16, 20, 4, 1e-5f, Activation.GELU_NEW, true, false, 19), 6);
+        List<Check> checks = verify(m, config("pad", "orthogonal"), false);
+        assertThat(checks).allMatch(Check::pass);
+        assertThat(checks).extracting(Check::check).contains("decode 3 logits");
+    }
+
+    @Test
     void aTamperingExecutorFailsVerification() {
         LoraAdapter random = Verifier.randomAdapter(TINY, 3);
-        List<Check> checks = new Verifier(MODEL, config("mask", "orthogonal"), null, random, new Random(1))
-                .executors(() -> new TamperingExecutor(new InProcessExecutor(), 1.0, 11)).run(s -> { });
-        assertThat(Verifier.allPassed(checks)).isFalse();
-        assertThat(checks).filteredOn(ch -> ch.stage().equals("stage1_linear")).noneMatch(Check::pass);
+        try (Verifier v = new Verifier(MODEL, config("mask", "orthogonal"), null, random, new Random(1))
+                .executors(() -> new TamperingExecutor(new InProcessExecutor(), 1.0, 11))) {
+            List<Check> checks = v.run(s -> { });
+            assertThat(Verifier.allPassed(checks)).isFalse();
+            assertThat(checks).filteredOn(ch -> ch.stage().equals("stage1_linear")).noneMatch(Check::pass);
+            assertThat(v.generation(8).pass()).isFalse();
+        }
+    }
+
+    @Test
+    void generationMatchesPlaintextInBothModes() {
+        for (String mode : List.of("mask", "pad")) {
+            try (Verifier v = new Verifier(MODEL, config(mode, "orthogonal"), Verifier.randomAdapter(TINY, 2), null,
+                    new Random(3))) {
+                Check g = v.generation(20);
+                assertThat(g.pass()).as(mode + " " + g).isTrue();
+                assertThat(g.check()).startsWith("greedy 20 new tokens x 2 prompts");
+            }
+        }
     }
 
     /** Recovering P·Ṽ with a value mask other than the one c_attn was obfuscated with must fail the check. */

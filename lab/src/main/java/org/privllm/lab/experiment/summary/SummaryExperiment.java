@@ -55,9 +55,11 @@ public final class SummaryExperiment {
                 if (seed != null) {
                     c = c.withSeed(seed + mode.ordinal());
                 }
-                Verifier v = new Verifier(model, c, adapter, stage1, data);
-                List<Check> checks = new ArrayList<>(v.run(progress::step));
-                checks.add(v.generation(NEW_TOKENS));
+                List<Check> checks;
+                try (Verifier v = new Verifier(model, c, adapter, stage1, data)) {
+                    checks = new ArrayList<>(v.run(progress::step));
+                    checks.add(v.generation(NEW_TOKENS));
+                }
                 progress.step("generation");
                 String modeName = mode.name().toLowerCase(java.util.Locale.ROOT);
                 for (Check ch : checks) {
