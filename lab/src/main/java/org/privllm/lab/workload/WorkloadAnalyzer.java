@@ -188,15 +188,14 @@ public final class WorkloadAnalyzer {
 
     /**
      * Real strategies: measured trusted time × slowdown + measured executor time. Modelled ones: FLOPs over the
-     * rates the real runs achieved — executor FLOP/s of {@code plain}, trusted FLOP/s of the first {@code masked}
-     * run (its trusted work, like theirs, is mostly mask algebra). Transfers: bytes over the link plus a
-     * latency per round trip, for all.
+     * rates the real runs achieved — executor FLOP/s over all real runs, trusted FLOP/s over the {@code masked}
+     * runs (their trusted work, like the modelled ones', is mostly mask algebra). Transfers: bytes over the link
+     * plus a latency per round trip, for all.
      */
     public static Map<Result, Projection> project(List<Result> results, Options o) {
-        double untrustedRate = results.stream().filter(r -> r.placement() instanceof PlainPlacement && r.measured() != null)
-                .mapToDouble(r -> r.counts().untrustedFlops() / Math.max(r.measured().untrustedS(), 1e-9)).findFirst().orElse(1e10);
-        double trustedRate = results.stream().filter(r -> r.placement() instanceof MaskedPlacement && r.measured() != null)
-                .mapToDouble(r -> r.counts().trustedFlops() / Math.max(r.measured().trustedS(), 1e-9)).findFirst().orElse(1e9);
+        double untrustedRate = rate(results.stream().filter(r -> r.measured() != null).toList(), false, 1e10);
+        double trustedRate = rate(results.stream().filter(r -> r.measured() != null && r.placement() instanceof MaskedPlacement)
+                .toList(), true, 1e9);
         Map<Result, Projection> out = new LinkedHashMap<>();
         for (Result r : results) {
             Ledger l = r.counts();
@@ -210,5 +209,15 @@ public final class WorkloadAnalyzer {
             }
         }
         return out;
+    }
+
+    /** Counted FLOPs over measured seconds, summed over runs (the fallback when nothing was measured). */
+    private static double rate(List<Result> runs, boolean trusted, double fallback) {
+        double flops = 0, seconds = 0;
+        for (Result r : runs) {
+            flops += trusted ? r.counts().trustedFlops() : r.counts().untrustedFlops();
+            seconds += trusted ? r.measured().trustedS() : r.measured().untrustedS();
+        }
+        return flops > 0 && seconds > 0 ? flops / seconds : fallback;
     }
 }

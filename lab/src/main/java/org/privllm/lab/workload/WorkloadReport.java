@@ -18,9 +18,16 @@ import org.privllm.lab.report.RunInfo;
 public final class WorkloadReport {
     private WorkloadReport() {}
 
-    /** Short row label: strategy, and mode/family where they apply. */
+    /** Chart label short enough for a category axis: {@code m:}/{@code p:} + family for masked mask/pad runs. */
     public static String label(Placement p) {
-        return p instanceof MaskedPlacement ? p.strategy() + " " + p.mode() + " " + p.family() : p.strategy();
+        return switch (p) {
+            case MaskedPlacement m -> m.mode().charAt(0) + ":" + m.family().replace("orthogonal", "orth")
+                    .replaceAll("gaussian.*", "gauss").replace("block:", "blk");
+            case TrustedNonlinearPlacement t -> "nonlin";
+            case GpuNonlinearPlacement g -> "gpu_nl";
+            case AmuletPlacement a -> "amulet";
+            default -> p.strategy();
+        };
     }
 
     public static ResultTable table(List<WorkloadAnalyzer.Result> results, Map<WorkloadAnalyzer.Result, WorkloadAnalyzer.Projection> proj) {
@@ -75,6 +82,8 @@ public final class WorkloadReport {
         a.add("projection: trusted time x " + o.teeSlowdown() + " (TEE slowdown) + executor time + bytes over "
                 + o.linkGbps() + " Gbit/s + " + o.callLatencyUs() + " us per round trip; the in-process executor's "
                 + "measured transfer time is ~0");
+        a.add("chart labels: nonlin = trusted_nonlinear, m:/p: = masked in mask/pad mode with the family, gpu_nl = "
+                + "masked_gpu_nonlinear, amulet = amulet_reference");
         a.add("plain: the executor holds the public model beforehand; the trusted side sends ids and receives logits");
         a.add("masked: per-session masks; pad mode computes compensations online (no pad pool)");
         results.forEach(r -> a.addAll(r.placement().assumptions()));
