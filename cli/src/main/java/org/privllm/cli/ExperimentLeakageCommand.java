@@ -63,7 +63,7 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
             }
         }
         long t0 = System.nanoTime();
-        ResultTable table = new LeakageLab(m.config(), m.weights(), newTokens).run(configs, ids, base, out,
+        ResultTable table = new LeakageLab(m.config(), m.weights(), newTokens, base).run(configs, ids, base, out,
                 RunInfo.capture(Main.commandLine(), Main.VERSION, m.config(), seed), true);
         System.out.println(table.toMarkdown(RunInfo.capture(Main.commandLine(), Main.VERSION, m.config(), seed)));
         System.err.printf("leakage: %d configurations x %d prompts in %.1f s; results in %s%n", configs.size(), ids.size(),

@@ -431,6 +431,16 @@ public final class Attacks {
         }
     }
 
+    static int argmax(float[] a) {
+        int best = 0;
+        for (int i = 1; i < a.length; i++) {
+            if (a[i] > a[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
     static int argmin(double[] a) {
         int best = 0;
         for (int i = 1; i < a.length; i++) {

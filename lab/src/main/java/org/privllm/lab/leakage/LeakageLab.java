@@ -35,10 +35,11 @@ public final class LeakageLab {
     private final PublicModel pub;
     private final ViewCollector collector;
 
-    public LeakageLab(Gpt2Config config, Gpt2Weights weights, int newTokens) {
+    /** @param adapterSeed seeds the private adapter of the {@code +lora} rows */
+    public LeakageLab(Gpt2Config config, Gpt2Weights weights, int newTokens, long adapterSeed) {
         this.config = config;
         this.pub = new PublicModel(config, weights);
-        this.collector = new ViewCollector(config, weights, newTokens);
+        this.collector = new ViewCollector(config, weights, newTokens, adapterSeed);
     }
 
     public PublicModel publicModel() {
@@ -112,7 +113,12 @@ public final class LeakageLab {
             DMatrixRMaj headBasis = Attacks.headMaskedBasis(view);
             double[] colNormSq = Attacks.columnNormsSq(view.head().weight());
             for (int r = 0; r < view.rounds() && r < s.generated().length; r++) {
-                if (Attacks.outputToken(view, view.headCalls().get(r), headBasis, colNormSq, pub, OUTPUT_TOP_K) == s.generated()[r]) {
+                ExecutorView.Call call = view.headCalls().get(r);
+                // reference strategies: the head is not permuted, the column index is the token
+                int guess = lc.strategy() == LeakageConfig.Strategy.MASKED
+                        ? Attacks.outputToken(view, call, headBasis, colNormSq, pub, OUTPUT_TOP_K)
+                        : Attacks.argmax(view.head().apply(call.x(), call.compensation()).data);
+                if (guess == s.generated()[r]) {
                     outCorrect++;
                 }
             }

@@ -36,16 +36,22 @@ public final class ViewCollector {
     /** One session: the prompt and generated ids (ground truth) and what the executor saw. */
     public record Sample(int[] prompt, int[] generated, ExecutorView view) {}
 
-    public ViewCollector(Gpt2Config config, Gpt2Weights weights, int newTokens) {
+    private final Map<String, LowRankAdapter> adapter;
+
+    /**
+     * @param adapterSeed seeds the user's private adapter: one adapter for all sessions, as a user has
+     */
+    public ViewCollector(Gpt2Config config, Gpt2Weights weights, int newTokens, long adapterSeed) {
         if (newTokens < 1) {
             throw new IllegalArgumentException("the leakage lab needs at least one generated token");
         }
         this.config = config;
         this.weights = weights;
         this.newTokens = newTokens;
+        this.adapter = adapters(new Random(adapterSeed));
     }
 
-    /** One fresh session (fresh masks, fresh adapter mask) generating from {@code prompt}. */
+    /** One fresh session (fresh masks, fresh adapter mask U; the same adapter) generating from {@code prompt}. */
     public Sample run(LeakageConfig lc, int[] prompt, long seed) {
         return lc.strategy() == LeakageConfig.Strategy.MASKED ? masked(lc, prompt, seed) : reference(lc, prompt);
     }
@@ -55,7 +61,7 @@ public final class ViewCollector {
         Random rnd = new Random(seed);
         ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(lc.mode()).withScope(lc.scope())
                 .withFamily(lc.family()).withSeed(rnd.nextLong());
-        Map<String, LowRankAdapter> adapters = lc.lora() ? adapters(new Random(rnd.nextLong())) : Map.of();
+        Map<String, LowRankAdapter> adapters = lc.lora() ? adapter : Map.of();
         try (InProcessExecutor executor = new InProcessExecutor(transcript);
              ObfuscatedGpt2 ops = new ObfuscatedGpt2(config, weights, executor, obf, adapters)) {
             int[] out = generate(ops, prompt);
