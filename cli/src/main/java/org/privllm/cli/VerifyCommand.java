@@ -44,6 +44,13 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Also write verify.json, verify.csv and verify.md here.")
     Path out;
 
+    @Option(names = "--executor", paramLabel = "HOST:PORT",
+            description = "Run the executor side in this executor process (gRPC) instead of in-process.")
+    String executor;
+
+    @Option(names = "--tls-ca", paramLabel = "FILE", description = "Trust this CA (PEM) for the executor's TLS certificate.")
+    java.nio.file.Path tlsCa;
+
     @Override
     public Integer call() {
         Gpt2Model m = model.load();
@@ -53,6 +60,12 @@ final class VerifyCommand implements Callable<Integer> {
         LoraAdapter stage1 = adapter != null ? adapter : Verifier.randomAdapter(m.config(), data.nextLong());
         List<Check> checks;
         try (Verifier v = new Verifier(m, config, adapter, stage1, data)) {
+            if (executor != null) {
+                var creds = tlsCa == null ? io.grpc.InsecureChannelCredentials.create()
+                        : org.privllm.protocol.grpc.TlsFiles.client(tlsCa, null, null);
+                v.executors(() -> org.privllm.protocol.grpc.GrpcExecutorClient.connect(executor, creds,
+                        org.privllm.protocol.grpc.GrpcExecutorClient.Options.defaults()));
+            }
             checks = v.run(stage -> { });
         }
         ResultTable table = new ResultTable("privllm verify (" + mode + " mode, " + config.family() + " masks"
