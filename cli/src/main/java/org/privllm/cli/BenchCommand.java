@@ -11,18 +11,21 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.privllm.model.Gpt2Config;
+import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Model;
-import org.privllm.model.Gpt2Weights;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.MemoryBandwidth;
 import org.privllm.tensor.Parallel;
+import org.privllm.trusted.gpt2.SchemeCost;
+import org.privllm.trusted.obf.ObfuscationConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "bench", description = "Prefill and decode speed on random prompt ids (greedy, warm-up excluded), with the machine's read bandwidth.")
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Prefill and decode speed on random prompt ids (greedy, warm-up excluded), with the machine's "
+        + "read bandwidth; with --obfuscate also the plaintext run, the ratio and the trusted domain's share of the time.")
 final class BenchCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
     @Option(names = "--prompt-tokens", defaultValue = "128") int promptTokens;
@@ -30,52 +33,114 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "1") int batch;
     @Option(names = "--reps", defaultValue = "3", description = "Measured repetitions; the median is reported (default ${DEFAULT-VALUE}).") int reps;
     @Option(names = "--json", description = "Print one JSON object.") boolean json;
+    @Mixin EngineOptions engine = new EngineOptions();
+
+    /** Median speeds of one engine over the measured repetitions. */
+    record Speed(double prefill, double decode, double prefillBest, double decodeBest, long nanos) {}
 
     @Override
-    public Integer call() {
-        if (promptTokens < 1 || newTokens < 1 || batch < 1 || reps < 1) {
-            throw new IllegalArgumentException("--prompt-tokens, --new-tokens, --batch and --reps must be >= 1");
+    public Integer call() throws Exception {
+        if (promptTokens < 1 || newTokens < 2 || batch < 1 || reps < 1) {
+            throw new IllegalArgumentException("--prompt-tokens, --batch and --reps must be >= 1 and --new-tokens >= 2");
         }
         Gpt2Model m = model.load();
         Gpt2Config c = m.config();
         if (promptTokens + newTokens > c.positions()) {
             throw new IllegalArgumentException("--prompt-tokens + --new-tokens exceeds n_positions " + c.positions());
         }
-        Generator gen = new Generator(m.plainForward());
         List<int[]> prompts = randomPrompts(batch, promptTokens, c.vocab(), 1234);
+        Speed plain = measure(engine.plainForward(m), prompts, c);
+        Map<String, Object> j = new LinkedHashMap<>();
+        Speed main = plain;
+        if (engine.obfuscate) {
+            ObfuscationConfig oc = engine.obfuscationConfig();
+            SchemeCost.Prediction p = SchemeCost.predict(c, oc.family(), oc.mode(), !oc.padPool(), promptTokens);
+            Run obf;
+            try {
+                obf = engine.withEngine(m, e -> run(e, prompts, c));
+                if (engine.remote()) {
+                    // The same scheme with the executor in this process, measured in the same run.
+                    try (EngineOptions.Engine local = engine.open(m)) {
+                        Run in = run(local, prompts, c);
+                        j.put("in_process_prefill_tokens_per_s", Json.round(in.speed().prefill(), 2));
+                        j.put("in_process_decode_tokens_per_s", Json.round(in.speed().decode(), 2));
+                    }
+                }
+            } finally {
+                engine.closeEndpoints();
+            }
+            main = obf.speed();
+            j.put("obfuscated", true);
+            j.put("scheme", Map.of("mode", engine.mode, "masks", engine.masks, "pad_pool", oc.padPool(),
+                    "executor", engine.executorName()));
+            j.put("session_setup_s", Json.round(obf.setupSeconds(), 2));
+            j.put("plaintext_prefill_tokens_per_s", Json.round(plain.prefill(), 2));
+            j.put("plaintext_decode_tokens_per_s", Json.round(plain.decode(), 2));
+            j.put("decode_time_ratio", Json.round(plain.decode() / main.decode(), 3));
+            j.put("prefill_time_ratio", Json.round(plain.prefill() / main.prefill(), 3));
+            j.put("predicted_decode_time_ratio", Json.round(p.decodeRatio(), 3));
+            j.put("predicted_prefill_time_ratio", Json.round(p.prefillRatio(), 3));
+            j.put("trusted_time_share", Json.round(obf.trustedShare(), 3));
+            j.put("boundary", obf.boundary());
+        }
+        double bw = MemoryBandwidth.measureReadGbps();
+        double bytesPerStep = 4.0 * decodeWeightFloats(c);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("prefill_tokens_per_s", Json.round(main.prefill(), 2));
+        out.put("decode_tokens_per_s", Json.round(main.decode(), 2));
+        out.put("prefill_tokens_per_s_best", Json.round(main.prefillBest(), 2));
+        out.put("decode_tokens_per_s_best", Json.round(main.decodeBest(), 2));
+        out.put("read_bandwidth_gb_s", Json.round(bw, 2));
+        out.put("decode_bound_tokens_per_s", Json.round(batch * bw * 1e9 / bytesPerStep, 2));
+        out.put("weights_mb_per_decode_step", Json.round(bytesPerStep / 1e6, 1));
+        out.put("peak_rss_mb", peakRssMb());
+        out.put("threads", Parallel.threads());
+        out.put("kernels", Kernels.backend());
+        out.put("prompt_tokens", promptTokens);
+        out.put("new_tokens", newTokens);
+        out.put("batch", batch);
+        out.putAll(j);
+        if (json) {
+            Json.print(System.out, out);
+        } else {
+            out.forEach((k, v) -> System.out.println(k + ": " + v));
+        }
+        return 0;
+    }
+
+    /** One obfuscated engine measured: speeds, its session set-up time, the trusted share and the boundary traffic. */
+    record Run(Speed speed, double setupSeconds, double trustedShare, Map<String, Object> boundary) {}
+
+    private Run run(EngineOptions.Engine e, List<int[]> prompts, Gpt2Config c) {
+        Speed s = measure(e.forward(), prompts, c);
+        double executorShare = e.meter().executorNanos() / (double) s.nanos();
+        return new Run(s, setupSeconds(e), 1 - executorShare, e.meter().summary());
+    }
+
+    private static double setupSeconds(EngineOptions.Engine e) {
+        return e.setupNanos() / 1e9;
+    }
+
+    private Speed measure(Gpt2Forward f, List<int[]> prompts, Gpt2Config c) {
+        Generator gen = new Generator(f);
         // Warm-up: let the JIT compile every kernel at these shapes.
         gen.generate(randomPrompts(batch, Math.min(promptTokens, 32), c.vocab(), 99), Math.min(newTokens, 8),
                 Sampling.GREEDY, -1, null);
         gen.generate(prompts, Math.min(newTokens, 4), Sampling.GREEDY, -1, null);
+        if (f.ops() instanceof org.privllm.trusted.gpt2.ObfuscatedGpt2) {
+            engine.resetMeter();
+        }
         double[] prefill = new double[reps], decode = new double[reps];
+        long nanos = 0;
         for (int i = 0; i < reps; i++) {
             Generator.Result r = gen.generate(prompts, newTokens, Sampling.GREEDY, -1, null);
             prefill[i] = r.prefillTokensPerSecond();
             // The first new token comes from the prefill logits: decode speed counts the steps that ran.
             decode[i] = r.decodeSteps() * (double) batch / (r.decodeNanos() / 1e9);
+            nanos += r.prefillNanos() + r.decodeNanos();
         }
-        double bw = MemoryBandwidth.measureReadGbps();
-        double bytesPerStep = 4.0 * decodeWeightFloats(c, m.weights());
-        Map<String, Object> j = new LinkedHashMap<>();
-        j.put("prefill_tokens_per_s", Json.round(median(prefill), 2));
-        j.put("decode_tokens_per_s", Json.round(median(decode), 2));
-        j.put("prefill_tokens_per_s_best", Json.round(Arrays.stream(prefill).max().orElse(0), 2));
-        j.put("decode_tokens_per_s_best", Json.round(Arrays.stream(decode).max().orElse(0), 2));
-        j.put("read_bandwidth_gb_s", Json.round(bw, 2));
-        j.put("decode_bound_tokens_per_s", Json.round(batch * bw * 1e9 / bytesPerStep, 2));
-        j.put("weights_mb_per_decode_step", Json.round(bytesPerStep / 1e6, 1));
-        j.put("peak_rss_mb", peakRssMb());
-        j.put("threads", Parallel.threads());
-        j.put("kernels", Kernels.backend());
-        j.put("prompt_tokens", promptTokens);
-        j.put("new_tokens", newTokens);
-        j.put("batch", batch);
-        if (json) {
-            Json.print(System.out, j);
-        } else {
-            j.forEach((k, v) -> System.out.println(k + ": " + v));
-        }
-        return 0;
+        return new Speed(median(prefill), median(decode), Arrays.stream(prefill).max().orElse(0),
+                Arrays.stream(decode).max().orElse(0), nanos);
     }
 
     static List<int[]> randomPrompts(int batch, int len, int vocab, long seed) {
@@ -88,7 +153,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** Floats one decode step must read: every linear weight and the LM head. */
-    static long decodeWeightFloats(Gpt2Config c, Gpt2Weights w) {
+    static long decodeWeightFloats(Gpt2Config c) {
         long perLayer = (long) c.embd() * 3 * c.embd() + (long) c.embd() * c.embd() + 2L * c.embd() * c.inner();
         return perLayer * c.layers() + (long) c.vocab() * c.embd();
     }

@@ -1,16 +1,19 @@
 package org.privllm.cli;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.privllm.model.Gpt2Model;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.tensor.Matrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "demo", description = "The main job on the built-in default model (or --model): generate and show what ran where.")
+@Command(name = "demo", mixinStandardHelpOptions = true, description = "The main job: the same greedy generation in plaintext and obfuscated on the untrusted "
+        + "executor, side by side, with the largest logit error and what crossed the trust boundary.")
 final class DemoCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
 
@@ -20,17 +23,51 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--max-new-tokens", defaultValue = "16")
     int maxNewTokens;
 
+    @Mixin EngineOptions engine = new EngineOptions();
+
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
+        engine.obfuscate = true;
         Gpt2Model m = model.load();
         Gpt2Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(tok != null ? prompt : null, tok != null ? null : "464,2068,7586", tok);
-        Generator.Result r = new Generator(m.plainForward()).generate(prompts, maxNewTokens, Sampling.GREEDY, -1, null);
-        System.out.println("model:     " + model.dir() + " (" + m.config().layers() + " layers, n_embd " + m.config().embd() + ")");
-        System.out.println("plaintext: " + GenerateCommand.join(r.outputIds().get(0)));
-        if (tok != null) {
-            System.out.println("text:      " + tok.decode(r.outputIds().get(0)).replace("\n", "\\n"));
+        List<Matrix> plainLogits = new ArrayList<>(), maskedLogits = new ArrayList<>();
+        Generator.Result plain = new Generator(engine.plainForward(m))
+                .generate(prompts, maxNewTokens, Sampling.GREEDY, -1, null, plainLogits::add);
+        java.util.Map<String, Object> boundary = new java.util.LinkedHashMap<>();
+        Generator.Result masked;
+        try {
+            masked = engine.withEngine(m, e -> {
+                long uploaded = e.meter().bytesToExecutor();
+                e.meter().reset();
+                maskedLogits.clear();
+                Generator.Result r = new Generator(e.forward())
+                        .generate(prompts, maxNewTokens, Sampling.GREEDY, -1, null, maskedLogits::add);
+                boundary.putAll(e.meter().summary());
+                boundary.put("weights_uploaded_bytes_once_per_session", uploaded);
+                return r;
+            });
+        } finally {
+            engine.closeEndpoints();
         }
-        return 0;
+        int[] a = plain.outputIds().get(0), b = masked.outputIds().get(0);
+        System.out.println("model:       " + model.dir() + " (" + m.config().layers() + " layers, n_embd " + m.config().embd()
+                + ", " + m.config().heads() + " heads, vocab " + m.config().vocab() + ")");
+        System.out.println("scheme:      " + engine.obfuscationConfig().mode().toString().toLowerCase() + " mode, "
+                + engine.masks + " masks, per-session scope, " + engine.executorName() + " executor");
+        System.out.println("prompt ids:  " + GenerateCommand.join(prompts.get(0)));
+        System.out.println("plaintext:   " + GenerateCommand.join(java.util.Arrays.copyOfRange(a, prompts.get(0).length, a.length)));
+        System.out.println("obfuscated:  " + GenerateCommand.join(java.util.Arrays.copyOfRange(b, prompts.get(0).length, b.length)));
+        if (tok != null) {
+            System.out.println("text:        " + tok.decode(b).replace("\n", "\\n"));
+        }
+        boolean same = java.util.Arrays.equals(a, b);
+        System.out.println("identical:   " + (same ? "yes" : "NO"));
+        System.out.printf("max |logit error|: %.3g over %d steps x %d vocab%n", Checks.maxAbsError(plainLogits, maskedLogits),
+                maskedLogits.size(), m.config().vocab());
+        System.out.println("boundary:    " + Json.MAPPER.writeValueAsString(boundary));
+        System.out.printf("speed:       plaintext %.1f tok/s decode, obfuscated %.1f tok/s decode%n",
+                plain.decodeTokensPerSecond(), masked.decodeTokensPerSecond());
+        return same ? 0 : 1;
     }
 }

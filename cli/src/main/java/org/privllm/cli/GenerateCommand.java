@@ -11,11 +11,12 @@ import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.model.tokenizer.Gpt2Tokenizer;
 import org.privllm.model.tokenizer.StreamDecoder;
+import org.privllm.tensor.Matrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "generate", description = "Generate text or token ids (greedy or sampled), streaming text as it comes.")
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text or token ids (greedy or sampled), streaming text as it comes.")
 final class GenerateCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
 
@@ -34,6 +35,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
 
+    @Mixin EngineOptions engine = new EngineOptions();
+
     /** Greedy or sampled decoding options, shared by the commands that generate. */
     static final class SamplingOptions {
         @Option(names = "--greedy", description = "Greedy decoding (the default).")
@@ -48,7 +51,7 @@ final class GenerateCommand implements Callable<Integer> {
         Long seed;
 
         Sampling toSampling() {
-            boolean sample = temperature != null || topK > 0 || topP < 1f || seed != null;
+            boolean sample = temperature != null || topK != 0 || topP != 1f || seed != null;
             if (greedy && sample) {
                 throw new IllegalArgumentException("--greedy cannot be combined with --temperature/--top-k/--top-p/--seed");
             }
@@ -57,7 +60,7 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         Sampling s = sampling.toSampling();
         Gpt2Model m = model.load();
         Gpt2Tokenizer tok = model.tokenizer();
@@ -65,27 +68,53 @@ final class GenerateCommand implements Callable<Integer> {
         Generator.validate(m.config(), prompts, maxNewTokens);
         int eos = tok != null && tok.eosId() >= 0 ? tok.eosId() : m.config().eosTokenId();
         PrintStream out = System.out;
-        Generator.TokenListener listener = null;
-        StreamDecoder stream = null;
-        if (!json && tok != null && prompts.size() == 1) {
-            stream = tok.streamDecoder();
+        StreamDecoder stream = !json && tok != null && prompts.size() == 1 ? tok.streamDecoder() : null;
+        if (stream != null) {
             out.print(tok.decode(prompts.get(0)));
             out.flush();
-            StreamDecoder sd = stream;
-            listener = (b, id) -> {
-                out.print(sd.push(id));
-                out.flush();
-            };
         }
-        Generator.Result r = new Generator(m.plainForward()).generate(prompts, maxNewTokens, s, eos, listener);
+        List<Matrix> reference = new ArrayList<>(), observed = new ArrayList<>();
+        if (engine.check) {
+            new Generator(engine.plainForward(m)).generate(prompts, maxNewTokens, s, eos, null, reference::add);
+        }
+        int[] streamed = {0};
+        Generator.Result r;
+        try {
+            r = engine.withEngine(m, e -> {
+                observed.clear();
+                // A retry replays the same tokens from the start: print only those not printed yet.
+                int[] seen = {0};
+                Generator.TokenListener listener = stream == null ? null : (b, id) -> {
+                    if (seen[0]++ >= streamed[0]) {
+                        streamed[0]++;
+                        out.print(stream.push(id));
+                        out.flush();
+                    }
+                };
+                return new Generator(e.forward()).generate(prompts, maxNewTokens, s, eos, listener,
+                        engine.check ? observed::add : null);
+            });
+        } finally {
+            engine.closeEndpoints();
+            if (stream != null) {
+                out.flush();
+            }
+        }
         if (json) {
-            Json.print(out, toJson(r, tok));
+            Map<String, Object> j = toJson(r, tok);
+            if (engine.check) {
+                j.put("max_logit_abs_err", Checks.maxAbsError(reference, observed));
+            }
+            Json.print(out, j);
         } else if (stream != null) {
             out.println(stream.flush());
         } else {
             for (int[] ids : r.outputIds()) {
                 out.println(tok != null ? tok.decode(ids) : join(ids));
             }
+        }
+        if (!json && engine.check) {
+            System.err.println("max_logit_abs_err: " + Checks.maxAbsError(reference, observed));
         }
         return 0;
     }

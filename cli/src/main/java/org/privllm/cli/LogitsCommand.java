@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "logits", description = "Logits at every position of one prompt (no cache reuse).")
+@Command(name = "logits", mixinStandardHelpOptions = true, description = "Logits at every position of one prompt (no cache reuse).")
 final class LogitsCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
 
@@ -21,15 +21,28 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--json", description = "JSON output (the only format).")
     boolean json;
 
+    @Mixin EngineOptions engine = new EngineOptions();
+
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         List<int[]> prompts = Prompts.parseIds(inputIds);
         if (prompts.size() != 1) {
             throw new IllegalArgumentException("logits takes exactly one prompt");
         }
         Gpt2Model m = model.load();
-        Matrix logits = new Generator(m.plainForward()).logits(prompts.get(0));
-        Json.print(System.out, Map.of("logits", rows(logits)));
+        Matrix logits;
+        try {
+            logits = engine.withEngine(m, e -> new Generator(e.forward()).logits(prompts.get(0)));
+        } finally {
+            engine.closeEndpoints();
+        }
+        Map<String, Object> j = new java.util.LinkedHashMap<>();
+        j.put("logits", rows(logits));
+        if (engine.check) {
+            Matrix plain = new Generator(engine.plainForward(m)).logits(prompts.get(0));
+            j.put("max_logit_abs_err", Checks.maxAbsError(List.of(plain), List.of(logits)));
+        }
+        Json.print(System.out, j);
         return 0;
     }
 

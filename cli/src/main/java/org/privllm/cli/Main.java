@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "privllm", mixinStandardHelpOptions = true, version = "privllm " + Main.VERSION,
         description = "Privacy-preserving GPT-2 inference: a trusted domain drives an untrusted executor on masked tensors.",
         subcommands = {DemoCommand.class, GenerateCommand.class, LogitsCommand.class, TokenizeCommand.class, BenchCommand.class,
-                FixtureCommand.class, CommandLine.HelpCommand.class})
+                FixtureCommand.class, ExecutorCommand.class, ExperimentCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final String VERSION = "0.1.0";
 
@@ -15,8 +15,18 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
+    private static volatile java.util.List<String> commandLine = java.util.List.of("privllm");
+
+    /** The command line of this run ({@code privllm ARGS}), recorded in experiment results. */
+    public static java.util.List<String> commandLine() {
+        return commandLine;
+    }
+
     /** Runs the CLI and returns its exit code (tests call this). */
     public static int run(String... args) {
+        java.util.List<String> cl = new java.util.ArrayList<>(java.util.List.of("privllm"));
+        cl.addAll(java.util.List.of(args));
+        commandLine = java.util.List.copyOf(cl);
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             cmd.getErr().println("error: " + Errors.describe(e));

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "tokenize", description = "Reads one JSON string per line and prints one JSON array of ids per line (--decode: the reverse).")
+@Command(name = "tokenize", mixinStandardHelpOptions = true, description = "Reads one JSON string per line and prints one JSON array of ids per line (--decode: the reverse).")
 final class TokenizeCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
 

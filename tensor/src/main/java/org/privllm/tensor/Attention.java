@@ -1,10 +1,16 @@
 package org.privllm.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Multi-head causal attention over a {@link KvCache}: the same kernel serves the plaintext engine
  * and the untrusted executor (which runs it on masked Q̃, K̃, Ṽ with {@code N_Q·N_Kᵀ = I}).
  */
 public final class Attention {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
     private Attention() {}
 
     /**
@@ -30,43 +36,196 @@ public final class Attention {
         int dh = width / heads;
         int batch = cache.batch();
         float[] kd = cache.keys(layer), vd = cache.values(layer);
-        Parallel.forRange(batch * heads, 1, (from, to) -> {
-            float[] scores = new float[past + t];
+        // a chunk of heads should be worth a hand-off to another thread
+        long macsPerHead = 2L * t * (past + t) * dh;
+        int grain = (int) Math.max(1, Math.min(batch * heads, PARALLEL_MACS / Math.max(1, macsPerHead)));
+        Parallel.forRange(batch * heads, grain, (from, to) -> {
+            Scratch s = new Scratch(t, past + t, dh);
             for (int bh = from; bh < to; bh++) {
                 int b = bh / heads, h = bh % heads;
-                int pad = cache.leftPad(b);
-                for (int i = 0; i < t; i++) {
-                    int row = b * t + i;
-                    int last = past + i; // causal: keys up to and including this slot
-                    attendRow(qkv.data, row * qkv.cols + h * dh, kd, vd, cache.slot(b, 0) + h * dh, width,
-                            pad, last, dh, scale, scores, out.data, row * width + h * dh);
-                }
+                attendHead(qkv, b * t, t, kd, vd, cache.slot(b, 0), h * dh, width, cache.leftPad(b), past, dh,
+                        scale, out, s);
             }
         });
         return out;
     }
 
-    /** One query row of one head against key slots {@code [first, last]}. */
-    private static void attendRow(float[] q, int qo, float[] k, float[] v, int base, int stride, int first,
-                                  int last, int dh, float scale, float[] scores, float[] out, int oo) {
-        if (first > last) {
-            return; // a padding slot with nothing to attend to: its output is never used
+    /** Query rows per sequence from which a head's attention runs as two packed products. */
+    private static final int ROWS_FOR_PRODUCTS = 4;
+
+    /** Work below which attention runs on the calling thread (short decode contexts). */
+    private static final long PARALLEL_MACS = 1 << 16;
+
+    /** Per-thread buffers: packed keys and values of one head, and its score rows. */
+    private static final class Scratch {
+        final float[] keys, values, scores, tile;
+
+        Scratch(int t, int slots, int dh) {
+            int nr = PackedWeight.NR;
+            keys = new float[(slots + nr - 1) / nr * nr * dh];
+            values = new float[(dh + nr - 1) / nr * nr * slots];
+            scores = new float[t * slots];
+            tile = new float[Kernels.MR * nr];
         }
-        float max = Float.NEGATIVE_INFINITY;
-        for (int j = first; j <= last; j++) {
-            float s = Kernels.dot(q, qo, k, base + j * stride, dh) * scale;
-            scores[j] = s;
-            max = Math.max(max, s);
+    }
+
+    /**
+     * One head of one sequence, as two products on the matmul micro-kernel: scores {@code Q·Kᵀ}
+     * ({@code t × m} over the {@code m} real key slots), masked softmax per row, then {@code P·V}.
+     * The head's keys and values are first packed into {@link PackedWeight}'s panel layout.
+     *
+     * @param qRow  first row of this sequence in {@code qkv} and {@code out}
+     * @param slot0 offset of this sequence's slot 0 in the layer's key and value arrays (row stride {@code width})
+     * @param hd    this head's first column ({@code h·dh})
+     * @param first first real (non-padding) slot
+     */
+    private static void attendHead(Matrix qkv, int qRow, int t, float[] kd, float[] vd, int slot0, int hd, int width,
+                                   int first, int past, int dh, float scale, Matrix out, Scratch s) {
+        int base = slot0 + hd;
+        int m = past + t - first;
+        if (m <= 0) {
+            return; // every query is a padding slot with nothing to attend to: outputs stay zero, unused
         }
-        float sum = 0f;
-        for (int j = first; j <= last; j++) {
-            float e = (float) Math.exp(scores[j] - max);
-            scores[j] = e;
+        if (t < ROWS_FOR_PRODUCTS) {
+            for (int i = 0; i < t; i++) {
+                attendRow(qkv.data, (qRow + i) * qkv.cols + hd, kd, vd, base + first * width, width, m - t + i + 1,
+                        dh, scale, s.scores, out.data, (qRow + i) * width + hd);
+            }
+            return;
+        }
+        int nr = PackedWeight.NR;
+        for (int j = 0; j < m; j++) { // Kᵀ as an in=dh × out=m weight
+            int src = base + (first + j) * width, dst = j / nr * dh * nr + j % nr;
+            for (int p = 0; p < dh; p++) {
+                s.keys[dst + p * nr] = kd[src + p];
+            }
+        }
+        Kernels.multiply(qkv.data, qRow * qkv.cols + hd, qkv.cols, t, dh, s.keys, 0, 0, (m + nr - 1) / nr, null, s.scores, 0, m, m,
+                s.tile);
+        for (int i = 0; i < t; i++) {
+            softmaxRow(s.scores, i * m, past + i - first + 1, m, scale);
+        }
+        for (int j = 0; j < m; j++) { // V as an in=m × out=dh weight
+            int src = base + (first + j) * width;
+            for (int q = 0; q * nr < dh; q++) {
+                System.arraycopy(vd, src + q * nr, s.values, (q * m + j) * nr, Math.min(nr, dh - q * nr));
+            }
+        }
+        Kernels.multiply(s.scores, 0, m, t, m, s.values, 0, 0, (dh + nr - 1) / nr, null, out.data, qRow * width + hd, width, dh,
+                s.tile);
+    }
+
+    /**
+     * Decode's few query rows, straight from the cache: packing the head's keys and values would
+     * cost more than the dot products it speeds up.
+     *
+     * @param k0    offset of the first real key (and value) slot of this head
+     * @param valid keys this query may see
+     */
+    private static void attendRow(float[] q, int qo, float[] k, float[] v, int k0, int stride, int valid, int dh,
+                                  float scale, float[] scores, float[] out, int oo) {
+        if (valid <= 0) {
+            return; // a padding query: its output is never used
+        }
+        int j = 0;
+        for (; j + 4 <= valid; j += 4) {
+            dot4(q, qo, k, k0 + j * stride, stride, dh, scores, j);
+        }
+        for (; j < valid; j++) {
+            scores[j] = Kernels.dot(q, qo, k, k0 + j * stride, dh);
+        }
+        softmaxRow(scores, 0, valid, valid, scale);
+        for (j = 0; j + 4 <= valid; j += 4) {
+            axpy4(scores, j, v, k0 + j * stride, stride, out, oo, dh);
+        }
+        for (; j < valid; j++) {
+            Kernels.axpy(scores[j], v, k0 + j * stride, out, oo, dh);
+        }
+    }
+
+    /** {@code s[j..j+4) = q · k_r} for four key rows {@code stride} apart: one pass over q for four keys. */
+    private static void dot4(float[] q, int qo, float[] k, int ko, int stride, int dh, float[] s, int j) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int p = 0;
+        for (int bound = S.loopBound(dh); p < bound; p += S.length()) {
+            FloatVector qv = FloatVector.fromArray(S, q, qo + p);
+            a0 = qv.fma(FloatVector.fromArray(S, k, ko + p), a0);
+            a1 = qv.fma(FloatVector.fromArray(S, k, ko + stride + p), a1);
+            a2 = qv.fma(FloatVector.fromArray(S, k, ko + 2 * stride + p), a2);
+            a3 = qv.fma(FloatVector.fromArray(S, k, ko + 3 * stride + p), a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; p < dh; p++) {
+            s0 += q[qo + p] * k[ko + p];
+            s1 += q[qo + p] * k[ko + stride + p];
+            s2 += q[qo + p] * k[ko + 2 * stride + p];
+            s3 += q[qo + p] * k[ko + 3 * stride + p];
+        }
+        s[j] = s0;
+        s[j + 1] = s1;
+        s[j + 2] = s2;
+        s[j + 3] = s3;
+    }
+
+    /** {@code out += Σ_r w[j+r] · v_r} over four value rows {@code stride} apart: one load/store of out. */
+    private static void axpy4(float[] w, int j, float[] v, int vo, int stride, float[] out, int oo, int dh) {
+        float w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];
+        FloatVector b0 = FloatVector.broadcast(S, w0), b1 = FloatVector.broadcast(S, w1);
+        FloatVector b2 = FloatVector.broadcast(S, w2), b3 = FloatVector.broadcast(S, w3);
+        int p = 0;
+        for (int bound = S.loopBound(dh); p < bound; p += S.length()) {
+            FloatVector acc = FloatVector.fromArray(S, out, oo + p);
+            acc = b0.fma(FloatVector.fromArray(S, v, vo + p), acc);
+            acc = b1.fma(FloatVector.fromArray(S, v, vo + stride + p), acc);
+            acc = b2.fma(FloatVector.fromArray(S, v, vo + 2 * stride + p), acc);
+            acc = b3.fma(FloatVector.fromArray(S, v, vo + 3 * stride + p), acc);
+            acc.intoArray(out, oo + p);
+        }
+        for (; p < dh; p++) {
+            out[oo + p] += w0 * v[vo + p] + w1 * v[vo + stride + p] + w2 * v[vo + 2 * stride + p]
+                    + w3 * v[vo + 3 * stride + p];
+        }
+    }
+
+    /**
+     * {@code row[0..valid) = softmax(scale·row[0..valid))}, {@code row[valid..m) = 0} (causal mask);
+     * a row with no valid key (a padding query) becomes all zero.
+     */
+    private static void softmaxRow(float[] row, int off, int valid, int m, float scale) {
+        int n = Math.max(0, Math.min(valid, m));
+        java.util.Arrays.fill(row, off + n, off + m, 0f);
+        if (n == 0) {
+            return;
+        }
+        int bound = S.loopBound(n);
+        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i < bound; i += S.length()) {
+            vmax = vmax.max(FloatVector.fromArray(S, row, off + i).mul(scale));
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            max = Math.max(max, row[off + i] * scale);
+        }
+        FloatVector vsum = FloatVector.zero(S);
+        for (i = 0; i < bound; i += S.length()) {
+            FloatVector e = FloatVector.fromArray(S, row, off + i).mul(scale).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(row, off + i);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(row[off + i] * scale - max);
+            row[off + i] = e;
             sum += e;
         }
         float inv = 1f / sum;
-        for (int j = first; j <= last; j++) {
-            Kernels.axpy(scores[j] * inv, v, base + j * stride, out, oo, dh);
+        for (i = 0; i < bound; i += S.length()) {
+            FloatVector.fromArray(S, row, off + i).mul(inv).intoArray(row, off + i);
+        }
+        for (; i < n; i++) {
+            row[off + i] *= inv;
         }
     }
 }

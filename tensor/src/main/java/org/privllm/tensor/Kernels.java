@@ -8,11 +8,16 @@ import jdk.incubator.vector.VectorSpecies;
  * The numeric kernels. Each is a small method on flat arrays so the JIT vectorises it; the public
  * entry points check shapes and split work over {@link Parallel}.
  *
- * <p>{@code X·W} runs one register-tiled micro-kernel for every shape: {@link #MR} rows of X times
- * one {@link PackedWeight} panel (two vectors of columns), twelve accumulators that stay in
- * registers over the whole inner dimension. Work is split over panels, so each thread streams its
- * own contiguous part of the weight once; the rows of X (at most 128·n_embd floats in prefill) stay
- * in cache. Decode's GEMV (one to a few rows) is the same loop and is bound by memory bandwidth.
+ * <p>{@code X·W} runs a register-tiled micro-kernel: {@link #MR} rows of X times one
+ * {@link PackedWeight} panel (two vectors of columns), twelve accumulators that stay in registers
+ * over the whole inner dimension (about 170 GFLOP/s on 2 AVX2 cores at 128 rows, quiet machine).
+ * Work is split over panels, so each thread streams its own contiguous part of the weight once
+ * while the rows of X stay in cache. Decode's GEMV is memory-bound: one to four rows get tiles
+ * that do only the arithmetic they need, so the loads of the weight stream are never held up.
+ * The same serial core ({@link #multiply}) serves prefill attention's two products.
+ *
+ * <p>This is the only backend ({@link #backend()}): it beats Debian's OpenBLAS sgemm here (about
+ * 140 GFLOP/s), so no native BLAS is loaded.
  */
 public final class Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -58,31 +63,114 @@ public final class Kernels {
         float[] bp = bias == null ? null : java.util.Arrays.copyOf(bias, w.panelCount() * nr);
         long macsPerPanel = (long) n * w.in * nr;
         int grain = (int) Math.min(w.panelCount(), Math.max(1, SERIAL_MACS / macsPerPanel));
-        Parallel.forRange(w.panelCount(), grain, (from, to) -> {
-            float[] tileOut = new float[MR * nr];
-            for (int q = from; q < to; q++) {
-                int j0 = q * nr, cols = Math.min(nr, w.out - j0);
-                for (int i0 = 0; i0 < n; i0 += MR) {
-                    int rows = Math.min(MR, n - i0);
-                    tile(x.data, i0, rows, w.in, w.panels, w.panelOffset(q), bp, j0, tileOut);
-                    for (int r = 0; r < rows; r++) {
-                        System.arraycopy(tileOut, r * nr, y.data, (i0 + r) * w.out + j0, cols);
-                    }
-                }
-            }
-        });
+        Parallel.forRange(w.panelCount(), grain, (from, to) -> multiply(x.data, 0, w.in, n, w.in, w.panels, 0,
+                from, to, bp, y.data, 0, w.out, w.out, new float[MR * nr]));
     }
 
     /**
-     * {@code out[MR×NR] = A[i0..i0+MR) · panel + bias[j0..j0+NR)}. Rows past {@code rows} repeat the
+     * Serial core of every product: {@code C[n × out] = A[n × k] · W + bias} for panels
+     * {@code [qFrom, qTo)} of a packed {@code W} (panel {@code q} at {@code b[bo + q·k·NR]}). Row
+     * {@code i} of A starts at {@code a[aOff + i·lda]}, of C at {@code c[cOff + i·ldc]}; {@code bias}
+     * (may be null) is padded to whole panels; {@code tileOut} is {@code MR·NR} scratch.
+     */
+    static void multiply(float[] a, int aOff, int lda, int n, int k, float[] b, int bo, int qFrom, int qTo,
+                         float[] bias, float[] c, int cOff, int ldc, int out, float[] tileOut) {
+        int nr = PackedWeight.NR;
+        for (int q = qFrom; q < qTo; q++) {
+            int j0 = q * nr, cols = Math.min(nr, out - j0), po = bo + q * k * nr;
+            for (int i0 = 0; i0 < n; i0 += MR) {
+                int rows = Math.min(MR, n - i0), ao = aOff + i0 * lda;
+                if (rows == 1) {
+                    tile1(a, ao, k, b, po, bias, j0, tileOut);
+                } else if (rows <= 4) {
+                    tile4(a, ao, lda, rows, k, b, po, bias, j0, tileOut);
+                } else {
+                    tile(a, ao, lda, rows, k, b, po, bias, j0, tileOut);
+                }
+                for (int r = 0; r < rows; r++) {
+                    System.arraycopy(tileOut, r * nr, c, cOff + (i0 + r) * ldc + j0, cols);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link #tile} for two to four rows (batched decode, the GEMM's last rows): memory-bound like
+     * {@link #tile1}, so it does only the arithmetic the rows need.
+     */
+    private static void tile4(float[] a, int ao, int lda, int rows, int k, float[] b, int bo, float[] bias,
+                              int j0, float[] out) {
+        int last = rows - 1;
+        int a0 = ao, a1 = ao + Math.min(1, last) * lda, a2 = ao + Math.min(2, last) * lda;
+        int a3 = ao + Math.min(3, last) * lda;
+        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
+        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
+        FloatVector c10 = c00, c20 = c00, c30 = c00;
+        FloatVector c11 = c01, c21 = c01, c31 = c01;
+        for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + LANES);
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(S, a[a1 + p]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(S, a[a2 + p]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(S, a[a3 + p]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+        }
+        int nr = PackedWeight.NR;
+        c00.intoArray(out, 0);
+        c01.intoArray(out, LANES);
+        c10.intoArray(out, nr);
+        c11.intoArray(out, nr + LANES);
+        c20.intoArray(out, 2 * nr);
+        c21.intoArray(out, 2 * nr + LANES);
+        c30.intoArray(out, 3 * nr);
+        c31.intoArray(out, 3 * nr + LANES);
+    }
+
+    /**
+     * {@code out[0..NR) = A[a0..a0+k) · panel + bias}: decode's one-row GEMV. It is memory-bound, so it gets
+     * its own loop instead of the six-row tile's six times redundant arithmetic (about 15% faster);
+     * two accumulator pairs (even and odd steps) hide the FMA latency.
+     */
+    private static void tile1(float[] a, int a0, int k, float[] b, int bo, float[] bias, int j0, float[] out) {
+        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
+        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
+        FloatVector c10 = FloatVector.zero(S), c11 = c10;
+        int p = 0;
+        for (; p + 1 < k; p += 2, bo += 2 * PackedWeight.NR) {
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
+            c01 = av.fma(FloatVector.fromArray(S, b, bo + LANES), c01);
+            av = FloatVector.broadcast(S, a[a0 + p + 1]);
+            c10 = av.fma(FloatVector.fromArray(S, b, bo + PackedWeight.NR), c10);
+            c11 = av.fma(FloatVector.fromArray(S, b, bo + PackedWeight.NR + LANES), c11);
+        }
+        if (p < k) {
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
+            c01 = av.fma(FloatVector.fromArray(S, b, bo + LANES), c01);
+        }
+        c00.add(c10).intoArray(out, 0);
+        c01.add(c11).intoArray(out, LANES);
+    }
+
+    /**
+     * {@code out[MR×NR] = A[rows at ao + r·lda] · panel + bias[j0..j0+NR)}. Rows past {@code rows} repeat the
      * last real row (computed, not used) so one branch-free loop serves every row count; storing
      * through the small {@code out} tile keeps the edge handling out of the hot method.
      */
-    private static void tile(float[] a, int i0, int rows, int k, float[] b, int bo, float[] bias, int j0,
+    private static void tile(float[] a, int ao, int lda, int rows, int k, float[] b, int bo, float[] bias, int j0,
                              float[] out) {
-        int last = i0 + rows - 1;
-        int a0 = i0 * k, a1 = Math.min(i0 + 1, last) * k, a2 = Math.min(i0 + 2, last) * k;
-        int a3 = Math.min(i0 + 3, last) * k, a4 = Math.min(i0 + 4, last) * k, a5 = Math.min(i0 + 5, last) * k;
+        int last = rows - 1;
+        int a0 = ao, a1 = ao + Math.min(1, last) * lda, a2 = ao + Math.min(2, last) * lda;
+        int a3 = ao + Math.min(3, last) * lda, a4 = ao + Math.min(4, last) * lda, a5 = ao + Math.min(5, last) * lda;
         FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
         FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
         FloatVector c10 = c00, c20 = c00, c30 = c00, c40 = c00, c50 = c00;

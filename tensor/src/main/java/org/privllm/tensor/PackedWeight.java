@@ -99,6 +99,21 @@ public final class PackedWeight {
         return w;
     }
 
+    /**
+     * Copies column {@code j} of {@code W} (row {@code j} of {@code Wᵀ}) into {@code dst[off..off+in)}.
+     * For the tied LM head this is token {@code j}'s embedding, so a model need not keep {@code wte}
+     * twice.
+     */
+    public void copyColumn(int j, float[] dst, int off) {
+        if (j < 0 || j >= out) {
+            throw new IndexOutOfBoundsException("column " + j + " outside 0.." + (out - 1));
+        }
+        int src = panelOffset(j / NR) + j % NR;
+        for (int r = 0; r < in; r++) {
+            dst[off + r] = panels[src + r * NR];
+        }
+    }
+
     /** Bytes held by the packed form (padding of the last panel included). */
     public long bytes() {
         return 4L * panels.length;

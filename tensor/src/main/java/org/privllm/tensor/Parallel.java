@@ -1,26 +1,35 @@
 package org.privllm.tensor;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * Splits index ranges over a fixed set of threads: the calling thread plus {@code threads() - 1}
- * pool workers (one per core by default, {@code -Dprivllm.threads=N} to change).
+ * daemon workers (one thread per core by default, {@code -Dprivllm.threads=N} to change).
  *
- * <p>Chunks are handed out from a shared counter, and the caller works on them too: when a worker
- * is slow to wake (decode runs ~60 parallel regions per token) the caller simply takes its chunks,
- * so a hand-off never costs more than the work it was meant to share.
+ * <p>Chunks are handed out from a shared counter and the caller works on them too, so a job never
+ * waits for a worker to wake up: a late worker finds the chunks taken. Decode runs about sixty
+ * parallel regions per token with only short serial gaps between them, and waking a parked thread
+ * costs 10–20 µs here; a worker can spin for {@code -Dprivllm.spinMicros=N} after each job before
+ * it parks. The default is 0: on this shared 2-vCPU virtual machine spinning measured slower
+ * (a spinning vCPU is descheduled in favour of other guests' work).
  */
 public final class Parallel {
     private static final int THREADS = Math.max(1, Integer.getInteger("privllm.threads",
             Runtime.getRuntime().availableProcessors()));
     /** Chunks per thread: a few, so a thread slowed down by another process does not hold everyone up. */
     private static final int CHUNKS_PER_THREAD = 4;
-    /** Spin iterations before the caller parks while the last chunks finish (a few microseconds). */
-    private static final int SPINS = 1 << 12;
-    private static final ForkJoinPool POOL = THREADS == 1 ? null : new ForkJoinPool(THREADS - 1);
+    private static final long SPIN_NANOS = 1000L * Math.max(0, Integer.getInteger("privllm.spinMicros", 0));
+    private static final ConcurrentLinkedQueue<Job> QUEUE = new ConcurrentLinkedQueue<>();
+    private static final Worker[] WORKERS = new Worker[THREADS - 1];
+
+    static {
+        for (int i = 0; i < WORKERS.length; i++) {
+            WORKERS[i] = new Worker(i);
+            WORKERS[i].start();
+        }
+    }
 
     private Parallel() {}
 
@@ -37,23 +46,30 @@ public final class Parallel {
     /**
      * Runs {@code body} over {@code [0, n)} in contiguous chunks whose bounds are multiples of
      * {@code grain} (except the last), at most a few per thread. Ranges of at most one grain run
-     * inline on the caller, as does any call from inside a worker (no nested fan-out).
+     * inline on the caller, as does any call from inside a worker (no nested fan-out). The first
+     * exception thrown by any chunk is rethrown to the caller once all chunks are done.
      */
     public static void forRange(int n, int grain, RangeBody body) {
-        int g = Math.max(1, grain);
-        int chunks = (int) Math.min((long) THREADS * CHUNKS_PER_THREAD, Math.max(1, ((long) n + g - 1) / g));
         if (n <= 0) {
             return;
         }
-        if (chunks <= 1 || POOL == null || Thread.currentThread() instanceof ForkJoinWorkerThread w && w.getPool() == POOL) {
+        int g = Math.max(1, grain);
+        int chunks = (int) Math.min((long) THREADS * CHUNKS_PER_THREAD, ((long) n + g - 1) / g);
+        if (chunks <= 1 || WORKERS.length == 0 || Thread.currentThread() instanceof Worker) {
             body.run(0, n);
             return;
         }
         int per = (int) (((long) n + chunks - 1) / chunks);
         per = (int) Math.min(n, ((long) per + g - 1) / g * g);
         Job job = new Job(body, n, per, (n + per - 1) / per, Thread.currentThread());
-        for (int i = 1; i < Math.min(THREADS, job.chunks); i++) {
-            POOL.execute(job::work);
+        int helpers = Math.min(WORKERS.length, job.chunks - 1);
+        for (int i = 0; i < helpers; i++) {
+            QUEUE.add(job);
+        }
+        for (Worker w : WORKERS) {
+            if (w.parked) {
+                LockSupport.unpark(w);
+            }
         }
         job.work();
         job.awaitAll();
@@ -84,7 +100,9 @@ public final class Parallel {
                         body.run(c * per, Math.min(n, (c + 1) * per));
                     }
                 } catch (Throwable t) {
-                    failure = t;
+                    if (failure == null) {
+                        failure = t;
+                    }
                 } finally {
                     if (done.incrementAndGet() == chunks) {
                         LockSupport.unpark(caller);
@@ -93,12 +111,17 @@ public final class Parallel {
             }
         }
 
+        /** Waits for chunks still running on workers: spins briefly (they are short), then parks. */
         void awaitAll() {
-            for (int spin = 0; done.get() < chunks; spin++) {
-                if (spin < SPINS) {
+            long spinUntil = 0;
+            while (done.get() < chunks) {
+                if (spinUntil == 0) {
+                    spinUntil = System.nanoTime() + SPIN_NANOS;
+                }
+                if (System.nanoTime() < spinUntil) {
                     Thread.onSpinWait();
                 } else {
-                    LockSupport.park(this);
+                    LockSupport.parkNanos(this, 100_000L);
                 }
             }
             Throwable t = failure;
@@ -110,6 +133,37 @@ public final class Parallel {
             }
             if (t != null) {
                 throw new IllegalStateException(t);
+            }
+        }
+    }
+
+    /** A helper thread: takes jobs from the queue, spins a little when it runs dry, then parks. */
+    private static final class Worker extends Thread {
+        volatile boolean parked;
+
+        Worker(int index) {
+            super("privllm-parallel-" + index);
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            long idleSince = System.nanoTime();
+            while (true) {
+                Job job = QUEUE.poll();
+                if (job != null) {
+                    job.work();
+                    idleSince = System.nanoTime();
+                } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
+                    Thread.onSpinWait();
+                } else {
+                    parked = true;
+                    if (QUEUE.isEmpty()) { // re-checked after announcing: no lost wake-up
+                        LockSupport.park(this);
+                    }
+                    parked = false;
+                    idleSince = System.nanoTime();
+                }
             }
         }
     }

@@ -10,14 +10,12 @@ import org.privllm.model.TransformerOps;
 import org.privllm.protocol.AttentionCall;
 import org.privllm.protocol.Executor;
 import org.privllm.tensor.Matrix;
-import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LowRankAdapter;
 import org.privllm.trusted.mask.BlockDiagonalMask;
 import org.privllm.trusted.mask.Mask;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.mask.PermutationMask;
 import org.privllm.trusted.obf.ExecutorChannel;
-import org.privllm.trusted.obf.MaskedInput;
 import org.privllm.trusted.obf.ObfuscatedLinear;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.PlainLinear;
@@ -47,7 +45,8 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
     private final List<Block> blocks = new ArrayList<>();
     private final ObfuscatedLinear head;
 
-    private record Block(ObfuscatedLinear cAttn, ObfuscatedLinear cProj, ObfuscatedLinear cFc, ObfuscatedLinear mlpProj) {}
+    private record Block(ObfuscatedLinear cAttn, ObfuscatedLinear cProj, ObfuscatedLinear cFc, ObfuscatedLinear mlpProj,
+                         List<Mask> queryMasks, List<Mask> keyMasks, List<Mask> valueMasks) {}
 
     /**
      * Obfuscates and uploads the model into a fresh executor session.
@@ -82,7 +81,8 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
                     new BlockDiagonalMask(v), family.sample(d, rnd));
             blocks.add(new Block(cAttn, cProj,
                     session.register(linear(l.cFc(), l.cFcBias(), adapters.get(p + "mlp.c_fc"))),
-                    session.register(linear(l.mlpProj(), l.mlpProjBias(), adapters.get(p + "mlp.c_proj")))));
+                    session.register(linear(l.mlpProj(), l.mlpProjBias(), adapters.get(p + "mlp.c_proj"))),
+                    List.copyOf(q), List.copyOf(k), List.copyOf(v)));
         }
         PlainLinear headLinear = PlainLinear.of(weights.head().transpose(), null);
         // The head is per session in both scopes: a fresh dense mask over the vocabulary axis per call would
@@ -104,6 +104,56 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
         return session;
     }
 
+    /*
+     * Read-only handles for verification in the trusted domain (lab.verify, the attention experiment):
+     * they expose secret masks and must never leave the trusted process, be logged or be reported.
+     */
+
+    /** The executor this model runs on (for verification in the trusted domain). */
+    public Executor executor() {
+        return executor;
+    }
+
+    /** The fused {@code c_attn} of {@code layer} (for verification in the trusted domain). */
+    public ObfuscatedLinear cAttn(int layer) {
+        return blocks.get(layer).cAttn();
+    }
+
+    /** The attention {@code c_proj} of {@code layer}, input mask {@code diag(N_V)} (for verification in the trusted domain). */
+    public ObfuscatedLinear cProj(int layer) {
+        return blocks.get(layer).cProj();
+    }
+
+    /** The MLP {@code c_fc} of {@code layer}; unbound in per-call scope (for verification in the trusted domain). */
+    public ObfuscatedLinear cFc(int layer) {
+        return blocks.get(layer).cFc();
+    }
+
+    /** The MLP {@code c_proj} of {@code layer}; unbound in per-call scope (for verification in the trusted domain). */
+    public ObfuscatedLinear mlpProj(int layer) {
+        return blocks.get(layer).mlpProj();
+    }
+
+    /** The LM head with its vocabulary mask (for verification in the trusted domain). */
+    public ObfuscatedLinear head() {
+        return head;
+    }
+
+    /** Per-head {@code N_Q^h} of {@code layer} (for verification in the trusted domain). */
+    public List<Mask> queryMasks(int layer) {
+        return blocks.get(layer).queryMasks();
+    }
+
+    /** Per-head {@code N_K^h = (N_Q^h)⁻ᵀ} of {@code layer} (for verification in the trusted domain). */
+    public List<Mask> keyMasks(int layer) {
+        return blocks.get(layer).keyMasks();
+    }
+
+    /** Per-head {@code N_V^h} of {@code layer} (for verification in the trusted domain). */
+    public List<Mask> valueMasks(int layer) {
+        return blocks.get(layer).valueMasks();
+    }
+
     @Override
     public void startCache(int[] leftPad, int capacity) {
         executor.startCache(session.executorSession(), config.layers(), capacity, config.embd(), leftPad);
@@ -112,11 +162,9 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
     @Override
     public Matrix attention(int layer, Matrix x, int t) {
         Block b = blocks.get(layer);
-        MaskedInput in = session.maskInput(b.cAttn(), Dense.of(x));
+        TrustedSession.WireInput in = session.maskInput(b.cAttn(), x);
         Matrix y = executor.attention(session.executorSession(), new AttentionCall(layer, b.cAttn().weightId(),
-                b.cProj().weightId(), Dense.toFloat(in.x()),
-                in.compensation() == null ? null : Dense.toFloat(in.compensation()), t, config.heads(),
-                config.attentionScale(layer)));
+                b.cProj().weightId(), in.x(), in.compensation(), t, config.heads(), config.attentionScale(layer)));
         return b.cProj().maskOut().applyInverse(y);
     }
 

@@ -123,11 +123,28 @@ public final class Dense {
         }
     }
 
-    /** A matrix of independent {@code N(0, std²)} entries. */
+    /**
+     * A matrix of independent {@code N(0, std²)} entries. Uniforms come from one bulk {@code nextBytes}
+     * per chunk (Box–Muller on 53-bit uniforms): a {@link java.security.SecureRandom} costs a lock and a
+     * syscall-sized step per {@code nextGaussian}, which made a 3072×3072 mask take minutes.
+     */
     public static DMatrixRMaj gaussian(int rows, int cols, double std, java.util.Random rnd) {
         DMatrixRMaj m = new DMatrixRMaj(rows, cols);
-        for (int i = 0; i < m.data.length; i++) {
-            m.data[i] = std * rnd.nextGaussian();
+        double[] out = m.data;
+        byte[] bytes = new byte[16 * 4096];
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
+        for (int i = 0; i < out.length; ) {
+            rnd.nextBytes(bytes);
+            buf.clear();
+            while (buf.remaining() >= 16 && i < out.length) {
+                double u1 = ((buf.getLong() >>> 11) + 1) * 0x1.0p-53; // (0, 1]
+                double u2 = (buf.getLong() >>> 11) * 0x1.0p-53;      // [0, 1)
+                double r = std * Math.sqrt(-2 * Math.log(u1));
+                out[i++] = r * Math.cos(2 * Math.PI * u2);
+                if (i < out.length) {
+                    out[i++] = r * Math.sin(2 * Math.PI * u2);
+                }
+            }
         }
         return m;
     }

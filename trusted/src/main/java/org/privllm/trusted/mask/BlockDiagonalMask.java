@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
+import org.privllm.tensor.Matrix;
 import org.privllm.trusted.linalg.Dense;
 
 /**
@@ -70,6 +71,33 @@ public final class BlockDiagonalMask implements Mask {
         for (int i = 0; i < blocks.size(); i++) {
             Mask m = blocks.get(i);
             Dense.setCols(y, offsets[i], m.applyInverse(Dense.cols(x, offsets[i], offsets[i] + m.dim())));
+        }
+        return y;
+    }
+
+    /** {@code X·N} at wire precision, block by block (each block at its own cost). */
+    @Override
+    public Matrix apply(Matrix x) {
+        return blockwise(x, false);
+    }
+
+    @Override
+    public Matrix applyInverse(Matrix x) {
+        return blockwise(x, true);
+    }
+
+    private Matrix blockwise(Matrix x, boolean inverse) {
+        if (x.cols != dim) {
+            throw new IllegalArgumentException("mask of dim " + dim + " applied to " + x.shape());
+        }
+        Matrix y = new Matrix(x.rows, dim);
+        for (int i = 0; i < blocks.size(); i++) {
+            Mask m = blocks.get(i);
+            Matrix part = x.cols(offsets[i], offsets[i] + m.dim());
+            Matrix r = inverse ? m.applyInverse(part) : m.apply(part);
+            for (int row = 0; row < x.rows; row++) {
+                System.arraycopy(r.data, row * r.cols, y.data, row * dim + offsets[i], r.cols);
+            }
         }
         return y;
     }

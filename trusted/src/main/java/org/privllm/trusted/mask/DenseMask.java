@@ -6,6 +6,9 @@ import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.QRDecomposition;
 import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
+import org.privllm.tensor.Kernels;
+import org.privllm.tensor.Matrix;
+import org.privllm.tensor.PackedWeight;
 import org.privllm.trusted.linalg.Dense;
 
 /**
@@ -16,6 +19,8 @@ import org.privllm.trusted.linalg.Dense;
 public final class DenseMask implements Mask {
     /** Draws before a Gaussian sampler gives up on its bound. */
     static final int MAX_DRAWS = 1000;
+    /** Largest Gaussian mask sampled: each draw needs an O(d³) SVD, and beyond this κ ≈ 4.7·d ruins float32 accuracy. */
+    public static final int MAX_GAUSSIAN_DIM = 1024;
 
     private final DMatrixRMaj n;
     private final DMatrixRMaj nInv;
@@ -23,6 +28,9 @@ public final class DenseMask implements Mask {
     private final double sMin;
     private final String family;
     private Mask transposeInverse;
+    /** Float32 copies of N and N⁻¹ packed for the vectorised kernels (built on first float use). */
+    private volatile PackedWeight packedN;
+    private volatile PackedWeight packedInv;
 
     private DenseMask(DMatrixRMaj n, DMatrixRMaj nInv, double sMax, double sMin, String family) {
         this.n = n;
@@ -39,7 +47,8 @@ public final class DenseMask implements Mask {
     public static DenseMask orthogonal(int d, Random rnd) {
         checkDim(d);
         DMatrixRMaj g = Dense.gaussian(d, d, 1, rnd);
-        QRDecomposition<DMatrixRMaj> qr = DecompositionFactory_DDRM.qr(d, d);
+        // EJML's blocked Householder QR: about 2x the column version at d = 768 and far ahead at d = 3072.
+        QRDecomposition<DMatrixRMaj> qr = new org.ejml.dense.row.decomposition.qr.QRDecomposition_DDRB_to_DDRM();
         if (!qr.decompose(g.copy())) {
             throw new IllegalStateException("QR of a " + d + "x" + d + " Gaussian failed");
         }
@@ -67,6 +76,16 @@ public final class DenseMask implements Mask {
         checkDim(d);
         if (!(maxCondition >= 1)) {
             throw new IllegalArgumentException("condition bound must be >= 1, got " + maxCondition);
+        }
+        if (d > MAX_GAUSSIAN_DIM) {
+            throw new IllegalArgumentException("gaussian masks refuse d = " + d + " (at most " + MAX_GAUSSIAN_DIM
+                    + "): a d×d Gaussian's condition number is about 4.7·d, too large for float32 wire precision; "
+                    + "use orthogonal, block:B or perm");
+        }
+        if (maxCondition < 2.0 * d) {
+            throw new IllegalArgumentException("gaussian masks refuse d = " + d + " under condition bound " + maxCondition
+                    + ": a d×d Gaussian rarely has κ below 2·d (typically about 4.7·d); raise the bound (gaussian:K) "
+                    + "or use orthogonal, block:B or perm");
         }
         SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(d, d, false, false, true);
         for (int draw = 0; draw < MAX_DRAWS; draw++) {
@@ -121,6 +140,34 @@ public final class DenseMask implements Mask {
             throw new IllegalArgumentException("mask of dim " + dim() + " cannot left-multiply " + Dense.shape(w));
         }
         return Dense.mul(nInv, w);
+    }
+
+    /**
+     * {@code X·N} at wire precision: the activations crossing the boundary are float32, so the per-token
+     * masking runs on the packed float kernels (multithreaded, vectorised) instead of a double product.
+     */
+    @Override
+    public Matrix apply(Matrix x) {
+        if (x.cols != dim()) {
+            throw new IllegalArgumentException("mask of dim " + dim() + " applied to " + x.shape());
+        }
+        PackedWeight p = packedN;
+        if (p == null) {
+            packedN = p = PackedWeight.pack(Dense.toFloat(n));
+        }
+        return Kernels.matmul(x, p, null);
+    }
+
+    @Override
+    public Matrix applyInverse(Matrix x) {
+        if (x.cols != dim()) {
+            throw new IllegalArgumentException("mask of dim " + dim() + " applied to " + x.shape());
+        }
+        PackedWeight p = packedInv;
+        if (p == null) {
+            packedInv = p = PackedWeight.pack(Dense.toFloat(nInv));
+        }
+        return Kernels.matmul(x, p, null);
     }
 
     @Override

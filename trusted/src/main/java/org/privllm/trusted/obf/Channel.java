@@ -4,6 +4,8 @@ import org.ejml.data.DMatrixRMaj;
 import org.privllm.protocol.Executor;
 import org.privllm.protocol.SessionId;
 import org.privllm.protocol.WeightId;
+import org.privllm.tensor.Matrix;
+import org.privllm.trusted.linalg.Dense;
 
 /**
  * The executor as the (float64) trusted algebra sees it. {@link #float32(Executor)} is the real one:
@@ -19,6 +21,14 @@ public interface Channel extends AutoCloseable {
 
     /** {@code X̃·W̃ + (X̃·Ã)·B̃ + b̃ + C} ({@code C} null in mask mode). */
     DMatrixRMaj linear(SessionId session, WeightId weight, DMatrixRMaj x, DMatrixRMaj compensation);
+
+    /**
+     * The same call at wire precision (float32 in and out). The default widens to the float64 call; the
+     * real executor channel passes the tensors straight through.
+     */
+    default Matrix linearWire(SessionId session, WeightId weight, Matrix x, Matrix compensation) {
+        return Dense.toFloat(linear(session, weight, Dense.of(x), compensation == null ? null : Dense.of(compensation)));
+    }
 
     @Override
     void close();

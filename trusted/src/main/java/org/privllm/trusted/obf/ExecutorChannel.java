@@ -5,6 +5,7 @@ import org.privllm.protocol.Executor;
 import org.privllm.protocol.LinearWeights;
 import org.privllm.protocol.SessionId;
 import org.privllm.protocol.WeightId;
+import org.privllm.tensor.Matrix;
 import org.privllm.trusted.linalg.Dense;
 
 /** A {@link Channel} over a real {@link Executor}: float32 on the wire. Closing it closes the executor. */
@@ -45,6 +46,11 @@ public final class ExecutorChannel implements Channel {
     public DMatrixRMaj linear(SessionId session, WeightId weight, DMatrixRMaj x, DMatrixRMaj compensation) {
         return Dense.of(executor.linear(session, weight, Dense.toFloat(x),
                 compensation == null ? null : Dense.toFloat(compensation)));
+    }
+
+    @Override
+    public Matrix linearWire(SessionId session, WeightId weight, Matrix x, Matrix compensation) {
+        return executor.linear(session, weight, x, compensation);
     }
 
     @Override

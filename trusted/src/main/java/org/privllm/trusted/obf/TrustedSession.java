@@ -149,9 +149,46 @@ public final class TrustedSession implements AutoCloseable {
         }
     }
 
-    /** {@link #forward(ObfuscatedLinear, DMatrixRMaj)} for float32 activations. */
+    /**
+     * {@link #forward(ObfuscatedLinear, DMatrixRMaj)} for float32 activations. Bound (per-session) layers
+     * run at wire precision end to end — masking, the executor call and recovery on the float kernels —
+     * so the trusted cost is the scheme's own; per-call layers go through the float64 algebra.
+     */
     public Matrix forward(ObfuscatedLinear layer, Matrix x) {
-        return Dense.toFloat(forward(layer, Dense.of(x)));
+        if (!layer.bound()) {
+            return Dense.toFloat(forward(layer, Dense.of(x)));
+        }
+        WireInput in = maskInput(layer, x);
+        return layer.maskOut().applyInverse(channel.linearWire(layer.session(), layer.weightId(), in.x(), in.compensation()));
+    }
+
+    /** {@code X̃} and (pad mode) the compensation, at wire precision. */
+    public record WireInput(Matrix x, Matrix compensation) {
+        @Override
+        public String toString() {
+            return "WireInput[" + x.shape() + (compensation != null ? ", compensated" : "") + "]";
+        }
+    }
+
+    /** {@link #maskInput(ObfuscatedLinear, DMatrixRMaj)} at wire precision (float32 in, float32 out). */
+    public WireInput maskInput(ObfuscatedLinear layer, Matrix x) {
+        if (!layer.bound()) {
+            throw new IllegalArgumentException("per-call layer has no masks until a call draws them");
+        }
+        if (x.cols != layer.inDim()) {
+            throw new IllegalArgumentException("input " + x.shape() + " does not fit layer " + layer.inDim() + "x" + layer.outDim());
+        }
+        if (config.mode() == ObfuscationMode.MASK) {
+            return new WireInput(layer.maskIn().apply(x), null);
+        }
+        Pad.Claimed pad = (layer.scope() == MaskScope.PER_SESSION ? pads : PadSource.online(config.padStd(), random))
+                .next(layer, x.rows).claim();
+        Matrix blinded = x.copy();
+        double[] t = pad.pad().data;
+        for (int i = 0; i < blinded.data.length; i++) {
+            blinded.data[i] = (float) (blinded.data[i] - t[i]);
+        }
+        return new WireInput(layer.maskIn().apply(blinded), Dense.toFloat(pad.compensation()));
     }
 
     private DMatrixRMaj run(ObfuscatedLinear layer, DMatrixRMaj x) {

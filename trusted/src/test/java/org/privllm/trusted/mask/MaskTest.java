@@ -143,9 +143,12 @@ class MaskTest {
             Mask m = DenseMask.gaussian(12, 30, rnd);
             assertThat(NormOps_DDRM.conditionP2(m.toDense())).isLessThanOrEqualTo(30 * (1 + 1e-9));
         }
-        // with a bound no draw can meet, the sampler gives up instead of returning a bad mask
+        // with a bound no draw can meet, the sampler refuses instead of returning a bad mask
         assertThatThrownBy(() -> DenseMask.gaussian(12, 1.0001, new Random(8)))
-                .hasMessage("no Gaussian 12x12 mask within condition bound 1.0001 after 1000 draws");
+                .hasMessageContaining("gaussian masks refuse d = 12 under condition bound 1.0001");
+        // and sizes whose typical condition number ruins float32 precision are refused outright
+        assertThatThrownBy(() -> DenseMask.gaussian(3072, 1e9, new Random(8)))
+                .hasMessageContaining("gaussian masks refuse d = 3072");
     }
 
     @Test
@@ -162,7 +165,7 @@ class MaskTest {
     @Test
     void familiesParseAndPrintWithoutSecrets() {
         assertThat(MaskFamily.parse("orthogonal")).isInstanceOf(MaskFamily.Orthogonal.class);
-        assertThat(MaskFamily.parse("gaussian")).isEqualTo(new MaskFamily.Gaussian(1e4));
+        assertThat(MaskFamily.parse("gaussian")).isEqualTo(new MaskFamily.Gaussian(1e3));
         assertThat(MaskFamily.parse("gaussian:100")).isEqualTo(new MaskFamily.Gaussian(100));
         assertThat(MaskFamily.parse(" Block:64 ")).isEqualTo(new MaskFamily.BlockOrthogonal(64));
         assertThat(MaskFamily.parse("perm")).isEqualTo(new MaskFamily.Permutation(0.5, 2));

@@ -1,0 +1,59 @@
+package org.privllm.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.privllm.lab.report.Progress;
+import org.privllm.lab.report.RunInfo;
+import org.privllm.lab.workload.WorkloadAnalyzer;
+import org.privllm.lab.workload.WorkloadReport;
+import org.privllm.model.Gpt2Model;
+import org.privllm.trusted.mask.MaskFamily;
+import org.privllm.trusted.obf.ObfuscationMode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "workload", mixinStandardHelpOptions = true, description = "Workload analyzer: counted FLOPs, round trips, bytes, trusted memory and "
+        + "projected time of plain, trusted_nonlinear, masked (each mode and family), masked_gpu_nonlinear and amulet_reference.")
+final class ExperimentWorkloadCommand implements Callable<Integer> {
+    @Mixin ModelOptions model = new ModelOptions();
+    @Option(names = "--prompt-tokens", defaultValue = "16", description = "Prompt length (default ${DEFAULT-VALUE}).") int promptTokens;
+    @Option(names = "--new-tokens", defaultValue = "4", description = "Greedy new tokens (default ${DEFAULT-VALUE}).") int newTokens;
+    @Option(names = "--tee-slowdown", defaultValue = "1.0", paramLabel = "F", description = "Multiplies trusted time (default ${DEFAULT-VALUE}).") double teeSlowdown;
+    @Option(names = "--link-gbps", defaultValue = "10", paramLabel = "G", description = "Boundary bandwidth, Gbit/s (default ${DEFAULT-VALUE}).") double linkGbps;
+    @Option(names = "--call-latency-us", defaultValue = "50", paramLabel = "U", description = "Latency per round trip, µs (default ${DEFAULT-VALUE}).") double callLatencyUs;
+    @Option(names = "--families", paramLabel = "F,F", split = ",", description = "Mask families of the masked runs (default: orthogonal, gaussian, block:min(64,d), perm).") List<String> families;
+    @Option(names = "--modes", defaultValue = "mask,pad", split = ",", paramLabel = "mask,pad", description = "Modes of the masked runs (default ${DEFAULT-VALUE}).") List<String> modes;
+    @Option(names = "--reps", defaultValue = "3", description = "Measured generations per real strategy; the fastest is reported (default ${DEFAULT-VALUE}).") int reps;
+    @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
+    @Option(names = "--seed", paramLabel = "S", description = "Seed prompt ids and masks (default: a fixed prompt, SecureRandom masks).") Long seed;
+
+    @Override
+    public Integer call() {
+        Gpt2Model m = model.load();
+        List<MaskFamily> fams = families == null ? WorkloadAnalyzer.Options.allFamilies(m.config())
+                : families.stream().map(MaskFamily::parse).toList();
+        List<ObfuscationMode> ms = new ArrayList<>();
+        for (String s : modes) {
+            switch (s.trim().toLowerCase(Locale.ROOT)) {
+                case "mask" -> ms.add(ObfuscationMode.MASK);
+                case "pad" -> ms.add(ObfuscationMode.PAD);
+                default -> throw new IllegalArgumentException("unknown mode '" + s + "' in --modes (expected mask, pad)");
+            }
+        }
+        WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(promptTokens, newTokens, teeSlowdown, linkGbps,
+                callLatencyUs, fams, ms, reps, seed);
+        WorkloadAnalyzer.check(m.config(), o);
+        List<WorkloadAnalyzer.Result> results;
+        try (Progress p = new Progress("workload", WorkloadAnalyzer.steps(o))) {
+            results = WorkloadAnalyzer.run(m, o, p);
+        }
+        RunInfo info = RunInfo.capture(Main.commandLine(), Main.VERSION, m.config(), seed);
+        List<Path> files = WorkloadReport.write(out, results, o, info);
+        files.forEach(f -> System.out.println("wrote " + f));
+        return 0;
+    }
+}

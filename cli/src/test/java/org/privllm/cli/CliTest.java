@@ -1,0 +1,143 @@
+package org.privllm.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command contract: JSON shapes, and one `error:` line with a non-zero exit for bad input. */
+class CliTest {
+    @TempDir static Path tmp;
+    static Path model;
+
+    record Run(int code, String out, String err) {
+        JsonNode json() throws Exception {
+            return Json.MAPPER.readTree(out);
+        }
+    }
+
+    static synchronized Run runWithInput(String stdin, String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        InputStream oldIn = System.in;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+            int code = Main.run(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+            System.setIn(oldIn);
+        }
+    }
+
+    static Run run(String... args) {
+        return runWithInput("", args);
+    }
+
+    @BeforeAll
+    static void fixture() {
+        model = tmp.resolve("m");
+        Run r = run("fixture", "--out", model.toString(), "--layers", "2", "--embd", "32", "--heads", "4", "--vocab", "50257",
+                "--positions", "40", "--seed", "3");
+        assertThat(r.code()).isZero();
+    }
+
+    static void assertOneLineError(Run r, String fragment) {
+        assertThat(r.code()).isNotZero();
+        assertThat(r.err().strip()).startsWith("error: ").contains(fragment).doesNotContain("\n").doesNotContain("Exception");
+    }
+
+    @Test
+    void generateJsonContract() throws Exception {
+        Run r = run("generate", "--model", model.toString(), "--input-ids", "1,2,3;4,5", "--max-new-tokens", "5", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode j = r.json();
+        assertThat(j.get("output_ids")).hasSize(2);
+        assertThat(j.get("output_ids").get(0)).hasSize(8);
+        assertThat(j.get("output_ids").get(1).get(0).asInt()).isEqualTo(4);
+        assertThat(j.get("texts")).hasSize(2);
+        assertThat(j.has("prefill_tokens_per_s") && j.has("decode_tokens_per_s")).isTrue();
+    }
+
+    @Test
+    void obfuscatedGenerateMatchesPlaintextWithCheck() throws Exception {
+        Run plain = run("generate", "--model", model.toString(), "--prompt", "Hello World", "--max-new-tokens", "6", "--json");
+        Run obf = run("generate", "--model", model.toString(), "--prompt", "Hello World", "--max-new-tokens", "6", "--json",
+                "--obfuscate", "--mode", "pad", "--masks", "block:8", "--check");
+        assertThat(obf.code()).as(obf.err()).isZero();
+        assertThat(obf.json().get("output_ids")).isEqualTo(plain.json().get("output_ids"));
+        assertThat(obf.json().get("max_logit_abs_err").asDouble()).isLessThan(1e-3);
+        assertThat(plain.json().get("output_ids").get(0).get(0).asInt()).isEqualTo(15496); // "Hello"
+    }
+
+    @Test
+    void logitsContract() throws Exception {
+        Run r = run("logits", "--model", model.toString(), "--input-ids", "1,2,3", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.json().get("logits")).hasSize(3);
+        assertThat(r.json().get("logits").get(0)).hasSize(50257);
+    }
+
+    @Test
+    void tokenizeRoundTrip() throws Exception {
+        Run enc = runWithInput("\"The quick brown fox.\"\n\"Hello World\"\n", "tokenize", "--model", model.toString());
+        assertThat(enc.code()).as(enc.err()).isZero();
+        assertThat(enc.out().strip().split("\n")).containsExactly("[464,2068,7586,21831,13]", "[15496,2159]");
+        Run dec = runWithInput("[464,2068,7586,21831,13]\n", "tokenize", "--model", model.toString(), "--decode");
+        assertThat(dec.out().strip()).isEqualTo("\"The quick brown fox.\"");
+    }
+
+    @Test
+    void badInputGivesOneLineErrors() throws Exception {
+        assertOneLineError(run("generate", "--model", tmp.resolve("nope").toString(), "--input-ids", "1"), "not a directory");
+        assertOneLineError(run("generate", "--model", model.toString(), "--input-ids", "1,99999"), "out of range");
+        assertOneLineError(run("generate", "--model", model.toString(), "--input-ids", "1,x"), "not a token id");
+        StringBuilder longPrompt = new StringBuilder("1");
+        for (int i = 0; i < 45; i++) {
+            longPrompt.append(",1");
+        }
+        assertOneLineError(run("generate", "--model", model.toString(), "--input-ids", longPrompt.toString()),
+                "longer than n_positions 40");
+        assertOneLineError(run("generate", "--model", model.toString(), "--input-ids", "1", "--masks", "dct", "--obfuscate"),
+                "dct");
+        assertOneLineError(run("generate", "--model", model.toString(), "--input-ids", "1", "--top-p", "2"), "--top-p");
+        assertOneLineError(run("generate", "--model", model.toString(), "--bogus"), "bogus");
+        Path broken = tmp.resolve("broken");
+        Files.createDirectories(broken);
+        Files.copy(model.resolve("model.safetensors"), broken.resolve("model.safetensors"));
+        Files.writeString(broken.resolve("config.json"), Files.readString(model.resolve("config.json"))
+                .replace("gelu_new", "swiglu"));
+        assertOneLineError(run("logits", "--model", broken.toString(), "--input-ids", "1"), "unknown activation_function 'swiglu'");
+        byte[] st = Files.readAllBytes(model.resolve("model.safetensors"));
+        Files.write(broken.resolve("model.safetensors"), java.util.Arrays.copyOf(st, st.length / 2));
+        Files.copy(model.resolve("config.json"), broken.resolve("config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        assertOneLineError(run("logits", "--model", broken.toString(), "--input-ids", "1"), "outside the data section");
+    }
+
+    @Test
+    void loraFixtureRunsObfuscatedAndChangesOutput() throws Exception {
+        Path lora = tmp.resolve("lora");
+        assertThat(run("fixture", "--lora", lora.toString(), "--model", model.toString(), "--r", "4").code()).isZero();
+        Run base = run("generate", "--model", model.toString(), "--input-ids", "5,6,7", "--max-new-tokens", "6", "--json");
+        Run plain = run("generate", "--model", model.toString(), "--input-ids", "5,6,7", "--max-new-tokens", "6", "--json",
+                "--lora", lora.toString());
+        Run obf = run("generate", "--model", model.toString(), "--input-ids", "5,6,7", "--max-new-tokens", "6", "--json",
+                "--lora", lora.toString(), "--obfuscate", "--check");
+        assertThat(obf.code()).as(obf.err()).isZero();
+        assertThat(obf.json().get("output_ids")).isEqualTo(plain.json().get("output_ids"));
+        assertThat(obf.json().get("max_logit_abs_err").asDouble()).isLessThan(1e-3);
+        assertThat(plain.json().get("output_ids")).isNotEqualTo(base.json().get("output_ids"));
+    }
+}

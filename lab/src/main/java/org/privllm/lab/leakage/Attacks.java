@@ -1,0 +1,461 @@
+package org.privllm.lab.leakage;
+
+import java.util.Arrays;
+import org.ejml.data.DMatrixRMaj;
+import org.privllm.tensor.Kernels;
+import org.privllm.tensor.Matrix;
+import org.privllm.trusted.mask.MaskFamily;
+
+/**
+ * The attacks on one session's {@link ExecutorView}. Each uses only that view plus the
+ * {@link PublicModel}; the ground truth enters only through the scoring done by {@link LeakageLab}.
+ *
+ * <p>Token recovery is sequential vocabulary matching: row i (position i) is compared with every
+ * candidate {@code v} at position i through a mask-invariant feature, and the rows already decoded
+ * supply cross terms (Gram entries, attention scores) for the next.
+ */
+public final class Attacks {
+    /** How many earlier decoded rows feed the cross terms of a row's cost. */
+    static final int CONTEXT = 2;
+
+    private Attacks() {}
+
+    /** The cost of every candidate for row {@code i}, given the rows decoded so far. */
+    @FunctionalInterface
+    interface RowCost {
+        void costs(int i, int[] decoded, double[] out);
+    }
+
+    /** Candidate table at a position ({@code V×width}). */
+    @FunctionalInterface
+    interface Candidates {
+        Matrix at(int pos);
+    }
+
+    /** Decodes {@code n} rows in order, each the argmin of its cost. */
+    static int[] decode(int n, int vocab, RowCost cost) {
+        int[] out = new int[n];
+        double[] c = new double[vocab];
+        for (int i = 0; i < n; i++) {
+            cost.costs(i, out, c);
+            int best = 0;
+            for (int v = 1; v < vocab; v++) {
+                if (c[v] < c[best]) {
+                    best = v;
+                }
+            }
+            out[i] = best;
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- matchers
+
+    /** Plaintext view: nearest candidate. */
+    static RowCost exact(Matrix obs, Candidates cand) {
+        return (i, decoded, out) -> {
+            Matrix c = cand.at(i);
+            int d = c.cols;
+            for (int v = 0; v < c.rows; v++) {
+                double s = 0;
+                for (int j = 0; j < d; j++) {
+                    double e = c.data[v * d + j] - obs.data[i * d + j];
+                    s += e * e;
+                }
+                out[v] = s;
+            }
+        };
+    }
+
+    /**
+     * What (block-)orthogonal masks preserve: each row's squared norm per block of {@code b} columns and
+     * its per-block inner products with the last {@link #CONTEXT} rows.
+     */
+    static RowCost gram(Matrix obs, Candidates cand, int b) {
+        int d = obs.cols;
+        return (i, decoded, out) -> {
+            Matrix c = cand.at(i);
+            Arrays.fill(out, 0);
+            for (int j = Math.max(0, i - CONTEXT); j <= i; j++) {
+                float[] other = j == i ? null : cand.at(j).row(decoded[j]);
+                for (int o = 0; o < d; o += b) {
+                    int w = Math.min(b, d - o);
+                    double seen = j == i ? sq(obs.data, i * d + o, w) : dot(obs.data, i * d + o, obs.data, j * d + o, w);
+                    for (int v = 0; v < c.rows; v++) {
+                        double mine = j == i ? sq(c.data, v * d + o, w) : dot(c.data, v * d + o, other, o, w);
+                        double e = mine - seen;
+                        out[v] += e * e;
+                    }
+                }
+            }
+        };
+    }
+
+    /**
+     * What a permutation with positive scaling keeps: the sorted log-magnitudes of a row, shifted by the
+     * unknown scales (their mean is removed; the spread of the scales remains as noise).
+     */
+    static RowCost sortedLog(Matrix obs, Candidates cand, PublicModel pub, String key) {
+        return (i, decoded, out) -> {
+            Matrix sig = pub.cached("sortedlog:" + key + "@" + i, () -> sortedLogRows(cand.at(i)));
+            float[] mine = sortedLog(obs.row(i));
+            distances(sig, mine, out);
+        };
+    }
+
+    /** Sign-free coordinates: {@code |x'|} against a table of {@code |c'|}. */
+    static RowCost absolute(Matrix obsProjected, Candidates absTable) {
+        return (i, decoded, out) -> distances(absTable.at(i), abs(obsProjected.rows(i, i + 1)).data, out);
+    }
+
+    /** Direction only (a global scale is unknown): unit rows against unit candidates. */
+    static RowCost direction(Matrix obs, Candidates unitTable) {
+        return (i, decoded, out) -> distances(unitTable.at(i), unit(obs.row(i)), out);
+    }
+
+    /**
+     * Attention scores (plaintext by design): per head the diagonal {@code q_i·k_i} and the scores
+     * against the last {@link #CONTEXT} rows, matched with the public model's {@code [Q|K|V]} of each
+     * candidate and of the rows decoded so far.
+     *
+     * @param scores {@code scores[h][i][j] = q̃_i·k̃_j} of head h (causal, unscaled)
+     */
+    static RowCost scores(double[][][] scores, Candidates qkv, int heads) {
+        return (i, decoded, out) -> {
+            Matrix c = qkv.at(i);
+            int d3 = c.cols, d = d3 / 3, dh = d / heads;
+            Arrays.fill(out, 0);
+            for (int j = Math.max(0, i - CONTEXT); j <= i; j++) {
+                float[] kj = j == i ? null : qkv.at(j).row(decoded[j]);
+                for (int h = 0; h < heads; h++) {
+                    double seen = scores[h][i][j];
+                    for (int v = 0; v < c.rows; v++) {
+                        double mine = j == i ? dot(c.data, v * d3 + h * dh, c.data, v * d3 + d + h * dh, dh)
+                                : dot(c.data, v * d3 + h * dh, kj, d + h * dh, dh);
+                        double e = mine - seen;
+                        out[v] += e * e;
+                    }
+                }
+            }
+        };
+    }
+
+    /** The matcher the attacker picks for a view masked by {@code family} (null: plaintext). */
+    static RowCost vocabularyMatcher(MaskFamily family, Matrix obs, Candidates cand, PublicModel pub, String key) {
+        if (family == null) {
+            return exact(obs, cand);
+        }
+        return switch (family) {
+            case MaskFamily.Permutation p -> sortedLog(obs, cand, pub, key);
+            case MaskFamily.BlockOrthogonal b -> gram(obs, cand, b.blockSize());
+            // dense Gaussian masks preserve nothing; the attacker's best remaining guess is the orthogonal invariant
+            default -> gram(obs, cand, obs.cols);
+        };
+    }
+
+    // ---------------------------------------------------------------- attention scores
+
+    /** Layer-0 prefill scores {@code [h][i][j]} as the executor computes them (with the adapter and compensation). */
+    static double[][][] layer0Scores(ExecutorView view, int heads) {
+        Matrix qkv = view.qkv().get(0).apply(view.prefillInputs().get(0), view.prefillCompensation().get(0));
+        int n = qkv.rows, d = qkv.cols / 3, dh = d / heads;
+        double[][][] s = new double[heads][n][n];
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j <= i; j++) {
+                    s[h][i][j] = dot(qkv.data, i * qkv.cols + h * dh, qkv.data, j * qkv.cols + d + h * dh, dh);
+                }
+            }
+        }
+        return s;
+    }
+
+    // ---------------------------------------------------------------- mask recovery
+
+    /**
+     * Recovers the input mask of an obfuscated weight {@code W̃ = N⁻¹·W·N_out} for (block-)orthogonal
+     * masks: {@code W̃·W̃ᵀ = Nᵀ·(W·Wᵀ)·N}, so eigenbases satisfy {@code Nᵀ·U = Ũ·S} with unknown signs
+     * S. Returns {@code Ũ}; {@code x̃·Ũ = x·U·S}, so {@code |x̃·Ũ| = |x·U|} needs no signs.
+     */
+    static DMatrixRMaj maskedEigenbasis(Matrix weightTilde) {
+        return PublicModel.eigenbasis(PublicModel.gram(weightTilde, false));
+    }
+
+    /**
+     * Unmasks rows with the spectral estimate {@code N̂ = Ũ·S·Uᵀ}, taking the signs S from the decoded
+     * rows' candidates ({@code ref}): {@code x̂ = x̃·Ũ·S·Uᵀ}.
+     */
+    static Matrix unmaskSpectral(Matrix projected, Matrix ref, DMatrixRMaj u) {
+        int n = projected.rows, d = projected.cols;
+        Matrix refProjected = Kernels.matmul(ref, toFloat(u));
+        float[] sign = new float[d];
+        for (int k = 0; k < d; k++) {
+            double s = 0;
+            for (int i = 0; i < n; i++) {
+                s += projected.get(i, k) * refProjected.get(i, k);
+            }
+            sign[k] = s < 0 ? -1 : 1;
+        }
+        Matrix signed = projected.copy();
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < d; k++) {
+                signed.data[i * d + k] *= sign[k];
+            }
+        }
+        return Kernels.matmulTransposed(signed, toFloat(u));
+    }
+
+    /**
+     * Recovers a permutation-with-scaling input mask from {@code W̃[π(i), :] = W[i, σ(·)]·s'/s_i}: row r of
+     * W̃ is matched to the public row whose sorted log-magnitudes it resembles (greedy, cheapest pair first;
+     * works when rows differ in scale or shape, as trained weights' do, not for i.i.d. random rows), and its scale is the difference of mean log-magnitudes (up to one global factor).
+     * Returns {@code x̂} with {@code x̂[:, i] = x̃[:, π̂(i)]·ŝ_i}.
+     */
+    static Matrix unmaskPermutation(Matrix xTilde, Matrix weightTilde, Matrix weightPublic) {
+        int d = weightPublic.rows;
+        float[][] pub = new float[d][], seen = new float[d][];
+        double[] pubMean = new double[d], seenMean = new double[d];
+        for (int i = 0; i < d; i++) {
+            pubMean[i] = meanLog(weightPublic.row(i));
+            seenMean[i] = meanLog(weightTilde.row(i));
+            // not centred: a row's overall magnitude is what tells rows apart (the mask shifts it by only |log s_i|)
+            pub[i] = shifted(sortedLog(weightPublic.row(i)), pubMean[i]);
+            seen[i] = shifted(sortedLog(weightTilde.row(i)), seenMean[i]);
+        }
+        double[] cost = new double[d * d];
+        Integer[] order = new Integer[d * d];
+        for (int r = 0; r < d; r++) {
+            for (int i = 0; i < d; i++) {
+                double s = 0;
+                for (int k = 0; k < pub[i].length; k++) {
+                    double e = seen[r][k] - pub[i][k];
+                    s += e * e;
+                }
+                cost[r * d + i] = s;
+                order[r * d + i] = r * d + i;
+            }
+        }
+        Arrays.sort(order, (a, b) -> Double.compare(cost[a], cost[b]));
+        int[] source = new int[d];
+        Arrays.fill(source, -1);
+        boolean[] used = new boolean[d];
+        for (int p : order) {
+            int r = p / d, i = p % d;
+            if (source[i] < 0 && !used[r]) {
+                source[i] = r;
+                used[r] = true;
+            }
+        }
+        Matrix x = new Matrix(xTilde.rows, d);
+        for (int i = 0; i < d; i++) {
+            double scale = Math.exp(seenMean[source[i]] - pubMean[i]);
+            for (int row = 0; row < x.rows; row++) {
+                x.data[row * d + i] = (float) (xTilde.get(row, source[i]) * scale);
+            }
+        }
+        return x;
+    }
+
+    // ---------------------------------------------------------------- output tokens
+
+    /**
+     * Reads a generated token from one LM head call. For (block-)orthogonal head input masks the unit
+     * columns of {@code W̃ = N⁻¹·wteᵀ·P·S} have the Gram spectrum of the unit token embeddings, so each
+     * column's token is found by sign-free matching in the eigenbases; {@code ℓ̃_c/‖w̃_c‖ = ℓ_v/‖wte_v‖}
+     * ranks columns without knowing the scales. The top {@code k} columns are identified and their
+     * logits unscaled; the largest is the attacker's guess.
+     *
+     * @param maskedBasis {@link #maskedEigenbasis} of the unit-column head (once per session)
+     */
+    static int outputToken(ExecutorView view, ExecutorView.Call call, DMatrixRMaj maskedBasis, double[] colNormSq,
+                           PublicModel pub, int k) {
+        Matrix w = view.head().weight();
+        Matrix logits = view.head().apply(call.x(), call.compensation());
+        int d = w.rows, vocab = w.cols;
+        double[] colNorm = colNormSq;
+        int[] top = topByRatio(logits.data, colNorm, k);
+        Matrix sig = pub.headSignatures();
+        double[] wteNorm = pub.embeddingNorms();
+        double bestLogit = Double.NEGATIVE_INFINITY;
+        int best = 0;
+        double[] dist = new double[vocab];
+        for (int c : top) {
+            double norm = Math.sqrt(colNorm[c]);
+            float[] column = new float[d];
+            for (int r = 0; r < d; r++) {
+                column[r] = (float) (w.data[r * vocab + c] / Math.max(norm, 1e-30));
+            }
+            float[] projected = abs(Kernels.matmul(Matrix.rowVector(column), toFloat(maskedBasis))).data;
+            distances(sig, projected, dist);
+            int v = argmin(dist);
+            double logit = logits.data[c] * wteNorm[v] / Math.max(norm, 1e-30);
+            if (logit > bestLogit) {
+                bestLogit = logit;
+                best = v;
+            }
+        }
+        return best;
+    }
+
+    /** Unit-column eigenbasis of the masked head (see {@link #outputToken}). */
+    static DMatrixRMaj headMaskedBasis(ExecutorView view) {
+        return PublicModel.eigenbasis(PublicModel.gram(view.head().weight(), true));
+    }
+
+    /** Squared column norms of the masked head (once per session). */
+    static double[] columnNormsSq(Matrix w) {
+        double[] n = new double[w.cols];
+        for (int r = 0; r < w.rows; r++) {
+            for (int c = 0; c < w.cols; c++) {
+                double x = w.data[r * w.cols + c];
+                n[c] += x * x;
+            }
+        }
+        return n;
+    }
+
+    /** The {@code k} columns with the largest {@code logit/‖column‖}, best first (insertion into a short list). */
+    private static int[] topByRatio(float[] logits, double[] colNormSq, int k) {
+        int m = Math.min(k, colNormSq.length);
+        int[] idx = new int[m];
+        double[] val = new double[m];
+        Arrays.fill(val, Double.NEGATIVE_INFINITY);
+        for (int c = 0; c < colNormSq.length; c++) {
+            double r = logits[c] / Math.max(Math.sqrt(colNormSq[c]), 1e-30);
+            if (r <= val[m - 1]) {
+                continue;
+            }
+            int at = m - 1;
+            while (at > 0 && val[at - 1] < r) {
+                val[at] = val[at - 1];
+                idx[at] = idx[at - 1];
+                at--;
+            }
+            val[at] = r;
+            idx[at] = c;
+        }
+        return idx;
+    }
+
+    // ---------------------------------------------------------------- small numerics
+
+    static double sq(float[] a, int o, int n) {
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            s += (double) a[o + i] * a[o + i];
+        }
+        return s;
+    }
+
+    static double dot(float[] a, int ao, float[] b, int bo, int n) {
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            s += (double) a[ao + i] * b[bo + i];
+        }
+        return s;
+    }
+
+    static Matrix abs(Matrix m) {
+        Matrix r = new Matrix(m.rows, m.cols);
+        for (int i = 0; i < m.data.length; i++) {
+            r.data[i] = Math.abs(m.data[i]);
+        }
+        return r;
+    }
+
+    static float[] unit(float[] v) {
+        double n = Math.sqrt(sq(v, 0, v.length));
+        float[] u = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            u[i] = (float) (v[i] / Math.max(n, 1e-30));
+        }
+        return u;
+    }
+
+    static Matrix unitRows(Matrix m) {
+        Matrix r = new Matrix(m.rows, m.cols);
+        for (int i = 0; i < m.rows; i++) {
+            System.arraycopy(unit(m.row(i)), 0, r.data, i * m.cols, m.cols);
+        }
+        return r;
+    }
+
+    static float[] sortedLog(float[] v) {
+        float[] s = new float[v.length];
+        double mean = 0;
+        for (int i = 0; i < v.length; i++) {
+            s[i] = (float) Math.log(Math.abs(v[i]) + 1e-30);
+            mean += s[i];
+        }
+        mean /= v.length;
+        for (int i = 0; i < v.length; i++) {
+            s[i] -= (float) mean;
+        }
+        Arrays.sort(s);
+        return s;
+    }
+
+    static Matrix sortedLogRows(Matrix m) {
+        Matrix r = new Matrix(m.rows, m.cols);
+        for (int i = 0; i < m.rows; i++) {
+            System.arraycopy(sortedLog(m.row(i)), 0, r.data, i * m.cols, m.cols);
+        }
+        return r;
+    }
+
+    private static float[] shifted(float[] v, double by) {
+        for (int i = 0; i < v.length; i++) {
+            v[i] += (float) by;
+        }
+        return v;
+    }
+
+    private static double meanLog(float[] v) {
+        double s = 0;
+        for (float x : v) {
+            s += Math.log(Math.abs(x) + 1e-30);
+        }
+        return s / v.length;
+    }
+
+    /** Squared distance of {@code x} to every row of {@code table}. */
+    static void distances(Matrix table, float[] x, double[] out) {
+        int d = table.cols;
+        for (int v = 0; v < table.rows; v++) {
+            double s = 0;
+            for (int j = 0; j < d; j++) {
+                double e = table.data[v * d + j] - x[j];
+                s += e * e;
+            }
+            out[v] = s;
+        }
+    }
+
+    static int argmax(float[] a) {
+        int best = 0;
+        for (int i = 1; i < a.length; i++) {
+            if (a[i] > a[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static int argmin(double[] a) {
+        int best = 0;
+        for (int i = 1; i < a.length; i++) {
+            if (a[i] < a[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static Matrix toFloat(DMatrixRMaj m) {
+        Matrix r = new Matrix(m.numRows, m.numCols);
+        for (int i = 0; i < r.data.length; i++) {
+            r.data[i] = (float) m.data[i];
+        }
+        return r;
+    }
+}

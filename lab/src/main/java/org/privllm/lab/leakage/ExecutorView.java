@@ -1,0 +1,108 @@
+package org.privllm.lab.leakage;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.privllm.model.Gpt2Config;
+import org.privllm.tensor.Kernels;
+import org.privllm.tensor.Matrix;
+import org.privllm.untrusted.Transcript;
+import org.privllm.untrusted.Transcript.Entry;
+import org.privllm.untrusted.Transcript.Kind;
+
+/**
+ * What the executor saw of one generation session, sorted into what the attacks use. Everything here
+ * is taken from the executor's transcript (or, for the plaintext reference strategies, is exactly
+ * what such an executor would receive): no mask, pad or plaintext of a masked run is in it.
+ *
+ * @param visibleTokens       the token ids, when the executor receives them (plain strategy), else null
+ * @param prefillInputs       per layer, the attention input rows of the prefill call ({@code n×d})
+ * @param prefillCompensation per layer, the pad compensation sent with it (null in mask mode)
+ * @param qkv                 per layer, the fused c_attn weight the executor holds
+ * @param head                the LM head weight the executor holds ({@code d×V})
+ * @param headCalls           every LM head call's input and compensation, in order (one per generated token)
+ */
+public record ExecutorView(int[] visibleTokens, List<Matrix> prefillInputs, List<Matrix> prefillCompensation,
+                           List<Weight> qkv, Weight head, List<Call> headCalls) {
+
+    /** A stored linear layer: {@code W̃}, {@code b̃} and the masked adapter pair (null when absent). */
+    public record Weight(Matrix weight, float[] bias, Matrix loraA, Matrix loraB) {
+        /** What the executor computes from {@code x}: {@code x·W̃ + (x·Ã)·B̃ + b̃ + C}. */
+        public Matrix apply(Matrix x, Matrix compensation) {
+            Matrix y = Kernels.matmul(x, weight);
+            if (bias != null) {
+                for (int r = 0; r < y.rows; r++) {
+                    Kernels.axpy(1f, bias, 0, y.data, r * y.cols, y.cols);
+                }
+            }
+            if (loraA != null) {
+                Kernels.addInPlace(y, Kernels.matmul(Kernels.matmul(x, loraA), loraB));
+            }
+            if (compensation != null) {
+                Kernels.addInPlace(y, compensation);
+            }
+            return y;
+        }
+    }
+
+    /** One linear call: masked input and (pad mode) compensation. */
+    public record Call(Matrix x, Matrix compensation) {}
+
+    /** Prompt length: public to the executor (rows of the prefill call). */
+    public int promptLength() {
+        return prefillInputs.get(0).rows;
+    }
+
+    /** Generated tokens: one LM head call per token. */
+    public int rounds() {
+        return headCalls.size();
+    }
+
+    /**
+     * Sorts one generation's transcript: the session that holds the KV cache is the generation; its
+     * first attention call per layer is the prefill; the head is the upload with {@code V} columns.
+     */
+    public static ExecutorView fromTranscript(List<Entry> entries, Gpt2Config config) {
+        Entry start = entries.stream().filter(e -> e.kind() == Kind.START_CACHE).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("transcript holds no generation (no cache started)"));
+        String session = start.session().value();
+        Map<Long, Weight> uploads = new HashMap<>();
+        long headId = -1;
+        Matrix[] x = new Matrix[config.layers()], comp = new Matrix[config.layers()];
+        Weight[] qkv = new Weight[config.layers()];
+        List<Call> head = new ArrayList<>();
+        for (Entry e : entries) {
+            if (!e.session().value().equals(session)) {
+                continue; // per-call MLP sessions: not used by these attacks
+            }
+            switch (e.kind()) {
+                case UPLOAD_LINEAR -> {
+                    Matrix b = e.tensor("bias");
+                    Weight w = new Weight(e.tensor("weight"), b == null ? null : b.data, e.tensor("loraA"), e.tensor("loraB"));
+                    uploads.put(e.weight(), w);
+                    if (w.weight().cols == config.vocab() && w.weight().rows == config.embd()) {
+                        headId = e.weight();
+                    }
+                }
+                case ATTENTION -> {
+                    if (x[e.layer()] == null) {
+                        x[e.layer()] = e.tensor("x");
+                        comp[e.layer()] = e.tensor("compensation");
+                        qkv[e.layer()] = uploads.get(e.weight());
+                    }
+                }
+                case LINEAR -> {
+                    if (e.weight() == headId) {
+                        head.add(new Call(e.tensor("x"), e.tensor("compensation")));
+                    }
+                }
+                default -> { }
+            }
+        }
+        if (headId < 0 || x[0] == null) {
+            throw new IllegalArgumentException("transcript lacks the LM head or the prefill");
+        }
+        return new ExecutorView(null, List.of(x), java.util.Arrays.asList(comp), List.of(qkv), uploads.get(headId), head);
+    }
+}

@@ -1,0 +1,319 @@
+package org.privllm.lab.leakage;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
+import org.privllm.lab.report.Charts;
+import org.privllm.lab.report.Progress;
+import org.privllm.lab.report.ResultTable;
+import org.privllm.lab.report.RunInfo;
+import org.privllm.model.Gpt2Config;
+import org.privllm.model.Gpt2Weights;
+import org.privllm.tensor.Matrix;
+import org.privllm.trusted.linalg.Dense;
+import org.privllm.trusted.mask.MaskFamily;
+
+/**
+ * The leakage experiment: for each {@link LeakageConfig}, generations of every prompt on a recording
+ * executor, then the five attacks on each session's view. One row per configuration; rates are over
+ * all prompt tokens (token rates), prompts (exact-prompt rates) or generated tokens (output rate).
+ */
+public final class LeakageLab {
+    /** Prompts run a second time (fresh session, fresh masks) for the linkability pairs. */
+    public static final int LINK_REPEATS = 10;
+    /** Head columns identified per decode round by the output attack. */
+    static final int OUTPUT_TOP_K = 16;
+
+    private final Gpt2Config config;
+    private final PublicModel pub;
+    private final ViewCollector collector;
+
+    /** @param adapterSeed seeds the private adapter of the {@code +lora} rows */
+    public LeakageLab(Gpt2Config config, Gpt2Weights weights, int newTokens, long adapterSeed) {
+        this.config = config;
+        this.pub = new PublicModel(config, weights);
+        this.collector = new ViewCollector(config, weights, newTokens, adapterSeed);
+    }
+
+    public PublicModel publicModel() {
+        return pub;
+    }
+
+    public ViewCollector collector() {
+        return collector;
+    }
+
+    /** Scores of the attacks on one session (ground truth used only here, to score). */
+    public record SessionResult(int tokens, int layer0Correct, boolean layer1Correct, double maskRelError,
+                                int unmaskedCorrect, int attentionCorrect, int outputCorrect, int outputTokens,
+                                boolean lengthRevealed, LinkFeatures link) {}
+
+    /** Mask-invariant statistics of a session for the linkability test. */
+    public record LinkFeatures(int length, double[] scores, double[] singularValues) {}
+
+    /** Runs every attack on one session's view. */
+    public SessionResult attack(LeakageConfig lc, ViewCollector.Sample s) {
+        ExecutorView view = s.view();
+        int[] truth = s.prompt();
+        int n = view.promptLength(), vocab = config.vocab();
+        MaskFamily family = lc.family();
+        Matrix x0 = view.prefillInputs().get(0);
+
+        // 1. vocabulary matching on the first layer's input, and on layer 1's input at position 0
+        int[] l0 = view.visibleTokens() != null ? view.visibleTokens()
+                : Attacks.decode(n, vocab, Attacks.vocabularyMatcher(family, x0, pub::layer0Inputs, pub, "l0"));
+        boolean l1 = false;
+        if (view.visibleTokens() != null) {
+            l1 = true;
+        } else if (config.layers() > 1) {
+            Matrix cand = pub.layer1InputsAtStart();
+            int[] got = Attacks.decode(1, vocab, Attacks.vocabularyMatcher(family, view.prefillInputs().get(1),
+                    pos -> cand, pub, "l1"));
+            l1 = got[0] == truth[0];
+        }
+
+        // 2. mask recovery from the obfuscated c_attn weight against the public one, then unmasking
+        Matrix truthRows = new Matrix(n, config.embd());
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(pub.layer0Inputs(i).row(truth[i]), 0, truthRows.data, i * config.embd(), config.embd());
+        }
+        Matrix unmasked;
+        int[] l0Unmasked;
+        if (family instanceof MaskFamily.Permutation) {
+            unmasked = Attacks.unmaskPermutation(x0, view.qkv().get(0).weight(), pub.weights().layers().get(0).cAttn());
+            l0Unmasked = Attacks.decode(n, vocab, Attacks.direction(unmasked,
+                    pos -> pub.cached("unit@" + pos, () -> Attacks.unitRows(pub.layer0Inputs(pos)))));
+        } else {
+            DMatrixRMaj basis = Attacks.maskedEigenbasis(view.qkv().get(0).weight());
+            Matrix projected = org.privllm.tensor.Kernels.matmul(x0, Attacks.toFloat(basis));
+            l0Unmasked = Attacks.decode(n, vocab, Attacks.absolute(projected, pos -> pub.cached("abs@" + pos,
+                    () -> Attacks.abs(org.privllm.tensor.Kernels.matmul(pub.layer0Inputs(pos), Attacks.toFloat(pub.qkvEigenbasis(0)))))));
+            Matrix ref = new Matrix(n, config.embd());
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(pub.layer0Inputs(i).row(l0Unmasked[i]), 0, ref.data, i * config.embd(), config.embd());
+            }
+            unmasked = Attacks.unmaskSpectral(projected, ref, pub.qkvEigenbasis(0));
+        }
+        double maskErr = relativeError(unmasked, truthRows, family instanceof MaskFamily.Permutation);
+
+        // 3. token identity from the (plaintext by design) layer-0 attention scores
+        double[][][] scores = Attacks.layer0Scores(view, config.heads());
+        int[] attn = Attacks.decode(n, vocab, Attacks.scores(scores, pub::layer0Qkv, config.heads()));
+
+        // 5. generated tokens from the masked logits the executor computes
+        int outCorrect = 0;
+        if (!view.headCalls().isEmpty()) {
+            DMatrixRMaj headBasis = Attacks.headMaskedBasis(view);
+            double[] colNormSq = Attacks.columnNormsSq(view.head().weight());
+            for (int r = 0; r < view.rounds() && r < s.generated().length; r++) {
+                ExecutorView.Call call = view.headCalls().get(r);
+                // reference strategies: the head is not permuted, the column index is the token
+                int guess = lc.strategy() == LeakageConfig.Strategy.MASKED
+                        ? Attacks.outputToken(view, call, headBasis, colNormSq, pub, OUTPUT_TOP_K)
+                        : Attacks.argmax(view.head().apply(call.x(), call.compensation()).data);
+                if (guess == s.generated()[r]) {
+                    outCorrect++;
+                }
+            }
+        }
+        return new SessionResult(n, matches(l0, truth), l1, maskErr, matches(l0Unmasked, truth), matches(attn, truth),
+                outCorrect, s.generated().length, view.rounds() == s.generated().length,
+                new LinkFeatures(n, flatten(scores), singularValues(x0)));
+    }
+
+    /** Runs one configuration over the prompts (plus {@link #LINK_REPEATS} repeats) and aggregates a table row. */
+    public Map<String, Object> row(LeakageConfig lc, List<int[]> prompts, long seed, Progress progress) {
+        Random seeds = new Random(seed);
+        List<SessionResult> results = new ArrayList<>();
+        List<Integer> promptOf = new ArrayList<>();
+        long t0 = System.nanoTime();
+        int repeats = Math.min(LINK_REPEATS, prompts.size());
+        for (int k = 0; k < prompts.size() + repeats; k++) {
+            int p = k < prompts.size() ? k : k - prompts.size();
+            results.add(attack(lc, collector.run(lc, prompts.get(p), seeds.nextLong())));
+            promptOf.add(p);
+            if (progress != null) {
+                progress.step(lc.name());
+            }
+        }
+        List<SessionResult> primary = results.subList(0, prompts.size());
+        int tokens = 0, l0 = 0, l0Exact = 0, un = 0, unExact = 0, attn = 0, attnExact = 0, l1 = 0, out = 0, outTotal = 0, len = 0;
+        double[] errs = new double[primary.size()];
+        for (int i = 0; i < primary.size(); i++) {
+            SessionResult r = primary.get(i);
+            tokens += r.tokens();
+            l0 += r.layer0Correct();
+            l0Exact += r.layer0Correct() == r.tokens() ? 1 : 0;
+            un += r.unmaskedCorrect();
+            unExact += r.unmaskedCorrect() == r.tokens() ? 1 : 0;
+            attn += r.attentionCorrect();
+            attnExact += r.attentionCorrect() == r.tokens() ? 1 : 0;
+            l1 += r.layer1Correct() ? 1 : 0;
+            out += r.outputCorrect();
+            outTotal += r.outputTokens();
+            len += r.lengthRevealed() ? 1 : 0;
+            errs[i] = r.maskRelError();
+        }
+        Arrays.sort(errs);
+        int sessions = primary.size();
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("config", lc.name());
+        row.put("sessions", results.size());
+        row.put("prompt_tokens", tokens);
+        row.put("l0_token_rate", rate(l0, tokens));
+        row.put("l0_prompt_rate", rate(l0Exact, sessions));
+        row.put("l1_first_token_rate", config.layers() > 1 ? rate(l1, sessions) : null);
+        row.put("mask_rel_err_median", round(errs[errs.length / 2]));
+        row.put("unmasked_token_rate", rate(un, tokens));
+        row.put("unmasked_prompt_rate", rate(unExact, sessions));
+        row.put("attn_token_rate", rate(attn, tokens));
+        row.put("attn_prompt_rate", rate(attnExact, sessions));
+        row.put("link_auc_scores", round(auc(results, promptOf, Linkability.SCORES)));
+        row.put("link_auc_singular_values", round(auc(results, promptOf, Linkability.SINGULAR_VALUES)));
+        row.put("link_auc_length_only", round(auc(results, promptOf, Linkability.LENGTH)));
+        row.put("output_token_rate", rate(out, outTotal));
+        row.put("output_length_revealed", rate(len, sessions));
+        row.put("chance_token_rate", round(1.0 / config.vocab()));
+        row.put("seconds", round((System.nanoTime() - t0) / 1e9));
+        return row;
+    }
+
+    /** The whole grid: table (JSON/CSV/Markdown) and chart under {@code out}; returns the table. */
+    public ResultTable run(List<LeakageConfig> configs, List<int[]> prompts, long seed, Path out, RunInfo info,
+                           boolean showProgress) {
+        ResultTable table = new ResultTable("Leakage: what the untrusted executor recovers from its own view");
+        List<Charts.Bar> bars = new ArrayList<>();
+        Random seeds = new Random(seed);
+        int repeats = Math.min(LINK_REPEATS, prompts.size());
+        try (Progress progress = showProgress ? new Progress("leakage", configs.size() * (prompts.size() + repeats)) : null) {
+            for (LeakageConfig lc : configs) {
+                Map<String, Object> row = row(lc, prompts, seeds.nextLong(), progress);
+                table.add(row);
+                for (String[] attack : new String[][] {{"l0_token_rate", "1 vocab match L0"},
+                        {"unmasked_token_rate", "2 unmask from weights"}, {"attn_token_rate", "3 attention scores"},
+                        {"link_auc_scores", "4 linkability AUC"}, {"output_token_rate", "5 output tokens"}}) {
+                    if (row.get(attack[0]) instanceof Number v) {
+                        bars.add(new Charts.Bar(attack[1], lc.name(), v.doubleValue()));
+                    }
+                }
+            }
+        }
+        if (out != null) {
+            table.write(out, "leakage", info);
+            Charts.bars(out, "leakage", "Recovery rate (AUC for linkability) per configuration", "rate", bars, false);
+        }
+        return table;
+    }
+
+    // ---------------------------------------------------------------- linkability
+
+    /** Which mask-invariant statistic links two sessions. */
+    public enum Linkability { SCORES, SINGULAR_VALUES, LENGTH }
+
+    /**
+     * AUC of "same prompt" over all session pairs, ranking pairs by the distance of their statistics
+     * (different prompt lengths count as maximally distant, except for {@code LENGTH} itself).
+     */
+    static double auc(List<SessionResult> results, List<Integer> promptOf, Linkability stat) {
+        List<Double> pos = new ArrayList<>(), neg = new ArrayList<>();
+        for (int a = 0; a < results.size(); a++) {
+            for (int b = a + 1; b < results.size(); b++) {
+                double d = distance(results.get(a).link(), results.get(b).link(), stat);
+                (promptOf.get(a).equals(promptOf.get(b)) ? pos : neg).add(d);
+            }
+        }
+        if (pos.isEmpty() || neg.isEmpty()) {
+            return Double.NaN;
+        }
+        double wins = 0;
+        for (double p : pos) {
+            for (double q : neg) {
+                wins += p < q ? 1 : p == q ? 0.5 : 0;
+            }
+        }
+        return wins / ((double) pos.size() * neg.size());
+    }
+
+    static double distance(LinkFeatures a, LinkFeatures b, Linkability stat) {
+        if (stat == Linkability.LENGTH) {
+            return Math.abs(a.length() - b.length());
+        }
+        if (a.length() != b.length()) {
+            return Double.POSITIVE_INFINITY;
+        }
+        double[] x = stat == Linkability.SCORES ? a.scores() : a.singularValues();
+        double[] y = stat == Linkability.SCORES ? b.scores() : b.singularValues();
+        double diff = 0, norm = 0;
+        for (int i = 0; i < x.length; i++) {
+            diff += (x[i] - y[i]) * (x[i] - y[i]);
+            norm += x[i] * x[i] + y[i] * y[i];
+        }
+        return Math.sqrt(diff / Math.max(norm, 1e-300));
+    }
+
+    private static double[] flatten(double[][][] s) {
+        List<Double> all = new ArrayList<>();
+        for (double[][] head : s) {
+            for (int i = 0; i < head.length; i++) {
+                for (int j = 0; j <= i; j++) {
+                    all.add(head[i][j]);
+                }
+            }
+        }
+        return all.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    private static double[] singularValues(Matrix x) {
+        DMatrixRMaj m = Dense.of(x);
+        SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(m.numRows, m.numCols, false, false, true);
+        if (!svd.decompose(m)) {
+            return new double[0];
+        }
+        double[] sv = svd.getSingularValues().clone();
+        Arrays.sort(sv);
+        return sv;
+    }
+
+    // ---------------------------------------------------------------- scoring helpers
+
+    private static int matches(int[] got, int[] truth) {
+        int c = 0;
+        for (int i = 0; i < truth.length; i++) {
+            c += got[i] == truth[i] ? 1 : 0;
+        }
+        return c;
+    }
+
+    /** {@code ‖x̂ − x‖/‖x‖}; with {@code anyScale} after the best global scale (perm recovery fixes scale only up to one factor). */
+    static double relativeError(Matrix est, Matrix truth, boolean anyScale) {
+        double dot = 0, ee = 0, tt = 0;
+        for (int i = 0; i < truth.data.length; i++) {
+            dot += (double) est.data[i] * truth.data[i];
+            ee += (double) est.data[i] * est.data[i];
+            tt += (double) truth.data[i] * truth.data[i];
+        }
+        double k = anyScale && ee > 0 ? dot / ee : 1;
+        double err = 0;
+        for (int i = 0; i < truth.data.length; i++) {
+            double e = k * est.data[i] - truth.data[i];
+            err += e * e;
+        }
+        return Math.sqrt(err / Math.max(tt, 1e-300));
+    }
+
+    private static Double rate(int k, int n) {
+        return n == 0 ? null : round((double) k / n);
+    }
+
+    /** Four decimals; null for undefined values (JSON has no NaN). */
+    private static Double round(double x) {
+        return Double.isFinite(x) ? Math.round(x * 1e4) / 1e4 : null;
+    }
+}

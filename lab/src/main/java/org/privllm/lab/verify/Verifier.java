@@ -1,0 +1,457 @@
+package org.privllm.lab.verify;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.ejml.data.DMatrixRMaj;
+import org.privllm.model.Gpt2Config;
+import org.privllm.model.Gpt2Forward;
+import org.privllm.model.Gpt2Model;
+import org.privllm.model.Gpt2Weights;
+import org.privllm.model.PlainOps;
+import org.privllm.model.generate.Generator;
+import org.privllm.model.generate.Sampling;
+import org.privllm.tensor.Attention;
+import org.privllm.tensor.Kernels;
+import org.privllm.tensor.KvCache;
+import org.privllm.tensor.Matrix;
+import org.privllm.tensor.PackedWeight;
+import org.privllm.protocol.Executor;
+import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.linalg.Dense;
+import org.privllm.trusted.lora.LoraAdapter;
+import org.privllm.trusted.lora.LoraMerge;
+import org.privllm.trusted.lora.LowRankAdapter;
+import org.privllm.trusted.obf.ExecutorChannel;
+import org.privllm.trusted.obf.MaskScope;
+import org.privllm.trusted.obf.ObfuscatedLinear;
+import org.privllm.trusted.obf.ObfuscationConfig;
+import org.privllm.trusted.obf.PlainLinear;
+import org.privllm.trusted.obf.TrustedSession;
+import org.privllm.trusted.verify.ErrorStats;
+import org.privllm.untrusted.InProcessExecutor;
+
+/**
+ * Every stage's checks of the scheme (issue 4, item 4), run in the trusted domain against the plaintext
+ * engine on the same model:
+ * <ol>
+ *   <li>{@code stage1_linear}: one obfuscated linear layer vs {@code X·W + b}, per-session and per-call scope;
+ *       {@code stage1_lora}: the same with a private LoRA adapter, never merged on the executor;
+ *   <li>{@code stage2_block}: each whole obfuscated transformer block vs the plaintext block on the same input;
+ *   <li>{@code stage3_cache}: obfuscated prefill and decode steps over the executor's masked KV cache vs
+ *       plaintext (final hidden states and logits per step; the same tokens fed to both);
+ *   <li>{@code stage4_module}: each GPT-2 module, the executor's ones isolated on the plaintext input
+ *       (c_attn unmasked with its block-diagonal mask, the attention core, c_proj, c_fc, MLP c_proj, LM head),
+ *       the trusted ones (embeddings, LayerNorms, GELU) as computed inside the obfuscated pipeline.
+ * </ol>
+ * Every comparison is {@code allclose} at atol = rtol = 1e-4 ({@link ErrorStats}). Results carry errors
+ * only: no tensor, mask or pad leaves this class.
+ */
+public final class Verifier implements AutoCloseable {
+    private final Gpt2Model model;
+    private final ObfuscationConfig obf;
+    private final Map<String, LowRankAdapter> adapters;
+    private final LoraAdapter stage1Adapter;
+    private final Random data;
+    private Supplier<Executor> executors = InProcessExecutor::new;
+    private Executor executor;
+    private ObfuscatedGpt2 obfuscated;
+    private int batch = 2, promptLength = 6, decodeSteps = 3, linearRows = 8;
+
+    /**
+     * @param adapter       the model's private LoRA adapter (stages 2–4 and stage 1 LoRA), or null for none
+     * @param stage1Adapter the adapter of stage 1 LoRA when {@code adapter} is null (e.g. {@link #randomAdapter})
+     * @param data          randomness of the test inputs (prompts, rows); masks come from {@code obf}
+     */
+    public Verifier(Gpt2Model model, ObfuscationConfig obf, LoraAdapter adapter, LoraAdapter stage1Adapter, Random data) {
+        this.model = model;
+        this.obf = obf;
+        this.adapters = adapter == null ? Map.of() : adapter.layers();
+        this.stage1Adapter = adapter != null ? adapter : stage1Adapter;
+        if (this.stage1Adapter == null) {
+            throw new IllegalArgumentException("stage 1 LoRA needs an adapter (e.g. Verifier.randomAdapter)");
+        }
+        this.data = data;
+        // short models: keep at least one prompt slot, decode into the rest
+        int positions = model.config().positions();
+        this.decodeSteps = Math.min(decodeSteps, positions - 1);
+        this.promptLength = Math.min(promptLength, positions - this.decodeSteps);
+    }
+
+    /** Where the executors come from (default: a fresh {@link InProcessExecutor} per session). */
+    public Verifier executors(Supplier<Executor> executors) {
+        this.executors = executors;
+        return this;
+    }
+
+    /** Shapes of the test inputs: prompts per batch, slots per prompt, decode steps. */
+    public Verifier shape(int batch, int promptLength, int decodeSteps) {
+        if (batch <= 0 || promptLength <= 0 || decodeSteps < 0
+                || promptLength + decodeSteps > model.config().positions()) {
+            throw new IllegalArgumentException("verify shape " + batch + " x " + promptLength + " + " + decodeSteps
+                    + " does not fit n_positions " + model.config().positions());
+        }
+        this.batch = batch;
+        this.promptLength = promptLength;
+        this.decodeSteps = decodeSteps;
+        return this;
+    }
+
+    /** Stages run by {@link #run} (for progress bars). */
+    public static final int STAGES = 4;
+
+    /** True iff every check passed. */
+    public static boolean allPassed(List<Check> checks) {
+        return checks.stream().allMatch(Check::pass);
+    }
+
+    /** Runs every stage; {@code stageDone} hears each stage's name as it completes. */
+    public List<Check> run(Consumer<String> stageDone) {
+        List<Check> out = new ArrayList<>();
+        out.addAll(stage1Linear());
+        out.addAll(stage1Lora());
+        stageDone.accept("stage 1");
+        Gpt2Config c = model.config();
+        Gpt2Weights plainWeights = LoraMerge.merged(model.weights(), adapters);
+        PlainOps plainOps = new PlainOps(c, plainWeights);
+        RecordingOps plainRec = new RecordingOps(plainOps);
+        Gpt2Forward plain = new Gpt2Forward(c, plainWeights, plainRec);
+        ObfuscatedGpt2 obfOps = obfuscated();
+        RecordingOps obfRec = new RecordingOps(obfOps);
+        Gpt2Forward masked = new Gpt2Forward(c, model.weights(), obfRec);
+        PromptBatch prompts = PromptBatch.random(c, batch, promptLength, data);
+
+        ErrorAccumulator blocks = new ErrorAccumulator();
+        out.addAll(stage2(plain, masked, prompts, blocks));
+        stageDone.accept("stage 2");
+
+        Stage3 s3 = stage3(plain, masked, plainRec, obfRec, prompts);
+        out.addAll(s3.checks());
+        stageDone.accept("stage 3");
+
+        out.addAll(stage4(plain, masked, plainOps, obfOps, plainRec, obfRec, prompts, s3, blocks));
+        stageDone.accept("stage 4");
+        return out;
+    }
+
+    /**
+     * The obfuscated model under test, uploaded once (for a 124M model obfuscating the weights costs more
+     * than all the checks): {@link #run} and {@link #generation} share it, each restarting the cache.
+     */
+    private ObfuscatedGpt2 obfuscated() {
+        if (obfuscated == null) {
+            executor = executors.get();
+            obfuscated = new ObfuscatedGpt2(model.config(), model.weights(), executor, obf, adapters);
+        }
+        return obfuscated;
+    }
+
+    /** Closes the obfuscated model's session and its executor. */
+    @Override
+    public void close() {
+        if (obfuscated != null) {
+            obfuscated.close();
+            executor.close();
+            obfuscated = null;
+        }
+    }
+
+    // ---- stage 1 -------------------------------------------------------------------------------
+
+    private List<Check> stage1Linear() {
+        Gpt2Weights.Layer l = model.weights().layers().get(0);
+        Matrix x = gaussian(linearRows, model.config().embd());
+        Matrix expected = Kernels.matmul(x, PackedWeight.pack(l.cFc()), l.cFcBias());
+        List<Check> out = new ArrayList<>();
+        for (MaskScope scope : scopes()) {
+            Matrix actual = linearOnce(PlainLinear.of(l.cFc(), l.cFcBias()), scope, x);
+            out.add(new Check("stage1_linear", "h.0.mlp.c_fc " + scopeName(scope), ErrorStats.compare(expected, actual)));
+        }
+        return out;
+    }
+
+    private List<Check> stage1Lora() {
+        String key = stage1Adapter.layers().keySet().stream().sorted().findFirst().orElseThrow();
+        LowRankAdapter a = stage1Adapter.layers().get(key);
+        PlainLinear plain = linear(model.weights(), key).withLora(a);
+        Matrix x = gaussian(linearRows, plain.inDim());
+        DMatrixRMaj expected = plain.forward(Dense.of(x));
+        List<Check> out = new ArrayList<>();
+        for (MaskScope scope : scopes()) {
+            Matrix actual = linearOnce(plain, scope, x);
+            out.add(new Check("stage1_lora", key + " r=" + a.rank() + " " + scopeName(scope),
+                    ErrorStats.compare(expected, Dense.of(actual))));
+        }
+        return out;
+    }
+
+    private List<MaskScope> scopes() {
+        return obf.padPool() ? List.of(MaskScope.PER_SESSION) : List.of(MaskScope.PER_SESSION, MaskScope.PER_CALL);
+    }
+
+    private static String scopeName(MaskScope s) {
+        return s == MaskScope.PER_CALL ? "per-call" : "per-session";
+    }
+
+    /** One obfuscated call of {@code plain} in a fresh session with the given scope, recovered (as the pipeline calls it). */
+    private Matrix linearOnce(PlainLinear plain, MaskScope scope, Matrix x) {
+        try (Executor executor = executors.get();
+             TrustedSession s = new TrustedSession(new ExecutorChannel(executor), obf.withScope(scope))) {
+            return s.forward(s.register(plain), x);
+        }
+    }
+
+    // ---- stage 2 -------------------------------------------------------------------------------
+
+    private List<Check> stage2(Gpt2Forward plain, Gpt2Forward masked, PromptBatch p, ErrorAccumulator all) {
+        List<Check> out = new ArrayList<>();
+        plain.ops().startCache(p.leftPad(), p.length());
+        masked.ops().startCache(p.leftPad(), p.length());
+        Matrix h = plain.embed(p.ids(), p.positions());
+        for (int layer = 0; layer < model.config().layers(); layer++) {
+            Matrix expected = block(plain, layer, h, p.length());
+            Matrix actual = block(masked, layer, h, p.length());
+            all.add(expected, actual);
+            out.add(new Check("stage2_block", "h." + layer, ErrorStats.compare(expected, actual)));
+            h = expected;
+        }
+        return out;
+    }
+
+    /**
+     * One transformer block on residual {@code h}, as {@link Gpt2Forward#step} runs it (which offers no
+     * per-block entry): {@code h + attn(ln_1(h))}, then {@code + mlp(ln_2(·))}.
+     */
+    static Matrix block(Gpt2Forward f, int layer, Matrix h, int t) {
+        Gpt2Config c = f.config();
+        Gpt2Weights.Layer l = f.weights().layers().get(layer);
+        Matrix x = h.copy();
+        Kernels.addInPlace(x, f.ops().attention(layer, Gpt2Forward.layerNorm(x, l.ln1Gamma(), l.ln1Beta(), c.lnEpsilon()), t));
+        Matrix up = f.ops().mlpUp(layer, Gpt2Forward.layerNorm(x, l.ln2Gamma(), l.ln2Beta(), c.lnEpsilon()));
+        f.activate(up);
+        Kernels.addInPlace(x, f.ops().mlpDown(layer, up));
+        return x;
+    }
+
+    // ---- stage 3 -------------------------------------------------------------------------------
+
+    /** Stage 3's checks and what stage 4 reuses: the prefill's final hidden states and logits. */
+    private record Stage3(List<Check> checks, Matrix plainHidden, ErrorStats hidden, ErrorStats logits) {}
+
+    private Stage3 stage3(Gpt2Forward plain, Gpt2Forward masked, RecordingOps plainRec, RecordingOps obfRec,
+                          PromptBatch p) {
+        List<Check> out = new ArrayList<>();
+        int cap = p.length() + decodeSteps;
+        plain.ops().startCache(p.leftPad(), cap);
+        masked.ops().startCache(p.leftPad(), cap);
+        plainRec.recording(true);
+        obfRec.recording(true);
+        Matrix hP = plain.step(p.ids(), p.positions(), p.length());
+        Matrix hM = masked.step(p.ids(), p.positions(), p.length());
+        plainRec.recording(false);
+        obfRec.recording(false);
+        Matrix lP = plain.ops().lmHead(hP), lM = masked.ops().lmHead(hM);
+        ErrorStats hidden = ErrorStats.compare(hP, hM), logits = ErrorStats.compare(lP, lM);
+        out.add(new Check("stage3_cache", "prefill hidden", hidden));
+        out.add(new Check("stage3_cache", "prefill logits", logits));
+        int[] next = lastArgmax(lP, p.batch(), p.length());
+        for (int s = 0; s < decodeSteps; s++) {
+            // The same (plaintext-greedy) tokens go to both pipelines, so every step compares like with like.
+            Matrix dP = plain.step(next, p.decodePositions(s), 1);
+            Matrix dM = masked.step(next, p.decodePositions(s), 1);
+            Matrix dlP = plain.ops().lmHead(dP), dlM = masked.ops().lmHead(dM);
+            out.add(new Check("stage3_cache", "decode " + (s + 1) + " hidden", ErrorStats.compare(dP, dM)));
+            out.add(new Check("stage3_cache", "decode " + (s + 1) + " logits", ErrorStats.compare(dlP, dlM)));
+            next = lastArgmax(dlP, p.batch(), 1);
+        }
+        return new Stage3(out, hP, hidden, logits);
+    }
+
+    private static int[] lastArgmax(Matrix logits, int batch, int t) {
+        int[] ids = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            int o = ((b + 1) * t - 1) * logits.cols, best = 0;
+            for (int v = 1; v < logits.cols; v++) {
+                if (logits.data[o + v] > logits.data[o + best]) {
+                    best = v;
+                }
+            }
+            ids[b] = best;
+        }
+        return ids;
+    }
+
+    // ---- stage 4 -------------------------------------------------------------------------------
+
+    private List<Check> stage4(Gpt2Forward plain, Gpt2Forward masked, PlainOps plainOps, ObfuscatedGpt2 obfOps,
+                               RecordingOps plainRec, RecordingOps obfRec, PromptBatch p, Stage3 s3,
+                               ErrorAccumulator blocks) {
+        Gpt2Config c = model.config();
+        Gpt2Weights w = plain.weights();
+        int d = c.embd(), t = p.length(), layers = c.layers();
+        ErrorAccumulator ln1 = new ErrorAccumulator(), cAttn = new ErrorAccumulator(), identity = new ErrorAccumulator(),
+                sublayer = new ErrorAccumulator(), cProj = new ErrorAccumulator(), ln2 = new ErrorAccumulator(),
+                cFc = new ErrorAccumulator(), act = new ErrorAccumulator(), mlpProj = new ErrorAccumulator();
+        AttentionCore.Errors core = new AttentionCore.Errors();
+        // Fresh caches: each layer's attention sees only this prompt; shadows hold what the two caches hold.
+        plainOps.startCache(p.leftPad(), t);
+        obfOps.startCache(p.leftPad(), t);
+        KvCache plainShadow = new KvCache(layers, p.batch(), t, d, p.leftPad());
+        KvCache maskedShadow = new KvCache(layers, p.batch(), t, d, p.leftPad());
+        TrustedSession session = obfOps.session();
+        for (int layer = 0; layer < layers; layer++) {
+            Gpt2Weights.Layer l = w.layers().get(layer);
+            Matrix x = plainRec.ln1(layer);
+            ln1.add(x, obfRec.ln1(layer));
+
+            // c_attn on the executor, unmasked with diag(N_Q, N_K, N_V)
+            Matrix qkv = Kernels.matmul(x, PackedWeight.pack(l.cAttn()), l.cAttnBias());
+            Matrix qkvMasked = executorLinear(session, obfOps.cAttn(layer), x);
+            cAttn.add(qkv, obfOps.cAttn(layer).maskOut().applyInverse(qkvMasked));
+
+            // attention core in score space and value space
+            Matrix a = Attention.attend(plainShadow, layer, qkv, t, c.heads(), c.attentionScale(layer));
+            maskedShadow.append(layer, qkvMasked, qkvMasked, d, 2 * d, t);
+            AttentionCore.compare(plainShadow, maskedShadow, layer, qkv, qkvMasked, t, c.heads(),
+                    c.attentionScale(layer), obfOps.valueMasks(layer), core);
+            AttentionCore.identity(obfOps.queryMasks(layer), obfOps.keyMasks(layer), identity);
+
+            // c_proj with input mask diag(N_V), then the executor's whole chained sublayer
+            Matrix proj = Kernels.matmul(a, PackedWeight.pack(l.cProj()), l.cProjBias());
+            cProj.add(proj, obfOps.cProj(layer).maskOut().applyInverse(executorLinear(session, obfOps.cProj(layer), a)));
+            sublayer.add(plainOps.attention(layer, x, t), obfOps.attention(layer, x, t));
+
+            // MLP: LayerNorm and GELU as computed in the obfuscated pipeline; c_fc and c_proj isolated
+            ln2.add(plainRec.ln2(layer), obfRec.ln2(layer));
+            cFc.add(plainOps.mlpUp(layer, plainRec.ln2(layer)), obfOps.mlpUp(layer, plainRec.ln2(layer)));
+            act.add(plainRec.activation(layer), obfRec.activation(layer));
+            mlpProj.add(plainOps.mlpDown(layer, plainRec.activation(layer)),
+                    obfOps.mlpDown(layer, plainRec.activation(layer)));
+        }
+        List<Check> out = new ArrayList<>();
+        out.add(module("embeddings", ErrorStats.compare(plain.embed(p.ids(), p.positions()),
+                masked.embed(p.ids(), p.positions()))));
+        out.add(module("ln_1", ln1.stats()));
+        out.add(module("c_attn (unmasked by diag(N_Q,N_K,N_V))", cAttn.stats()));
+        out.add(module("N_Q.N_K^T = I", identity.stats()));
+        out.add(module("attention scores Q~K~^T vs QK^T", core.scores.stats()));
+        out.add(module("attention softmax", core.softmax.stats()));
+        out.add(module("attention P.V~.diag(N_V)^-1 vs P.V", core.pvRecovered.stats()));
+        out.add(module("attn c_proj (input mask diag(N_V))", cProj.stats()));
+        out.add(module("attention sublayer (executor chain)", sublayer.stats()));
+        out.add(module("ln_2", ln2.stats()));
+        out.add(module("c_fc", cFc.stats()));
+        out.add(module(c.activation().toString().toLowerCase(java.util.Locale.ROOT), act.stats()));
+        out.add(module("mlp c_proj", mlpProj.stats()));
+        out.add(module("block", blocks.stats()));
+        out.add(module("ln_f", s3.hidden()));
+        out.add(module("lm_head", ErrorStats.compare(plainOps.lmHead(s3.plainHidden()), obfOps.lmHead(s3.plainHidden()))));
+        out.add(module("whole model", s3.logits()));
+        return out;
+    }
+
+    /**
+     * The generation-equivalence check: greedy generation of {@code newTokens} tokens (capped by
+     * {@code n_positions}) for a batch of prompts, obfuscated vs plaintext. Passes iff the token ids are
+     * identical and every step's logits are allclose.
+     */
+    public Check generation(int newTokens) {
+        Gpt2Config c = model.config();
+        Gpt2Weights plainWeights = LoraMerge.merged(model.weights(), adapters);
+        PromptBatch p = PromptBatch.random(c, batch, Math.min(promptLength, c.positions() - 1), data);
+        List<int[]> prompts = new ArrayList<>();
+        for (int b = 0; b < p.batch(); b++) {
+            prompts.add(java.util.Arrays.copyOfRange(p.ids(), b * p.length() + p.leftPad()[b], (b + 1) * p.length()));
+        }
+        List<Matrix> plainLogits = new ArrayList<>(), maskedLogits = new ArrayList<>();
+        Generator.Result plain = new Generator(new Gpt2Forward(c, plainWeights, new PlainOps(c, plainWeights)))
+                .generate(prompts, newTokens, Sampling.GREEDY, -1, null, plainLogits::add);
+        Generator.Result masked;
+        masked = new Generator(new Gpt2Forward(c, model.weights(), obfuscated()))
+                .generate(prompts, newTokens, Sampling.GREEDY, -1, null, maskedLogits::add);
+        boolean same = plainLogits.size() == maskedLogits.size();
+        for (int b = 0; b < prompts.size() && same; b++) {
+            same = java.util.Arrays.equals(plain.outputIds().get(b), masked.outputIds().get(b));
+        }
+        ErrorAccumulator logits = new ErrorAccumulator();
+        for (int i = 0; i < Math.min(plainLogits.size(), maskedLogits.size()); i++) {
+            logits.add(plainLogits.get(i), maskedLogits.get(i));
+        }
+        ErrorStats stats = logits.stats();
+        return new Check("generation", "greedy " + plainLogits.size() + " new tokens x " + prompts.size()
+                + " prompts: ids identical and logits", stats, same && stats.allclose());
+    }
+
+    private static Check module(String name, ErrorStats stats) {
+        return new Check("stage4_module", name, stats);
+    }
+
+    /**
+     * The executor's masked output {@code X̃·W̃ + b̃ (+ C)} of a bound (per-session) layer for plaintext input
+     * {@code x}: blinded by the trusted session, computed by the executor, returned still masked. Trusted-domain
+     * use only (the caller unmasks it with the layer's {@code N_out} to check it).
+     */
+    public static Matrix executorLinear(TrustedSession s, ObfuscatedLinear layer, Matrix x) {
+        TrustedSession.WireInput in = s.maskInput(layer, x); // at wire precision, as the pipeline blinds
+        return s.channel().linearWire(layer.session(), layer.weightId(), in.x(), in.compensation());
+    }
+
+    /** The plaintext layer named like an adapter key ({@code h.N.attn.c_attn}, {@code h.N.mlp.c_fc}, ...). */
+    static PlainLinear linear(Gpt2Weights w, String key) {
+        String[] parts = key.split("\\.", 3);
+        if (parts.length != 3 || !parts[0].equals("h")) {
+            throw new IllegalArgumentException("not a GPT-2 module key: " + key);
+        }
+        Gpt2Weights.Layer l = w.layers().get(Integer.parseInt(parts[1]));
+        return switch (parts[2]) {
+            case "attn.c_attn" -> PlainLinear.of(l.cAttn(), l.cAttnBias());
+            case "attn.c_proj" -> PlainLinear.of(l.cProj(), l.cProjBias());
+            case "mlp.c_fc" -> PlainLinear.of(l.cFc(), l.cFcBias());
+            case "mlp.c_proj" -> PlainLinear.of(l.mlpProj(), l.mlpProjBias());
+            default -> throw new IllegalArgumentException("not a GPT-2 module key: " + key);
+        };
+    }
+
+    private Matrix gaussian(int rows, int cols) {
+        Matrix m = new Matrix(rows, cols);
+        for (int i = 0; i < m.data.length; i++) {
+            m.data[i] = (float) data.nextGaussian();
+        }
+        return m;
+    }
+
+    // ---- adapters ------------------------------------------------------------------------------
+
+    /**
+     * A random adapter for {@code c} (rank {@code min(4, n_embd)}, every module), written in peft's layout
+     * to a temporary directory, loaded through {@link LoraAdapter#load} and the directory removed.
+     */
+    public static LoraAdapter randomAdapter(Gpt2Config c, long seed) {
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("privllm-lora");
+            int r = Math.min(4, c.embd());
+            LoraAdapter.writeRandom(dir, c.layers(), c.embd(), c.inner(), r, 2f * r, List.of("c_attn", "c_proj", "c_fc"), seed);
+            return LoraAdapter.load(dir, c);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a temporary adapter (" + e.getMessage() + ")", e);
+        } finally {
+            if (dir != null) {
+                try (Stream<Path> s = Files.walk(dir)) {
+                    s.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+                } catch (IOException ignored) {
+                    // a leftover temp dir is harmless
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+package org.privllm.lab.workload;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What one strategy costs, accumulated operation by operation: trusted and untrusted FLOPs, boundary round trips and bytes each way (setup separately from
+ * inference), and trusted memory (resident state plus the largest working set of one operation).
+ *
+ * <p>Every charge goes through {@link OpCosts}. A {@link #trustedView() trusted view} shares the counters
+ * but ignores executor-side charges: a live run uses it where a {@link CountingExecutor} already counts
+ * the real executor calls. Not thread-safe beyond the synchronisation of single charges.
+ */
+public final class Ledger {
+    private final Counters c;
+    private final boolean executorSide;
+
+    private static final class Counters {
+        long trustedFlops, untrustedFlops, roundTrips, bytesTo, bytesFrom;
+        long setupRoundTrips, setupBytesTo, peakWorkingBytes, executorNanos;
+        final Map<String, Long> resident = new TreeMap<>();
+        boolean setup = true;
+        boolean closed;
+        final Map<String, Long> trustedByOp = new TreeMap<>();
+        final Map<String, Long> untrustedByOp = new TreeMap<>();
+    }
+
+    public Ledger() {
+        this(new Counters(), true);
+    }
+
+    private Ledger(Counters c, boolean executorSide) {
+        this.c = c;
+        this.executorSide = executorSide;
+    }
+
+    /** The same counters, ignoring every executor-side charge (untrusted FLOPs, crossings, uploads). */
+    public Ledger trustedView() {
+        return new Ledger(c, false);
+    }
+
+    /** Ends the setup phase: later crossings count as inference. */
+    public synchronized void beginInference() {
+        c.setup = false;
+    }
+
+    /** Ends the counted request: later charges (session teardown) are ignored. */
+    public synchronized void endInference() {
+        c.closed = true;
+    }
+
+    /** Clears the inference counters (after a warm-up run), keeping setup and resident state. */
+    public synchronized void resetInference() {
+        c.trustedFlops = c.untrustedFlops = c.roundTrips = c.bytesTo = c.bytesFrom = 0;
+        c.peakWorkingBytes = c.executorNanos = 0;
+        c.trustedByOp.clear();
+        c.untrustedByOp.clear();
+    }
+
+    // ---- trusted side ----
+
+    public synchronized void trusted(String op, long flops) {
+        if (c.closed) {
+            return;
+        }
+        c.trustedFlops += flops;
+        c.trustedByOp.merge(op, flops, Long::sum);
+    }
+
+    /** State the trusted domain holds for the whole session, by name (a second charge of the same name replaces the first). */
+    public synchronized void resident(String what, long bytes) {
+        c.resident.put(what, bytes);
+    }
+
+    /** Tensors the trusted domain holds during one operation; the peak is kept. */
+    public synchronized void working(long bytes) {
+        c.peakWorkingBytes = Math.max(c.peakWorkingBytes, bytes);
+    }
+
+    // ---- executor side ----
+
+    public synchronized void untrusted(String op, long flops) {
+        if (executorSide && !c.closed) {
+            c.untrustedFlops += flops;
+            c.untrustedByOp.merge(op, flops, Long::sum);
+        }
+    }
+
+    /** {@code trips} request/reply pairs carrying {@code to} bytes to the executor and {@code from} bytes back. */
+    public synchronized void crossing(long to, long from, int trips) {
+        if (!executorSide || c.closed) {
+            return;
+        }
+        if (c.setup) {
+            c.setupRoundTrips += trips;
+            c.setupBytesTo += to;
+        } else {
+            c.roundTrips += trips;
+            c.bytesTo += to;
+            c.bytesFrom += from;
+        }
+    }
+
+    /** An executor {@code linear} call: {@code n×in} in (plus an {@code n×out} compensation), {@code n×out} back. */
+    public void linearCall(long n, long in, long out, long rank, boolean bias, boolean compensated) {
+        untrusted("linear", OpCosts.linear(n, in, out, rank, bias) + (compensated ? OpCosts.elementwise(n, out) : 0));
+        crossing(OpCosts.FLOAT_BYTES * n * (in + (compensated ? out : 0)), OpCosts.FLOAT_BYTES * n * out, 1);
+    }
+
+    /**
+     * An executor {@code attention} call on {@code n = batch·t} rows of width {@code d}: fused c_attn, the
+     * core over the cache, c_proj.
+     */
+    public void attentionCall(long batch, long t, long past, int heads, int d, long qkvRank, long projRank,
+                              boolean compensated) {
+        long n = batch * t;
+        untrusted("c_attn", OpCosts.linear(n, d, 3L * d, qkvRank, true) + (compensated ? OpCosts.elementwise(n, 3L * d) : 0));
+        untrusted("attention_core", OpCosts.attentionCore(batch, t, past, heads, d / heads));
+        untrusted("c_proj", OpCosts.linear(n, d, d, projRank, true));
+        crossing(OpCosts.FLOAT_BYTES * n * (d + (compensated ? 3L * d : 0)), OpCosts.FLOAT_BYTES * n * d, 1);
+    }
+
+    /** An upload of a {@code in×out} layer (plus bias and adapter). */
+    public void uploadCall(long in, long out, long rank, boolean bias) {
+        crossing(OpCosts.FLOAT_BYTES * (in * out + (bias ? out : 0) + rank * (in + out)), 0, 1);
+    }
+
+    /** A call carrying only a few scalars (session, cache control). */
+    public void controlCall(long bytesTo) {
+        crossing(bytesTo, 0, 1);
+    }
+
+    public synchronized void executorNanos(long nanos) {
+        c.executorNanos += nanos;
+    }
+
+    // ---- results ----
+
+    public synchronized long trustedFlops() { return c.trustedFlops; }
+    public synchronized long untrustedFlops() { return c.untrustedFlops; }
+    public synchronized long roundTrips() { return c.roundTrips; }
+    public synchronized long bytesToExecutor() { return c.bytesTo; }
+    public synchronized long bytesFromExecutor() { return c.bytesFrom; }
+    public synchronized long setupRoundTrips() { return c.setupRoundTrips; }
+    public synchronized long setupBytesToExecutor() { return c.setupBytesTo; }
+    public synchronized long residentBytes() { return c.resident.values().stream().mapToLong(Long::longValue).sum(); }
+    public synchronized long peakWorkingBytes() { return c.peakWorkingBytes; }
+    /** Resident state plus the largest working set of one operation. */
+    public synchronized long trustedPeakBytes() { return residentBytes() + c.peakWorkingBytes; }
+    /** Time spent inside executor calls (live runs with a {@link CountingExecutor}). */
+    public synchronized long executorNanos() { return c.executorNanos; }
+
+    public synchronized Map<String, Long> trustedByOp() { return new LinkedHashMap<>(c.trustedByOp); }
+    public synchronized Map<String, Long> untrustedByOp() { return new LinkedHashMap<>(c.untrustedByOp); }
+}

@@ -1,0 +1,65 @@
+package org.privllm.lab.workload;
+
+import org.privllm.model.Gpt2Config;
+
+/**
+ * {@code trusted_nonlinear} (TSLP-style partition, {@link org.privllm.trusted.partition.TrustedNonlinearGpt2}):
+ * every linear layer runs in plaintext on the executor; the attention core (scores, softmax, P·V) with its
+ * KV cache, LayerNorm, the activation and the residuals run trusted. Four executor calls per layer and
+ * step (c_attn, c_proj, c_fc, MLP c_proj) plus the LM head; the executor sees every activation it multiplies.
+ */
+public final class TrustedNonlinearPlacement extends Placement {
+    public TrustedNonlinearPlacement(Gpt2Config config) {
+        super(config);
+    }
+
+    @Override public String strategy() { return "trusted_nonlinear"; }
+    @Override public boolean live() { return true; }
+
+    @Override
+    public void setup(Ledger l) {
+        l.resident("embeddings_and_norms", embeddingAndNormBytes());
+        uploadModel(l);
+    }
+
+    @Override
+    public void startCache(Ledger l, int batch, int capacity) {
+        l.resident("kv_cache", 2L * OpCosts.FLOAT_BYTES * layers * batch * capacity * d); // the cache is trusted here
+    }
+
+    @Override
+    public void attention(Ledger l, int layer, int batch, int t, int past) {
+        long n = (long) batch * t;
+        blockInput(l, true, layer, n);
+        l.linearCall(n, d, 3L * d, 0, true, false);
+        l.trusted("attention_core", OpCosts.attentionCore(batch, t, past, heads, d / heads));
+        l.linearCall(n, d, d, 0, true, false);
+        residual(l, true, n);
+        l.working(OpCosts.FLOAT_BYTES * (n * 5 * d + past + t)); // h, qkv, attended rows, one score row
+    }
+
+    @Override
+    public void mlpUp(Ledger l, int n) {
+        l.trusted("layernorm", OpCosts.layerNorm(n, d));
+        l.linearCall(n, d, inner, 0, true, false);
+        l.trusted("activation", OpCosts.activation(n, inner));
+        l.working(OpCosts.FLOAT_BYTES * (long) n * (2L * d + inner));
+    }
+
+    @Override
+    public void mlpDown(Ledger l, int n) {
+        l.linearCall(n, inner, d, 0, true, false);
+        residual(l, true, n);
+    }
+
+    @Override
+    public void advance(Ledger l, int n) {
+        l.trusted("layernorm", OpCosts.layerNorm(n, d));
+    }
+
+    @Override
+    public void lmHead(Ledger l, int rows) {
+        l.linearCall(rows, d, vocab, 0, false, false);
+        l.working(OpCosts.FLOAT_BYTES * (long) rows * (d + vocab));
+    }
+}

@@ -1,0 +1,223 @@
+package org.privllm.lab.workload;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+import org.privllm.lab.report.Progress;
+import org.privllm.model.Gpt2Config;
+import org.privllm.model.Gpt2Forward;
+import org.privllm.model.Gpt2Model;
+import org.privllm.model.PlainOps;
+import org.privllm.model.TransformerOps;
+import org.privllm.model.generate.Generator;
+import org.privllm.model.generate.Sampling;
+import org.privllm.protocol.Executor;
+import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.mask.MaskFamily;
+import org.privllm.trusted.obf.ObfuscationConfig;
+import org.privllm.trusted.obf.ObfuscationMode;
+import org.privllm.trusted.partition.TrustedNonlinearGpt2;
+import org.privllm.untrusted.InProcessExecutor;
+
+/**
+ * The workload analyzer (DESIGN §2): runs {@code plain}, {@code trusted_nonlinear} and {@code masked} (each mode
+ * and mask family) for real on one random prompt with greedy decoding, counting through {@link CountingOps} and
+ * {@link CountingExecutor}; replays the same {@link Placement}s as {@link GenerationPlan}s for the modelled
+ * {@code masked_gpu_nonlinear} and {@code amulet_reference} (and, as a self-check, for the real ones); and
+ * projects wall time with a TEE slowdown, a link bandwidth and a per-call latency.
+ */
+public final class WorkloadAnalyzer {
+    private WorkloadAnalyzer() {}
+
+    /**
+     * @param teeSlowdown   multiplies trusted time
+     * @param linkGbps      boundary bandwidth in Gbit/s
+     * @param callLatencyUs latency per round trip in µs
+     * @param reps          measured generations per real strategy (after one warm-up); the fastest is reported
+     * @param seed          prompt ids and masks; null: fixed prompt, secure masks
+     */
+    public record Options(int promptTokens, int newTokens, double teeSlowdown, double linkGbps, double callLatencyUs,
+                          List<MaskFamily> families, List<ObfuscationMode> modes, int reps, Long seed) {
+        public Options {
+            if (promptTokens < 1 || newTokens < 1 || reps < 1) {
+                throw new IllegalArgumentException("--prompt-tokens, --new-tokens and --reps must be >= 1");
+            }
+            if (!(teeSlowdown >= 1) || Double.isInfinite(teeSlowdown)) {
+                throw new IllegalArgumentException("--tee-slowdown must be a finite number >= 1");
+            }
+            if (!(linkGbps > 0) || Double.isInfinite(linkGbps)) {
+                throw new IllegalArgumentException("--link-gbps must be a positive finite number");
+            }
+            if (!(callLatencyUs >= 0) || Double.isInfinite(callLatencyUs)) {
+                throw new IllegalArgumentException("--call-latency-us must be a finite number >= 0");
+            }
+            families = List.copyOf(families);
+            modes = List.copyOf(modes);
+        }
+
+        /** The four mask families, the block size capped at the model width. */
+        public static List<MaskFamily> allFamilies(Gpt2Config c) {
+            return List.of(new MaskFamily.Orthogonal(), MaskFamily.parse("gaussian"),
+                    new MaskFamily.BlockOrthogonal(Math.min(64, c.embd())), MaskFamily.parse("perm"));
+        }
+    }
+
+    /** Wall time of a real run: the fastest measured generation (after a warm-up one), split at the executor boundary. */
+    public record Measured(double totalS, double trustedS, double untrustedS, double setupS, int[] ids) {}
+
+    /** One strategy's counts (live or planned), measurement (null when modelled) and plan self-check. */
+    public record Result(Placement placement, Ledger counts, Measured measured, Boolean planAgrees) {}
+
+    /** Throws (one line) unless the request fits the model. */
+    public static void check(Gpt2Config c, Options o) {
+        if (o.promptTokens() + o.newTokens() > c.positions()) {
+            throw new IllegalArgumentException("--prompt-tokens + --new-tokens = " + (o.promptTokens() + o.newTokens())
+                    + " exceeds n_positions " + c.positions());
+        }
+    }
+
+    public static List<Result> run(Gpt2Model model, Options o, Progress progress) {
+        Gpt2Config c = model.config();
+        check(c, o);
+        int[] prompt = new SplittableRandom(o.seed() == null ? 1 : o.seed()).ints(o.promptTokens(), 0, c.vocab()).toArray();
+        Random masks = o.seed() == null ? null : new Random(o.seed() ^ 0x5DEECE66DL);
+        // JIT warm-up of the shared kernels, so the first strategy is not measured cold
+        Generator warm = new Generator(model.plainForward());
+        for (int i = 0; i < 2; i++) {
+            warm.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null);
+        }
+        List<Result> out = new ArrayList<>();
+        out.add(live(model, new PlainPlacement(c), null, prompt, o));
+        progress.step("plain");
+        out.add(live(model, new TrustedNonlinearPlacement(c),
+                ex -> new TrustedNonlinearGpt2(c, model.weights(), ex), prompt, o));
+        progress.step("trusted_nonlinear");
+        for (ObfuscationMode mode : o.modes()) {
+            for (MaskFamily f : o.families()) {
+                ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(mode).withFamily(f);
+                if (masks != null) {
+                    obf = obf.withSeed(masks.nextLong());
+                }
+                ObfuscationConfig cfg = obf;
+                out.add(live(model, new MaskedPlacement(c, f, mode),
+                        ex -> new ObfuscatedGpt2(c, model.weights(), ex, cfg, Map.of()), prompt, o));
+                progress.step("masked " + mode + " " + f);
+            }
+        }
+        for (Placement p : List.of(new GpuNonlinearPlacement(c), new AmuletPlacement(c))) {
+            out.add(new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()), null, null));
+        }
+        progress.step("modelled");
+        return out;
+    }
+
+    /** Number of progress steps {@link #run} takes. */
+    public static int steps(Options o) {
+        return 3 + o.modes().size() * o.families().size();
+    }
+
+    /**
+     * Runs one implemented strategy: {@code build} wraps a counting executor into the strategy's ops (null: the
+     * plaintext engine is the executor). A warm-up generation precedes the measured one.
+     */
+    static Result live(Gpt2Model model, Placement p, Function<Executor, TransformerOps> build, int[] prompt, Options o) {
+        Gpt2Config c = model.config();
+        Ledger ledger = new Ledger();
+        long t0 = System.nanoTime();
+        TransformerOps ops;
+        Ledger charged;
+        if (build == null) {
+            p.setup(ledger);
+            ops = new PlainOps(c, model.weights());
+            charged = ledger;
+        } else {
+            p.setup(ledger.trustedView()); // resident state; the uploads are counted from the real calls
+            ops = build.apply(new CountingExecutor(new InProcessExecutor(), ledger));
+            charged = ledger.trustedView();
+        }
+        double setupS = (System.nanoTime() - t0) / 1e9;
+        ledger.beginInference();
+        try {
+            Generator gen = new Generator(new Gpt2Forward(c, model.weights(), new CountingOps(ops, p, charged)));
+            gen.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null); // warm-up
+            Measured m = null;
+            for (int rep = 0; rep < o.reps(); rep++) {
+                ledger.resetInference(); // every repetition counts the same; the last one's counts stay
+                long t1 = System.nanoTime();
+                Generator.Result r = gen.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null);
+                double total = (System.nanoTime() - t1) / 1e9;
+                double untrusted = build == null ? total : ledger.executorNanos() / 1e9;
+                if (m == null || total < m.totalS()) {
+                    m = new Measured(total, total - untrusted, untrusted, setupS, r.outputIds().get(0));
+                }
+            }
+            ledger.endInference();
+            return new Result(p, ledger, m, agrees(ledger, GenerationPlan.replay(p, o.promptTokens(), o.newTokens())));
+        } finally {
+            if (ops instanceof AutoCloseable a) {
+                try {
+                    a.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException("closing the " + p.strategy() + " session failed: " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /** Whether a live count and its plan agree on every reported quantity. */
+    static boolean agrees(Ledger a, Ledger b) {
+        return Arrays.equals(quantities(a), quantities(b));
+    }
+
+    private static long[] quantities(Ledger l) {
+        return new long[] {l.trustedFlops(), l.untrustedFlops(), l.roundTrips(), l.bytesToExecutor(), l.bytesFromExecutor(),
+                l.setupRoundTrips(), l.setupBytesToExecutor(), l.trustedPeakBytes()};
+    }
+
+    /** Wall-time projection per strategy (seconds). */
+    public record Projection(double trustedS, double untrustedS, double transferS, String basis) {
+        public double totalS() {
+            return trustedS + untrustedS + transferS;
+        }
+    }
+
+    /**
+     * Real strategies: measured trusted time × slowdown + measured executor time. Modelled ones: FLOPs over the
+     * rates the real runs achieved — executor FLOP/s over all real runs, trusted FLOP/s over the {@code masked}
+     * runs (their trusted work, like the modelled ones', is mostly mask algebra). Transfers: bytes over the link
+     * plus a latency per round trip, for all.
+     */
+    public static Map<Result, Projection> project(List<Result> results, Options o) {
+        double untrustedRate = rate(results.stream().filter(r -> r.measured() != null).toList(), false, 1e10);
+        double trustedRate = rate(results.stream().filter(r -> r.measured() != null && r.placement() instanceof MaskedPlacement)
+                .toList(), true, 1e9);
+        Map<Result, Projection> out = new LinkedHashMap<>();
+        for (Result r : results) {
+            Ledger l = r.counts();
+            double transfer = 8.0 * (l.bytesToExecutor() + l.bytesFromExecutor()) / (o.linkGbps() * 1e9)
+                    + l.roundTrips() * o.callLatencyUs() * 1e-6;
+            if (r.measured() != null) {
+                out.put(r, new Projection(r.measured().trustedS() * o.teeSlowdown(), r.measured().untrustedS(), transfer, "measured"));
+            } else {
+                out.put(r, new Projection(l.trustedFlops() / trustedRate * o.teeSlowdown(), l.untrustedFlops() / untrustedRate,
+                        transfer, String.format("flops at %.3g trusted / %.3g executor GFLOP/s", trustedRate / 1e9, untrustedRate / 1e9)));
+            }
+        }
+        return out;
+    }
+
+    /** Counted FLOPs over measured seconds, summed over runs (the fallback when nothing was measured). */
+    private static double rate(List<Result> runs, boolean trusted, double fallback) {
+        double flops = 0, seconds = 0;
+        for (Result r : runs) {
+            flops += trusted ? r.counts().trustedFlops() : r.counts().untrustedFlops();
+            seconds += trusted ? r.measured().trustedS() : r.measured().untrustedS();
+        }
+        return flops > 0 && seconds > 0 ? flops / seconds : fallback;
+    }
+}

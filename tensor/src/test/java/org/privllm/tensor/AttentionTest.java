@@ -1,0 +1,136 @@
+package org.privllm.tensor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+class AttentionTest {
+
+    /**
+     * Prefill of a left-padded batch, then single-token decode steps, on two layers: each real query row
+     * equals a naive double-precision causal softmax attention over the real slots seen so far.
+     */
+    @Property(tries = 25)
+    void prefillThenDecodeMatchesNaiveAttention(@ForAll @IntRange(min = 1, max = 3) int batch,
+                                                @ForAll @IntRange(min = 1, max = 6) int prompt,
+                                                @ForAll @IntRange(min = 0, max = 4) int steps,
+                                                @ForAll @IntRange(min = 1, max = 3) int heads,
+                                                @ForAll @IntRange(min = 1, max = 11) int dh,
+                                                @ForAll long seed) {
+        Random rnd = new Random(seed);
+        int width = heads * dh, layers = 2;
+        int[] pad = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            pad[b] = rnd.nextInt(prompt); // at least one real prompt token per sequence
+        }
+        KvCache cache = new KvCache(layers, batch, prompt + steps, width, pad);
+        float scale = (float) (1 / Math.sqrt(dh));
+        // history[layer][b]: every qkv row appended so far, slot by slot
+        List<List<List<float[]>>> history = new ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            history.add(new ArrayList<>());
+            for (int b = 0; b < batch; b++) {
+                history.get(l).add(new ArrayList<>());
+            }
+        }
+        int t = prompt;
+        for (int step = 0; step <= steps; step++, t = 1) {
+            int past = cache.length();
+            for (int l = 0; l < layers; l++) {
+                Matrix qkv = Naive.random(rnd, batch * t, 3 * width);
+                Matrix out = Attention.attend(cache, l, qkv, t, heads, scale);
+                for (int b = 0; b < batch; b++) {
+                    for (int i = 0; i < t; i++) {
+                        history.get(l).get(b).add(qkv.row(b * t + i));
+                    }
+                }
+                for (int b = 0; b < batch; b++) {
+                    for (int i = 0; i < t; i++) {
+                        int slot = past + i;
+                        if (slot < pad[b]) {
+                            continue; // a padding query: its output is never used
+                        }
+                        double[] ref = naive(history.get(l).get(b), slot, pad[b], heads, dh, scale);
+                        for (int c = 0; c < width; c++) {
+                            assertThat((double) out.get(b * t + i, c)).as("layer %d seq %d slot %d col %d", l, b, slot, c)
+                                    .isCloseTo(ref[c], org.assertj.core.data.Offset.offset(1e-4));
+                        }
+                    }
+                }
+                for (int b = 0; b < batch; b++) {
+                    for (int i = 0; i < t; i++) {
+                        assertThat(cache.key(l, b, past + i)).containsExactly(qkv.cols(width, 2 * width).row(b * t + i));
+                        assertThat(cache.value(l, b, past + i)).containsExactly(qkv.cols(2 * width, 3 * width).row(b * t + i));
+                    }
+                }
+            }
+            cache.advance(t);
+        }
+        assertThat(cache.length()).isEqualTo(prompt + steps);
+    }
+
+    /** softmax(scale·q·kᵀ) over slots {@code [pad, slot]}, per head, then times V, in double. */
+    private static double[] naive(List<float[]> rows, int slot, int pad, int heads, int dh, float scale) {
+        int width = heads * dh;
+        double[] out = new double[width];
+        float[] q = rows.get(slot);
+        for (int h = 0; h < heads; h++) {
+            double[] s = new double[slot + 1];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = pad; j <= slot; j++) {
+                double d = 0;
+                for (int c = 0; c < dh; c++) {
+                    d += (double) q[h * dh + c] * rows.get(j)[width + h * dh + c];
+                }
+                s[j] = d * scale;
+                max = Math.max(max, s[j]);
+            }
+            double sum = 0;
+            for (int j = pad; j <= slot; j++) {
+                s[j] = Math.exp(s[j] - max);
+                sum += s[j];
+            }
+            for (int j = pad; j <= slot; j++) {
+                for (int c = 0; c < dh; c++) {
+                    out[h * dh + c] += s[j] / sum * rows.get(j)[2 * width + h * dh + c];
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void paddingNeverLeaksIntoRealRows() {
+        // the same real tokens give the same outputs whatever sits in the padding slots
+        Random rnd = new Random(7);
+        Matrix real = Naive.random(rnd, 3, 12);
+        Matrix[] outs = new Matrix[2];
+        for (int trial = 0; trial < 2; trial++) {
+            KvCache cache = new KvCache(1, 1, 5, 4, new int[] {2});
+            Matrix qkv = new Matrix(5, 12);
+            Matrix junk = Naive.random(rnd, 2, 12);
+            System.arraycopy(junk.data, 0, qkv.data, 0, 24);
+            System.arraycopy(real.data, 0, qkv.data, 24, 36);
+            outs[trial] = Attention.attend(cache, 0, qkv, 5, 2, 0.5f).rows(2, 5);
+        }
+        assertThat(outs[0].data).containsExactly(outs[1].data);
+    }
+
+    @Test
+    void badShapesAndFullCacheAreRejected() {
+        KvCache cache = new KvCache(1, 2, 3, 4, new int[] {0, 1});
+        assertThatThrownBy(() -> Attention.attend(cache, 0, new Matrix(2, 11), 1, 2, 1f)).hasMessageContaining("attention input");
+        assertThatThrownBy(() -> Attention.attend(cache, 0, new Matrix(2, 12), 1, 3, 1f)).hasMessageContaining("not divisible");
+        assertThatThrownBy(() -> new KvCache(1, 2, 3, 4, new int[] {0})).hasMessageContaining("leftPad");
+        Attention.attend(cache, 0, new Matrix(6, 12), 3, 2, 1f);
+        cache.advance(3);
+        assertThatThrownBy(() -> Attention.attend(cache, 0, new Matrix(2, 12), 1, 2, 1f)).hasMessageContaining("KV cache full");
+    }
+}

@@ -1,0 +1,65 @@
+package org.privllm.tensor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+class ParallelTest {
+
+    @Property(tries = 50)
+    void everyIndexRunsExactlyOnceInGrainAlignedChunks(@ForAll @IntRange(min = 0, max = 500) int n,
+                                                        @ForAll @IntRange(min = 0, max = 40) int grain) {
+        AtomicIntegerArray seen = new AtomicIntegerArray(Math.max(1, n));
+        Parallel.forRange(n, grain, (from, to) -> {
+            assertThat(from % Math.max(1, grain)).isZero();
+            for (int i = from; i < to; i++) {
+                seen.incrementAndGet(i);
+            }
+        });
+        for (int i = 0; i < n; i++) {
+            assertThat(seen.get(i)).as("index %d", i).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void failuresInAnyChunkReachTheCaller() {
+        assertThatThrownBy(() -> Parallel.forRange(1000, 1, (from, to) -> {
+            if (to == 1000) {
+                throw new IllegalStateException("boom in last chunk");
+            }
+        })).isInstanceOf(IllegalStateException.class).hasMessage("boom in last chunk");
+        // the pool still works afterwards
+        int[] sum = new int[1];
+        Parallel.forRange(10, 100, (from, to) -> sum[0] += to - from);
+        assertThat(sum[0]).isEqualTo(10);
+    }
+
+    @Test
+    void nestedCallsComplete() {
+        AtomicIntegerArray seen = new AtomicIntegerArray(64 * 64);
+        Parallel.forRange(64, 1, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int row = i;
+                Parallel.forRange(64, 1, (f, t) -> {
+                    for (int j = f; j < t; j++) {
+                        seen.incrementAndGet(row * 64 + j);
+                    }
+                });
+            }
+        });
+        for (int i = 0; i < 64 * 64; i++) {
+            assertThat(seen.get(i)).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void memoryBandwidthIsPositiveAndFinite() {
+        double gbps = MemoryBandwidth.measureReadGbps(1 << 20, 1_000_000L);
+        assertThat(gbps).isPositive().isLessThan(1e5);
+    }
+}

@@ -1,0 +1,66 @@
+package org.privllm.trusted.gpt2;
+
+import org.privllm.model.Gpt2Config;
+import org.privllm.trusted.mask.MaskFamily;
+import org.privllm.trusted.obf.ObfuscationMode;
+
+/**
+ * What the masked scheme must cost beyond plaintext, from its operation counts: the mask
+ * applications the trusted domain performs per token (at each family's own cost) and, in pad mode
+ * with online compensation, the extra {@code T·W·N_out} products. Used to predict the
+ * obfuscated/plaintext time ratio: decode is bound by bytes read, prefill by FLOPs.
+ */
+public final class SchemeCost {
+    private SchemeCost() {}
+
+    /** Predicted time ratios (obfuscated / plaintext) for decode and prefill. */
+    public record Prediction(double decodeRatio, double prefillRatio, double plainDecodeBytes, double maskDecodeBytes,
+                             double plainPrefillFlops, double maskPrefillFlops) {}
+
+    /**
+     * @param promptTokens prefill length (rows per prefill call)
+     * @param onlinePads   pad mode computing the compensation on the trusted side per call (no pool)
+     */
+    public static Prediction predict(Gpt2Config c, MaskFamily family, ObfuscationMode mode, boolean onlinePads,
+                                     int promptTokens) {
+        int d = c.embd(), in = c.inner();
+        double linearParams = (double) c.layers() * ((long) d * 3 * d + (long) d * d + 2L * d * in);
+        double headParams = (double) c.vocab() * d;
+        double plainBytes = 4 * (linearParams + headParams);
+        // Per layer per token: N₁ (d), N₂⁻¹ (d), N₃ (d), N₄⁻¹ (inner), N₅ (inner), N₆⁻¹ (d); head: N₇ (d) and the O(V) unpermute.
+        double maskBytes = c.layers() * (4 * maskBytes(family, d) + 2 * maskBytes(family, in)) + maskBytes(family, d)
+                + 8.0 * c.vocab();
+        double maskFlopsPerRow = c.layers() * (4 * maskFlops(family, d) + 2 * maskFlops(family, in)) + maskFlops(family, d);
+        double extraBytes = 0, extraFlopsPerRow = 0;
+        if (mode == ObfuscationMode.PAD && onlinePads) {
+            // C_T = T·W'·N_out per call: a second pass over every weight plus the output mask.
+            extraBytes = plainBytes;
+            extraFlopsPerRow = 2 * linearParams;
+        }
+        double plainFlopsPerRow = 2 * linearParams;
+        double decode = (plainBytes + maskBytes + extraBytes) / plainBytes;
+        double prefill = (plainFlopsPerRow + maskFlopsPerRow + extraFlopsPerRow) / plainFlopsPerRow;
+        return new Prediction(decode, prefill, plainBytes, maskBytes + extraBytes, plainFlopsPerRow * promptTokens,
+                (maskFlopsPerRow + extraFlopsPerRow) * promptTokens);
+    }
+
+    /** Bytes of float32 mask data read to apply a mask of this family to one row of width d. */
+    static double maskBytes(MaskFamily f, int d) {
+        return switch (f) {
+            case MaskFamily.Orthogonal o -> 4.0 * d * d;
+            case MaskFamily.Gaussian g -> 4.0 * d * d;
+            case MaskFamily.BlockOrthogonal b -> 4.0 * d * Math.min(b.blockSize(), d);
+            case MaskFamily.Permutation p -> 12.0 * d;
+        };
+    }
+
+    /** FLOPs to apply a mask of this family to one row of width d. */
+    static double maskFlops(MaskFamily f, int d) {
+        return switch (f) {
+            case MaskFamily.Orthogonal o -> 2.0 * d * d;
+            case MaskFamily.Gaussian g -> 2.0 * d * d;
+            case MaskFamily.BlockOrthogonal b -> 2.0 * d * Math.min(b.blockSize(), d);
+            case MaskFamily.Permutation p -> d;
+        };
+    }
+}
