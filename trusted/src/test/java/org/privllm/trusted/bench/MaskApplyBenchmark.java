@@ -14,6 +14,7 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
+import org.privllm.tensor.Matrix;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.mask.Mask;
 import org.privllm.trusted.mask.MaskFamily;
@@ -25,7 +26,7 @@ import org.privllm.trusted.mask.MaskFamily;
  *
  * <pre>
  * java -cp "$(cat trusted/target/bench.cp):trusted/target/test-classes:trusted/target/classes" \
- *   org.openjdk.jmh.Main MaskApplyBenchmark -f 1 -wi 2 -i 3
+ *   org.openjdk.jmh.Main 'MaskApplyBenchmark.apply(Wire)?$' -f 1 -wi 2 -i 3
  * </pre>
  *
  * where {@code trusted/target/bench.cp} comes from
@@ -50,14 +51,24 @@ public class MaskApplyBenchmark {
 
     private Mask mask;
     private DMatrixRMaj x;
+    private Matrix xf;
 
     @Setup
     public void setup() {
         Random rnd = new Random(1);
         mask = MaskFamily.parse(family).sample(d, rnd);
         x = Dense.gaussian(n, d, 1, rnd);
+        xf = Dense.toFloat(x);
+        mask.apply(xf); // builds the packed float copies outside the measurement
     }
 
+    /** {@code X·N} at wire precision (float32 activations, the per-token path). */
+    @Benchmark
+    public Matrix applyWire() {
+        return mask.apply(xf);
+    }
+
+    /** {@code X·N} in float64 (weight obfuscation, verification). */
     @Benchmark
     public DMatrixRMaj apply() {
         return mask.apply(x);
