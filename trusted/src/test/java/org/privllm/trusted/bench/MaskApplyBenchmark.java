@@ -21,16 +21,15 @@ import org.privllm.trusted.mask.MaskFamily;
 
 /**
  * Cost of {@code X·N} for an {@code n×d} activation, per mask family: permutation O(n·d), block
- * O(n·d·b), dense O(n·d²). Run briefly (from the repository root, after {@code ./mvnw -B -q -o -pl trusted
- * -am test-compile}):
+ * O(n·d·b), dense O(n·d²). Run briefly from the repository root, after
+ * {@code ./mvnw -B -q -o -pl trusted -am test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test}
+ * (drop {@code -o} the first time if maven-dependency-plugin is not cached):
  *
  * <pre>
  * java -cp "$(cat trusted/target/bench.cp):trusted/target/test-classes:trusted/target/classes" \
  *   org.openjdk.jmh.Main 'MaskApplyBenchmark.apply(Wire)?$' -f 1 -wi 2 -i 3
  * </pre>
  *
- * where {@code trusted/target/bench.cp} comes from
- * {@code ./mvnw -B -q -o -pl trusted -am dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test}.
  * Masks are drawn once per trial (a dense orthogonal 3072×3072 takes a while to sample: QR of a Gaussian).
  */
 @State(Scope.Benchmark)
