@@ -16,11 +16,15 @@ import org.privllm.tensor.Parallel;
  * (O(n·d), small next to any mask application).
  */
 public final class Dense {
-    private static final int TILE = 64;
+    private static final int K_TILE = 64;
+    private static final int J_TILE = 512;
 
     private Dense() {}
 
-    /** {@code A·B} with k-tiling (B's tile stays in cache across rows) and rows split over {@link Parallel}. */
+    /**
+     * {@code A·B}: rows split over {@link Parallel}; within a thread, B is walked in k×j tiles small enough
+     * to stay in L2 while every row of the chunk streams past them (the j loop is auto-vectorised).
+     */
     public static DMatrixRMaj mul(DMatrixRMaj a, DMatrixRMaj b) {
         if (a.numCols != b.numRows) {
             throw new IllegalArgumentException("product shapes " + shape(a) + " · " + shape(b));
@@ -29,18 +33,21 @@ public final class Dense {
         DMatrixRMaj c = new DMatrixRMaj(n, m);
         double[] ad = a.data, bd = b.data, cd = c.data;
         Parallel.forRange(n, 4, (from, to) -> {
-            for (int kk = 0; kk < k; kk += TILE) {
-                int kEnd = Math.min(k, kk + TILE);
-                for (int i = from; i < to; i++) {
-                    int ci = i * m;
-                    for (int p = kk; p < kEnd; p++) {
-                        double aip = ad[i * k + p];
-                        if (aip == 0) {
-                            continue;
-                        }
-                        int bp = p * m;
-                        for (int j = 0; j < m; j++) { // auto-vectorised by the JIT
-                            cd[ci + j] += aip * bd[bp + j];
+            for (int jj = 0; jj < m; jj += J_TILE) {
+                int jEnd = Math.min(m, jj + J_TILE);
+                for (int kk = 0; kk < k; kk += K_TILE) {
+                    int kEnd = Math.min(k, kk + K_TILE);
+                    for (int i = from; i < to; i++) {
+                        int ci = i * m;
+                        for (int p = kk; p < kEnd; p++) {
+                            double aip = ad[i * k + p];
+                            if (aip == 0) {
+                                continue;
+                            }
+                            int bp = p * m;
+                            for (int j = jj; j < jEnd; j++) {
+                                cd[ci + j] += aip * bd[bp + j];
+                            }
                         }
                     }
                 }

@@ -14,22 +14,22 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
+import org.privllm.tensor.Matrix;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.mask.Mask;
 import org.privllm.trusted.mask.MaskFamily;
 
 /**
  * Cost of {@code X·N} for an {@code n×d} activation, per mask family: permutation O(n·d), block
- * O(n·d·b), dense O(n·d²). Run briefly (from the repository root, after {@code ./mvnw -B -q -o -pl trusted
- * -am test-compile}):
+ * O(n·d·b), dense O(n·d²). Run briefly from the repository root, after
+ * {@code ./mvnw -B -q -o -pl trusted -am test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test}
+ * (drop {@code -o} the first time if maven-dependency-plugin is not cached):
  *
  * <pre>
  * java -cp "$(cat trusted/target/bench.cp):trusted/target/test-classes:trusted/target/classes" \
- *   org.openjdk.jmh.Main MaskApplyBenchmark -f 1 -wi 2 -i 3
+ *   org.openjdk.jmh.Main 'MaskApplyBenchmark.apply(Wire)?$' -f 1 -wi 2 -i 3
  * </pre>
  *
- * where {@code trusted/target/bench.cp} comes from
- * {@code ./mvnw -B -q -o -pl trusted -am dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test}.
  * Masks are drawn once per trial (a dense orthogonal 3072×3072 takes a while to sample: QR of a Gaussian).
  */
 @State(Scope.Benchmark)
@@ -50,14 +50,24 @@ public class MaskApplyBenchmark {
 
     private Mask mask;
     private DMatrixRMaj x;
+    private Matrix xf;
 
     @Setup
     public void setup() {
         Random rnd = new Random(1);
         mask = MaskFamily.parse(family).sample(d, rnd);
         x = Dense.gaussian(n, d, 1, rnd);
+        xf = Dense.toFloat(x);
+        mask.apply(xf); // builds the packed float copies outside the measurement
     }
 
+    /** {@code X·N} at wire precision (float32 activations, the per-token path). */
+    @Benchmark
+    public Matrix applyWire() {
+        return mask.apply(xf);
+    }
+
+    /** {@code X·N} in float64 (weight obfuscation, verification). */
     @Benchmark
     public DMatrixRMaj apply() {
         return mask.apply(x);
