@@ -62,10 +62,11 @@ public final class Attention {
 
         Scratch(int t, int slots, int dh) {
             int nr = PackedWeight.NR;
-            keys = new float[(slots + nr - 1) / nr * nr * dh];
-            values = new float[(dh + nr - 1) / nr * nr * slots];
-            scores = new float[t * slots];
-            tile = new float[Kernels.MR * nr];
+            boolean products = t >= ROWS_FOR_PRODUCTS; // decode rows read the cache directly
+            keys = new float[products ? (slots + nr - 1) / nr * nr * dh : 0];
+            values = new float[products ? (dh + nr - 1) / nr * nr * slots : 0];
+            scores = new float[(products ? t : 1) * slots];
+            tile = new float[products ? Kernels.MR * nr : 0];
         }
     }
 
