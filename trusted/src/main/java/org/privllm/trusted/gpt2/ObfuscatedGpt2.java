@@ -3,7 +3,10 @@ package org.privllm.trusted.gpt2;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.security.SecureRandom;
 import java.util.Random;
+import java.util.stream.IntStream;
+import org.privllm.trusted.obf.MaskScope;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Weights;
 import org.privllm.model.TransformerOps;
@@ -61,33 +64,58 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
         this.session = new TrustedSession(new ExecutorChannel(executor), obf);
         Random rnd = obf.random();
         MaskFamily family = obf.family();
-        int d = config.embd(), dh = config.headDim(), heads = config.heads();
+        boolean perSession = obf.scope() == MaskScope.PER_SESSION;
+        // Sampling is the O(d³) part of a session's set-up (a QR per dense mask): layers draw in parallel,
+        // each from its own generator (seeded configs stay reproducible: the per-layer seeds come in order).
+        List<Random> layerRandom = new ArrayList<>();
+        for (int i = 0; i < config.layers(); i++) {
+            layerRandom.add(rnd instanceof SecureRandom ? new SecureRandom() : new Random(rnd.nextLong()));
+        }
+        List<LayerMasks> masks = IntStream.range(0, config.layers()).parallel()
+                .mapToObj(i -> LayerMasks.sample(config, family, perSession, layerRandom.get(i))).toList();
         for (int i = 0; i < config.layers(); i++) {
             Gpt2Weights.Layer l = weights.layers().get(i);
+            LayerMasks m = masks.get(i);
             String p = "h." + i + ".";
-            List<Mask> q = new ArrayList<>(), k = new ArrayList<>(), v = new ArrayList<>();
-            for (int h = 0; h < heads; h++) {
-                Mask nq = family.sample(dh, rnd);
-                q.add(nq);
-                k.add(nq.transposeInverse()); // N_Q·N_Kᵀ = I: scores are invariant
-                v.add(family.sample(dh, rnd));
-            }
-            List<Mask> qkv = new ArrayList<>(q);
-            qkv.addAll(k);
-            qkv.addAll(v);
+            List<Mask> qkv = new ArrayList<>(m.q());
+            qkv.addAll(m.k());
+            qkv.addAll(m.v());
             ObfuscatedLinear cAttn = session.register(linear(l.cAttn(), l.cAttnBias(), adapters.get(p + "attn.c_attn")),
-                    family.sample(d, rnd), new BlockDiagonalMask(qkv));
+                    m.attnIn(), new BlockDiagonalMask(qkv));
             ObfuscatedLinear cProj = session.register(linear(l.cProj(), l.cProjBias(), adapters.get(p + "attn.c_proj")),
-                    new BlockDiagonalMask(v), family.sample(d, rnd));
+                    new BlockDiagonalMask(m.v()), m.attnOut());
+            PlainLinear fc = linear(l.cFc(), l.cFcBias(), adapters.get(p + "mlp.c_fc"));
+            PlainLinear proj = linear(l.mlpProj(), l.mlpProjBias(), adapters.get(p + "mlp.c_proj"));
             blocks.add(new Block(cAttn, cProj,
-                    session.register(linear(l.cFc(), l.cFcBias(), adapters.get(p + "mlp.c_fc"))),
-                    session.register(linear(l.mlpProj(), l.mlpProjBias(), adapters.get(p + "mlp.c_proj"))),
-                    List.copyOf(q), List.copyOf(k), List.copyOf(v)));
+                    perSession ? session.register(fc, m.fcIn(), m.fcOut()) : session.register(fc),
+                    perSession ? session.register(proj, m.projIn(), m.projOut()) : session.register(proj),
+                    m.q(), m.k(), m.v()));
         }
         PlainLinear headLinear = PlainLinear.of(weights.head().transpose(), null);
         // The head is per session in both scopes: a fresh dense mask over the vocabulary axis per call would
         // cost O(V²); the permutation with scaling is what keeps logits hidden at O(V).
-        head = session.register(headLinear, family.sample(d, rnd), vocabularyMask(config.vocab(), rnd));
+        head = session.register(headLinear, family.sample(config.embd(), rnd), vocabularyMask(config.vocab(), rnd));
+    }
+
+    /**
+     * One layer's secret masks: per head {@code N_Q}, {@code N_K = N_Q⁻ᵀ}, {@code N_V}; the attention
+     * sublayer's input and output masks; and (per-session scope) the MLP's four masks.
+     */
+    private record LayerMasks(List<Mask> q, List<Mask> k, List<Mask> v, Mask attnIn, Mask attnOut,
+                              Mask fcIn, Mask fcOut, Mask projIn, Mask projOut) {
+        static LayerMasks sample(Gpt2Config c, MaskFamily family, boolean mlp, Random rnd) {
+            List<Mask> q = new ArrayList<>(), k = new ArrayList<>(), v = new ArrayList<>();
+            for (int h = 0; h < c.heads(); h++) {
+                Mask nq = family.sample(c.headDim(), rnd);
+                q.add(nq);
+                k.add(nq.transposeInverse()); // N_Q·N_Kᵀ = I: scores are invariant
+                v.add(family.sample(c.headDim(), rnd));
+            }
+            int d = c.embd();
+            return new LayerMasks(List.copyOf(q), List.copyOf(k), List.copyOf(v), family.sample(d, rnd),
+                    family.sample(d, rnd), mlp ? family.sample(d, rnd) : null, mlp ? family.sample(c.inner(), rnd) : null,
+                    mlp ? family.sample(c.inner(), rnd) : null, mlp ? family.sample(d, rnd) : null);
+        }
     }
 
     /** The vocabulary axis always gets a permutation with positive scaling: O(V) to undo, order-free for the executor. */

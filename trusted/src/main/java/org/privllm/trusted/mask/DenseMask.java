@@ -170,6 +170,15 @@ public final class DenseMask implements Mask {
         return Kernels.matmul(x, p, null);
     }
 
+    /** {@code N⁻¹·W} at wire precision on the packed kernels. */
+    @Override
+    public Matrix leftInverse(Matrix w) {
+        if (w.rows != dim()) {
+            throw new IllegalArgumentException("mask of dim " + dim() + " cannot left-multiply " + w.shape());
+        }
+        return Kernels.matmul(Dense.toFloat(nInv), w);
+    }
+
     @Override
     public synchronized Mask transposeInverse() {
         if (transposeInverse == null) {

@@ -30,6 +30,16 @@ public interface Channel extends AutoCloseable {
         return Dense.toFloat(linear(session, weight, Dense.of(x), compensation == null ? null : Dense.of(compensation)));
     }
 
+    /** True when tensors cross as float32: weights may then be obfuscated at that precision ({@link #uploadWire}). */
+    default boolean float32Wire() {
+        return false;
+    }
+
+    /** Uploads weights already in wire form (only for {@link #float32Wire()} channels). */
+    default WeightId uploadWire(SessionId session, org.privllm.protocol.LinearWeights weights) {
+        throw new UnsupportedOperationException("this channel takes float64 weights");
+    }
+
     @Override
     void close();
 

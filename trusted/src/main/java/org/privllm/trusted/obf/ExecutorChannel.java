@@ -49,6 +49,16 @@ public final class ExecutorChannel implements Channel {
     }
 
     @Override
+    public boolean float32Wire() {
+        return true;
+    }
+
+    @Override
+    public WeightId uploadWire(SessionId session, LinearWeights weights) {
+        return executor.uploadLinear(session, weights);
+    }
+
+    @Override
     public Matrix linearWire(SessionId session, WeightId weight, Matrix x, Matrix compensation) {
         return executor.linear(session, weight, x, compensation);
     }

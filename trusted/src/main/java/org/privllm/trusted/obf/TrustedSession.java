@@ -2,7 +2,9 @@ package org.privllm.trusted.obf;
 
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
+import org.privllm.protocol.LinearWeights;
 import org.privllm.protocol.SessionId;
+import org.privllm.protocol.WeightId;
 import org.privllm.tensor.Matrix;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LowRankAdapter;
@@ -83,8 +85,10 @@ public final class TrustedSession implements AutoCloseable {
                     + " do not fit layer " + plain.inDim() + "x" + plain.outDim());
         }
         Mask u = plain.lora() == null ? null : config.loraFamily().sample(plain.lora().rank(), random);
-        MaskedWeights w = obfuscate(plain, maskIn, maskOut, u);
-        return new ObfuscatedLinear(plain, scope, maskIn, maskOut, u, target, channel.upload(target, w));
+        WeightId id = channel.float32Wire()
+                ? channel.uploadWire(target, obfuscateWire(plain, maskIn, maskOut, u))
+                : channel.upload(target, obfuscate(plain, maskIn, maskOut, u));
+        return new ObfuscatedLinear(plain, scope, maskIn, maskOut, u, target, id);
     }
 
     /**
@@ -105,6 +109,26 @@ public final class TrustedSession implements AutoCloseable {
             bb = maskOut.apply(loraMask.leftInverse(Dense.scale(lora.scale(), lora.b())));
         }
         return new MaskedWeights(w, b, a, bb);
+    }
+
+    /**
+     * {@link #obfuscate} at wire precision: the same products on the float32 kernels, for a channel that
+     * sends float32 anyway (a dense 3072-wide mask makes the double products cost minutes per model).
+     */
+    public static LinearWeights obfuscateWire(PlainLinear plain, Mask maskIn, Mask maskOut, Mask loraMask) {
+        Matrix w = maskOut.apply(maskIn.leftInverse(Dense.toFloat(plain.weight())));
+        float[] b = plain.bias() == null ? null
+                : maskOut.apply(Matrix.rowVector(Dense.toFloat(plain.bias()))).data;
+        LowRankAdapter lora = plain.lora();
+        if (lora == null) {
+            return new LinearWeights(w, b);
+        }
+        if (loraMask == null || loraMask.dim() != lora.rank()) {
+            throw new IllegalArgumentException("adapter of rank " + lora.rank() + " needs an r×r mask");
+        }
+        Matrix a = loraMask.apply(maskIn.leftInverse(Dense.toFloat(lora.a())));
+        Matrix bb = maskOut.apply(loraMask.leftInverse(Dense.toFloat(Dense.scale(lora.scale(), lora.b()))));
+        return new LinearWeights(w, b, a, bb);
     }
 
     /** Blinds {@code x} for a bound layer: {@code X̃} and (pad mode) a never-used pad's compensation. */
