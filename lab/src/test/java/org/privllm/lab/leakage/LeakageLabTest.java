@@ -207,6 +207,17 @@ class LeakageLabTest {
     }
 
     @Test
+    void builtInPromptsEncodeWithGpt2sTokenizer(@TempDir Path dir) {
+        org.privllm.model.tokenizer.Gpt2Tokenizer.writeGpt2Files(dir);
+        var tok = org.privllm.model.tokenizer.Gpt2Tokenizer.load(dir);
+        List<int[]> ids = LeakagePrompts.resolve(null, tok, 50257, 1024, 50, 1);
+        assertThat(ids).hasSize(50).allSatisfy(p -> assertThat(p.length).isBetween(3, 30));
+        assertThat(ids.get(4)).startsWith(464, 2068, 7586, 21831); // "The quick brown fox"
+        assertThat(LeakagePrompts.resolve(List.of("Hello World"), tok, 50257, 1024, 2, 1)).allSatisfy(
+                p -> assertThat(p).containsExactly(15496, 2159));
+    }
+
+    @Test
     void builtInPromptsAreManyAndDistinct() {
         assertThat(LeakagePrompts.BUILT_IN).hasSizeGreaterThanOrEqualTo(50).doesNotHaveDuplicates();
         assertThatThrownBy(() -> LeakagePrompts.resolve(null, null, 10, 8, 0, 1)).hasMessageContaining("--count");
