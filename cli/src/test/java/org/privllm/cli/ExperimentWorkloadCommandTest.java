@@ -21,7 +21,7 @@ class ExperimentWorkloadCommandTest {
         int rc = Main.run("experiment", "workload", "--model", model.toString(), "--prompt-tokens", "5", "--new-tokens", "3",
                 "--tee-slowdown", "2", "--link-gbps", "1", "--call-latency-us", "100", "--out", out.toString(), "--seed", "9");
         assertThat(rc).isZero();
-        for (String f : new String[] {"workload.json", "workload.csv", "workload.md", "workload-assumptions.json",
+        for (String f : new String[] {"workload.json", "workload.csv", "workload.md", "workload-assumptions.json", "workload-breakdown.json",
                 "workload-time.png", "workload-time.svg"}) {
             assertThat(out.resolve(f)).isNotEmptyFile();
         }
