@@ -43,6 +43,21 @@ class ExperimentWorkloadCommandTest {
     }
 
     @Test
+    void planOnlyCountsEveryStrategyWithoutRunning(@TempDir Path tmp) throws Exception {
+        Path model = tmp.resolve("model"), out = tmp.resolve("out");
+        Fixture.write(model, Gpt2Config.of(1, 8, 2, 20, 16), 3);
+        int rc = Main.run("experiment", "workload", "--model", model.toString(), "--plan-only", "--prompt-tokens", "4",
+                "--new-tokens", "2", "--families", "perm", "--modes", "mask", "--out", out.toString());
+        assertThat(rc).isZero();
+        JsonNode rows = new ObjectMapper().readTree(out.resolve("workload.json").toFile()).get("rows");
+        assertThat(rows).hasSize(5);
+        for (JsonNode r : rows) {
+            assertThat(r.get("counted").asText()).isEqualTo("plan");
+            assertThat(r.get("untrusted_flops").asLong()).isPositive();
+        }
+    }
+
+    @Test
     void rejectsBadParameters(@TempDir Path tmp) {
         Path model = tmp.resolve("model");
         Fixture.write(model, Gpt2Config.of(1, 8, 2, 20, 16), 3);

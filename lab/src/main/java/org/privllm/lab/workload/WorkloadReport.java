@@ -83,6 +83,10 @@ public final class WorkloadReport {
         a.add("projection: trusted time x " + o.teeSlowdown() + " (TEE slowdown) + executor time + bytes over "
                 + o.linkGbps() + " Gbit/s + " + o.callLatencyUs() + " us per round trip; the in-process executor's "
                 + "measured transfer time is ~0");
+        if (o.planOnly()) {
+            a.add("plan-only: every row counted from its execution plan, nothing run; projected at " + o.trustedGflops()
+                    + " trusted / " + o.executorGflops() + " executor GFLOP/s (given, not measured)");
+        }
         a.add("chart labels: nonlin = trusted_nonlinear, m:/p: = masked in mask/pad mode with the family, gpu_nl = "
                 + "masked_gpu_nonlinear, amulet = amulet_reference");
         a.add("plain: the executor holds the public model beforehand; the trusted side sends ids and receives logits");
