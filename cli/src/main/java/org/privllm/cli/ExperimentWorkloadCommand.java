@@ -28,6 +28,9 @@ final class ExperimentWorkloadCommand implements Callable<Integer> {
     @Option(names = "--families", paramLabel = "F,F", split = ",", description = "Mask families of the masked runs (default: orthogonal, gaussian, block:min(64,d), perm).") List<String> families;
     @Option(names = "--modes", defaultValue = "mask,pad", split = ",", paramLabel = "mask,pad", description = "Modes of the masked runs (default ${DEFAULT-VALUE}).") List<String> modes;
     @Option(names = "--reps", defaultValue = "3", description = "Measured generations per real strategy; the fastest is reported (default ${DEFAULT-VALUE}).") int reps;
+    @Option(names = "--plan-only", description = "Count every strategy from its execution plan; run nothing (shapes too slow to run here).") boolean planOnly;
+    @Option(names = "--trusted-gflops", defaultValue = "1", description = "Trusted GFLOP/s for projections where nothing was measured (default ${DEFAULT-VALUE}).") double trustedGflops;
+    @Option(names = "--executor-gflops", defaultValue = "10", description = "Executor GFLOP/s for projections where nothing was measured (default ${DEFAULT-VALUE}).") double executorGflops;
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
     @Option(names = "--seed", paramLabel = "S", description = "Seed prompt ids and masks (default: a fixed prompt, SecureRandom masks).") Long seed;
 
@@ -45,7 +48,7 @@ final class ExperimentWorkloadCommand implements Callable<Integer> {
             }
         }
         WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(promptTokens, newTokens, teeSlowdown, linkGbps,
-                callLatencyUs, fams, ms, reps, seed);
+                callLatencyUs, fams, ms, reps, seed, planOnly, trustedGflops, executorGflops);
         WorkloadAnalyzer.check(m.config(), o);
         List<WorkloadAnalyzer.Result> results;
         try (Progress p = new Progress("workload", WorkloadAnalyzer.steps(o))) {

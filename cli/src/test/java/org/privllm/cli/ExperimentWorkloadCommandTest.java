@@ -21,7 +21,7 @@ class ExperimentWorkloadCommandTest {
         int rc = Main.run("experiment", "workload", "--model", model.toString(), "--prompt-tokens", "5", "--new-tokens", "3",
                 "--tee-slowdown", "2", "--link-gbps", "1", "--call-latency-us", "100", "--out", out.toString(), "--seed", "9");
         assertThat(rc).isZero();
-        for (String f : new String[] {"workload.json", "workload.csv", "workload.md", "workload-assumptions.json",
+        for (String f : new String[] {"workload.json", "workload.csv", "workload.md", "workload-assumptions.json", "workload-breakdown.json",
                 "workload-time.png", "workload-time.svg"}) {
             assertThat(out.resolve(f)).isNotEmptyFile();
         }
@@ -40,6 +40,21 @@ class ExperimentWorkloadCommandTest {
             }
         }
         assertThat(Files.readString(out.resolve("workload.md"))).contains("## Assumptions", "amulet_reference:");
+    }
+
+    @Test
+    void planOnlyCountsEveryStrategyWithoutRunning(@TempDir Path tmp) throws Exception {
+        Path model = tmp.resolve("model"), out = tmp.resolve("out");
+        Fixture.write(model, Gpt2Config.of(1, 8, 2, 20, 16), 3);
+        int rc = Main.run("experiment", "workload", "--model", model.toString(), "--plan-only", "--prompt-tokens", "4",
+                "--new-tokens", "2", "--families", "perm", "--modes", "mask", "--out", out.toString());
+        assertThat(rc).isZero();
+        JsonNode rows = new ObjectMapper().readTree(out.resolve("workload.json").toFile()).get("rows");
+        assertThat(rows).hasSize(5);
+        for (JsonNode r : rows) {
+            assertThat(r.get("counted").asText()).isEqualTo("plan");
+            assertThat(r.get("untrusted_flops").asLong()).isPositive();
+        }
     }
 
     @Test

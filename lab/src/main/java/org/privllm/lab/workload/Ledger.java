@@ -5,12 +5,13 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * What one strategy costs, accumulated operation by operation: trusted and untrusted FLOPs, boundary round trips and bytes each way (setup separately from
- * inference), and trusted memory (resident state plus the largest working set of one operation).
+ * What one strategy costs, accumulated operation by operation: trusted and untrusted FLOPs, boundary round
+ * trips and bytes each way (setup separately from inference), and trusted memory (resident state plus the
+ * largest working set of one operation).
  *
  * <p>Every charge goes through {@link OpCosts}. A {@link #trustedView() trusted view} shares the counters
  * but ignores executor-side charges: a live run uses it where a {@link CountingExecutor} already counts
- * the real executor calls. Not thread-safe beyond the synchronisation of single charges.
+ * the real executor calls. Not thread-safe: charge from the one thread that drives the generation.
  */
 public final class Ledger {
     private final Counters c;
@@ -41,17 +42,17 @@ public final class Ledger {
     }
 
     /** Ends the setup phase: later crossings count as inference. */
-    public synchronized void beginInference() {
+    public void beginInference() {
         c.setup = false;
     }
 
     /** Ends the counted request: later charges (session teardown) are ignored. */
-    public synchronized void endInference() {
+    public void endInference() {
         c.closed = true;
     }
 
     /** Clears the inference counters (after a warm-up run), keeping setup and resident state. */
-    public synchronized void resetInference() {
+    public void resetInference() {
         c.trustedFlops = c.untrustedFlops = c.roundTrips = c.bytesTo = c.bytesFrom = 0;
         c.peakWorkingBytes = c.executorNanos = 0;
         c.trustedByOp.clear();
@@ -60,7 +61,7 @@ public final class Ledger {
 
     // ---- trusted side ----
 
-    public synchronized void trusted(String op, long flops) {
+    public void trusted(String op, long flops) {
         if (c.closed) {
             return;
         }
@@ -69,18 +70,18 @@ public final class Ledger {
     }
 
     /** State the trusted domain holds for the whole session, by name (a second charge of the same name replaces the first). */
-    public synchronized void resident(String what, long bytes) {
+    public void resident(String what, long bytes) {
         c.resident.put(what, bytes);
     }
 
     /** Tensors the trusted domain holds during one operation; the peak is kept. */
-    public synchronized void working(long bytes) {
+    public void working(long bytes) {
         c.peakWorkingBytes = Math.max(c.peakWorkingBytes, bytes);
     }
 
     // ---- executor side ----
 
-    public synchronized void untrusted(String op, long flops) {
+    public void untrusted(String op, long flops) {
         if (executorSide && !c.closed) {
             c.untrustedFlops += flops;
             c.untrustedByOp.merge(op, flops, Long::sum);
@@ -88,7 +89,7 @@ public final class Ledger {
     }
 
     /** {@code trips} request/reply pairs carrying {@code to} bytes to the executor and {@code from} bytes back. */
-    public synchronized void crossing(long to, long from, int trips) {
+    public void crossing(long to, long from, int trips) {
         if (!executorSide || c.closed) {
             return;
         }
@@ -131,26 +132,27 @@ public final class Ledger {
         crossing(bytesTo, 0, 1);
     }
 
-    public synchronized void executorNanos(long nanos) {
+    public void executorNanos(long nanos) {
         c.executorNanos += nanos;
     }
 
     // ---- results ----
 
-    public synchronized long trustedFlops() { return c.trustedFlops; }
-    public synchronized long untrustedFlops() { return c.untrustedFlops; }
-    public synchronized long roundTrips() { return c.roundTrips; }
-    public synchronized long bytesToExecutor() { return c.bytesTo; }
-    public synchronized long bytesFromExecutor() { return c.bytesFrom; }
-    public synchronized long setupRoundTrips() { return c.setupRoundTrips; }
-    public synchronized long setupBytesToExecutor() { return c.setupBytesTo; }
-    public synchronized long residentBytes() { return c.resident.values().stream().mapToLong(Long::longValue).sum(); }
-    public synchronized long peakWorkingBytes() { return c.peakWorkingBytes; }
+    public long trustedFlops() { return c.trustedFlops; }
+    public long untrustedFlops() { return c.untrustedFlops; }
+    public long roundTrips() { return c.roundTrips; }
+    public long bytesToExecutor() { return c.bytesTo; }
+    public long bytesFromExecutor() { return c.bytesFrom; }
+    public long setupRoundTrips() { return c.setupRoundTrips; }
+    public long setupBytesToExecutor() { return c.setupBytesTo; }
+    public long residentBytes() { return c.resident.values().stream().mapToLong(Long::longValue).sum(); }
+    public long peakWorkingBytes() { return c.peakWorkingBytes; }
     /** Resident state plus the largest working set of one operation. */
-    public synchronized long trustedPeakBytes() { return residentBytes() + c.peakWorkingBytes; }
+    public long trustedPeakBytes() { return residentBytes() + c.peakWorkingBytes; }
     /** Time spent inside executor calls (live runs with a {@link CountingExecutor}). */
-    public synchronized long executorNanos() { return c.executorNanos; }
+    public long executorNanos() { return c.executorNanos; }
 
-    public synchronized Map<String, Long> trustedByOp() { return new LinkedHashMap<>(c.trustedByOp); }
-    public synchronized Map<String, Long> untrustedByOp() { return new LinkedHashMap<>(c.untrustedByOp); }
+    public Map<String, Long> trustedByOp() { return new LinkedHashMap<>(c.trustedByOp); }
+    public Map<String, Long> untrustedByOp() { return new LinkedHashMap<>(c.untrustedByOp); }
+    public Map<String, Long> residentByPart() { return new LinkedHashMap<>(c.resident); }
 }

@@ -29,6 +29,14 @@ public final class MaskedPlacement extends Placement {
     @Override public String family() { return family.toString(); }
     @Override public boolean live() { return true; }
 
+    public MaskFamily maskFamily() {
+        return family;
+    }
+
+    public ObfuscationMode obfuscationMode() {
+        return mode;
+    }
+
     private boolean pad() {
         return mode == ObfuscationMode.PAD;
     }

@@ -40,10 +40,16 @@ public final class WorkloadAnalyzer {
      * @param callLatencyUs latency per round trip in µs
      * @param reps          measured generations per real strategy (after one warm-up); the fastest is reported
      * @param seed          prompt ids and masks; null: fixed prompt, secure masks
+     * @param planOnly      count every strategy from its plan, run nothing (for shapes too slow to run here)
+     * @param trustedGflops, executorGflops rates for the projection where no run measured one (plan-only)
      */
     public record Options(int promptTokens, int newTokens, double teeSlowdown, double linkGbps, double callLatencyUs,
-                          List<MaskFamily> families, List<ObfuscationMode> modes, int reps, Long seed) {
+                          List<MaskFamily> families, List<ObfuscationMode> modes, int reps, Long seed, boolean planOnly,
+                          double trustedGflops, double executorGflops) {
         public Options {
+            if (!(trustedGflops > 0) || !(executorGflops > 0)) {
+                throw new IllegalArgumentException("--trusted-gflops and --executor-gflops must be positive");
+            }
             if (promptTokens < 1 || newTokens < 1 || reps < 1) {
                 throw new IllegalArgumentException("--prompt-tokens, --new-tokens and --reps must be >= 1");
             }
@@ -84,6 +90,14 @@ public final class WorkloadAnalyzer {
     public static List<Result> run(Gpt2Model model, Options o, Progress progress) {
         Gpt2Config c = model.config();
         check(c, o);
+        List<Result> out = new ArrayList<>();
+        if (o.planOnly()) {
+            for (Placement p : placements(c, o)) {
+                out.add(new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()), null, null));
+                progress.step(p.strategy());
+            }
+            return out;
+        }
         int[] prompt = new SplittableRandom(o.seed() == null ? 1 : o.seed()).ints(o.promptTokens(), 0, c.vocab()).toArray();
         Random masks = o.seed() == null ? null : new Random(o.seed() ^ 0x5DEECE66DL);
         // JIT warm-up of the shared kernels, so the first strategy is not measured cold
@@ -91,39 +105,43 @@ public final class WorkloadAnalyzer {
         for (int i = 0; i < 2; i++) {
             warm.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null);
         }
-        List<Result> out = new ArrayList<>();
-        out.add(live(model, new PlainPlacement(c), null, prompt, o));
-        progress.step("plain");
-        out.add(live(model, new TrustedNonlinearPlacement(c),
-                ex -> new TrustedNonlinearGpt2(c, model.weights(), ex), prompt, o));
-        progress.step("trusted_nonlinear");
-        for (ObfuscationMode mode : o.modes()) {
-            for (MaskFamily f : o.families()) {
-                ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(mode).withFamily(f);
-                if (masks != null) {
-                    obf = obf.withSeed(masks.nextLong());
+        for (Placement p : placements(c, o)) {
+            out.add(switch (p) {
+                case PlainPlacement plain -> live(model, plain, null, prompt, o);
+                case TrustedNonlinearPlacement t -> live(model, t, ex -> new TrustedNonlinearGpt2(c, model.weights(), ex), prompt, o);
+                case MaskedPlacement m -> {
+                    ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(m.obfuscationMode()).withFamily(m.maskFamily());
+                    ObfuscationConfig cfg = masks == null ? obf : obf.withSeed(masks.nextLong());
+                    yield live(model, m, ex -> new ObfuscatedGpt2(c, model.weights(), ex, cfg, Map.of()), prompt, o);
                 }
-                ObfuscationConfig cfg = obf;
-                out.add(live(model, new MaskedPlacement(c, f, mode),
-                        ex -> new ObfuscatedGpt2(c, model.weights(), ex, cfg, Map.of()), prompt, o));
-                progress.step("masked " + mode + " " + f);
-            }
+                default -> new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()), null, null);
+            });
+            progress.step(p.strategy());
         }
-        for (Placement p : List.of(new GpuNonlinearPlacement(c), new AmuletPlacement(c))) {
-            out.add(new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()), null, null));
-        }
-        progress.step("modelled");
         return out;
     }
 
-    /** Number of progress steps {@link #run} takes. */
+    /** Number of progress steps {@link #run} takes: one per strategy row. */
     public static int steps(Options o) {
-        return 3 + o.modes().size() * o.families().size();
+        return 4 + o.modes().size() * o.families().size();
+    }
+
+    /** Every strategy in report order. */
+    static List<Placement> placements(Gpt2Config c, Options o) {
+        List<Placement> ps = new ArrayList<>(List.of(new PlainPlacement(c), new TrustedNonlinearPlacement(c)));
+        for (ObfuscationMode mode : o.modes()) {
+            for (MaskFamily f : o.families()) {
+                ps.add(new MaskedPlacement(c, f, mode));
+            }
+        }
+        ps.add(new GpuNonlinearPlacement(c));
+        ps.add(new AmuletPlacement(c));
+        return ps;
     }
 
     /**
      * Runs one implemented strategy: {@code build} wraps a counting executor into the strategy's ops (null: the
-     * plaintext engine is the executor). A warm-up generation precedes the measured one.
+     * plaintext engine is the executor). A warm-up generation precedes the measured ones.
      */
     static Result live(Gpt2Model model, Placement p, Function<Executor, TransformerOps> build, int[] prompt, Options o) {
         Gpt2Config c = model.config();
@@ -189,13 +207,14 @@ public final class WorkloadAnalyzer {
     /**
      * Real strategies: measured trusted time × slowdown + measured executor time. Modelled ones: FLOPs over the
      * rates the real runs achieved — executor FLOP/s over all real runs, trusted FLOP/s over the {@code masked}
-     * runs (their trusted work, like the modelled ones', is mostly mask algebra). Transfers: bytes over the link
+     * runs (their trusted work, like the modelled ones', is mostly mask algebra); the given rates where nothing
+     * was measured. Transfers: bytes over the link
      * plus a latency per round trip, for all.
      */
     public static Map<Result, Projection> project(List<Result> results, Options o) {
-        double untrustedRate = rate(results.stream().filter(r -> r.measured() != null).toList(), false, 1e10);
+        double untrustedRate = rate(results.stream().filter(r -> r.measured() != null).toList(), false, o.executorGflops() * 1e9);
         double trustedRate = rate(results.stream().filter(r -> r.measured() != null && r.placement() instanceof MaskedPlacement)
-                .toList(), true, 1e9);
+                .toList(), true, o.trustedGflops() * 1e9);
         Map<Result, Projection> out = new LinkedHashMap<>();
         for (Result r : results) {
             Ledger l = r.counts();

@@ -1,5 +1,6 @@
 package org.privllm.lab.workload;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -82,6 +83,10 @@ public final class WorkloadReport {
         a.add("projection: trusted time x " + o.teeSlowdown() + " (TEE slowdown) + executor time + bytes over "
                 + o.linkGbps() + " Gbit/s + " + o.callLatencyUs() + " us per round trip; the in-process executor's "
                 + "measured transfer time is ~0");
+        if (o.planOnly()) {
+            a.add("plan-only: every row counted from its execution plan, nothing run; projected at " + o.trustedGflops()
+                    + " trusted / " + o.executorGflops() + " executor GFLOP/s (given, not measured)");
+        }
         a.add("chart labels: nonlin = trusted_nonlinear, m:/p: = masked in mask/pad mode with the family, gpu_nl = "
                 + "masked_gpu_nonlinear, amulet = amulet_reference");
         a.add("plain: the executor holds the public model beforehand; the trusted side sends ids and receives logits");
@@ -90,7 +95,7 @@ public final class WorkloadReport {
         return new ArrayList<>(a);
     }
 
-    /** Writes the tables, the assumptions and the stacked time chart; returns the files written. */
+    /** Writes the table, the assumptions, the per-operation breakdown and the stacked time chart; returns the files written. */
     public static List<Path> write(Path dir, List<WorkloadAnalyzer.Result> results, WorkloadAnalyzer.Options o, RunInfo info) {
         Map<WorkloadAnalyzer.Result, WorkloadAnalyzer.Projection> proj = WorkloadAnalyzer.project(results, o);
         List<Path> files = new ArrayList<>(table(results, proj).write(dir, "workload", info));
@@ -99,9 +104,25 @@ public final class WorkloadReport {
             assumptions(results, o).forEach(s -> md.append("- ").append(s).append('\n'));
             Files.writeString(dir.resolve("workload.md"), md, StandardOpenOption.APPEND);
             Path json = dir.resolve("workload-assumptions.json");
-            new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
+            new ObjectMapper().writerWithDefaultPrettyPrinter()
                     .writeValue(json.toFile(), Map.of("assumptions", assumptions(results, o)));
             files.add(json);
+            List<Map<String, Object>> breakdown = new ArrayList<>();
+            for (WorkloadAnalyzer.Result r : results) {
+                Map<String, Object> b = new LinkedHashMap<>();
+                b.put("strategy", r.placement().strategy());
+                b.put("mode", r.placement().mode());
+                b.put("family", r.placement().family());
+                b.put("trusted_flops_by_op", r.counts().trustedByOp());
+                b.put("untrusted_flops_by_op", r.counts().untrustedByOp());
+                b.put("trusted_resident_bytes", r.counts().residentByPart());
+                b.put("trusted_peak_working_bytes", r.counts().peakWorkingBytes());
+                breakdown.add(b);
+            }
+            Path bjson = dir.resolve("workload-breakdown.json");
+            new ObjectMapper().writerWithDefaultPrettyPrinter()
+                    .writeValue(bjson.toFile(), Map.of("title", "Counted FLOPs per operation and trusted memory per part", "rows", breakdown));
+            files.add(bjson);
         } catch (IOException e) {
             throw new UncheckedIOException(dir + ": cannot write assumptions (" + e.getMessage() + ")", e);
         }

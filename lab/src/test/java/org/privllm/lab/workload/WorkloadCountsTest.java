@@ -25,7 +25,7 @@ import org.privllm.untrusted.InProcessExecutor;
 class WorkloadCountsTest {
     static final Gpt2Model TINY = WorkloadFixtures.model(WorkloadFixtures.tiny(), 3);
     static final WorkloadAnalyzer.Options ONE = new WorkloadAnalyzer.Options(3, 1, 1, 10, 50,
-            List.of(new MaskFamily.Orthogonal()), List.of(ObfuscationMode.MASK), 1, 7L);
+            List.of(new MaskFamily.Orthogonal()), List.of(ObfuscationMode.MASK), 1, 7L, false, 1, 10);
 
     // Tiny shape, n = 3 rows at prefill, 1 row at the head. Linear: 2·n·in·out + n·out (bias).
     static final long C_ATTN = 2 * 3 * 4 * 12 + 3 * 12;   // 324
@@ -189,7 +189,7 @@ class WorkloadCountsTest {
             analytic += layers * (2.0 * ((double) d * 3 * d + (double) d * d + 2.0 * d * inner) + 4.0 * d * ctx);
         }
         analytic += fresh * 2.0 * d * vocab;
-        WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(prompt, fresh, 1, 10, 50, List.of(), List.of(), 1, 1L);
+        WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(prompt, fresh, 1, 10, 50, List.of(), List.of(), 1, 1L, false, 1, 10);
         WorkloadAnalyzer.Result r = WorkloadAnalyzer.live(m, new PlainPlacement(m.config()), null,
                 new int[] {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, o);
         assertThat((double) r.counts().untrustedFlops()).isCloseTo(analytic, org.assertj.core.data.Percentage.withPercentage(1));
