@@ -36,17 +36,11 @@ public enum Activation {
                 + "' (supported: gelu_new, gelu, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, silu, tanh)");
     }
 
-    private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
 
     /** Applies the activation in place to {@code x[0..n)}. */
     public void applyInPlace(float[] x, int from, int to) {
         switch (this) {
-            case GELU_NEW, GELU_PYTORCH_TANH -> {
-                for (int i = from; i < to; i++) {
-                    double v = x[i];
-                    x[i] = (float) (0.5 * v * (1.0 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))));
-                }
-            }
+            case GELU_NEW, GELU_PYTORCH_TANH -> org.privllm.tensor.Kernels.geluTanh(x, from, to);
             case GELU_FAST -> {
                 for (int i = from; i < to; i++) {
                     double v = x[i];
