@@ -91,14 +91,18 @@ public final class BlockDiagonalMask implements Mask {
             throw new IllegalArgumentException("mask of dim " + dim + " applied to " + x.shape());
         }
         Matrix y = new Matrix(x.rows, dim);
-        for (int i = 0; i < blocks.size(); i++) {
-            Mask m = blocks.get(i);
-            Matrix part = x.cols(offsets[i], offsets[i] + m.dim());
-            Matrix r = inverse ? m.applyInverse(part) : m.apply(part);
-            for (int row = 0; row < x.rows; row++) {
-                System.arraycopy(r.data, row * r.cols, y.data, row * dim + offsets[i], r.cols);
+        // Blocks are independent: spread them over the workers (each block's small product then runs inline)
+        // instead of fanning every 64-wide product out on its own.
+        org.privllm.tensor.Parallel.forRange(blocks.size(), 1, (fromBlock, toBlock) -> {
+            for (int i = fromBlock; i < toBlock; i++) {
+                Mask m = blocks.get(i);
+                Matrix part = x.cols(offsets[i], offsets[i] + m.dim());
+                Matrix r = inverse ? m.applyInverse(part) : m.apply(part);
+                for (int row = 0; row < x.rows; row++) {
+                    System.arraycopy(r.data, row * r.cols, y.data, row * dim + offsets[i], r.cols);
+                }
             }
-        }
+        });
         return y;
     }
 
