@@ -60,21 +60,6 @@ public final class AmuletPlacement extends Placement {
     }
 
     @Override
-    public void mlpUp(Ledger l, int n) {
-        executorMlpUp(l, n);
-    }
-
-    @Override
-    public void mlpDown(Ledger l, int n) {
-        executorMlpDown(l, n);
-    }
-
-    @Override
-    public void advance(Ledger l, int n) {
-        executorFinalNorm(l, n);
-    }
-
-    @Override
     public void lmHead(Ledger l, int rows) {
         executorHead(l, rows);
         l.crossing(OpCosts.FLOAT_BYTES * (long) rows * vocab, OpCosts.FLOAT_BYTES * (long) rows * vocab, 1);

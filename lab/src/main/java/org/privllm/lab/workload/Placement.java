@@ -46,14 +46,20 @@ public abstract class Placement {
     /** LayerNorm 1, attention sublayer, residual ({@code batch·t} rows; {@code past} cached slots). */
     public abstract void attention(Ledger l, int layer, int batch, int t, int past);
 
-    /** LayerNorm 2, c_fc, activation. */
-    public abstract void mlpUp(Ledger l, int n);
+    /** LayerNorm 2, c_fc, activation (default: all on the executor, as the whole-model strategies run it). */
+    public void mlpUp(Ledger l, int n) {
+        executorMlpUp(l, n);
+    }
 
-    /** MLP c_proj, residual. */
-    public abstract void mlpDown(Ledger l, int n);
+    /** MLP c_proj, residual (default: on the executor). */
+    public void mlpDown(Ledger l, int n) {
+        executorMlpDown(l, n);
+    }
 
-    /** Cache advance and the final LayerNorm over the step's {@code n} rows. */
-    public abstract void advance(Ledger l, int n);
+    /** Cache advance and the final LayerNorm over the step's {@code n} rows (default: on the executor). */
+    public void advance(Ledger l, int n) {
+        executorFinalNorm(l, n);
+    }
 
     public abstract void lmHead(Ledger l, int rows);
 

@@ -32,21 +32,6 @@ public final class PlainPlacement extends Placement {
     }
 
     @Override
-    public void mlpUp(Ledger l, int n) {
-        executorMlpUp(l, n);
-    }
-
-    @Override
-    public void mlpDown(Ledger l, int n) {
-        executorMlpDown(l, n);
-    }
-
-    @Override
-    public void advance(Ledger l, int n) {
-        executorFinalNorm(l, n);
-    }
-
-    @Override
     public void lmHead(Ledger l, int rows) {
         executorHead(l, rows);
         l.crossing(0, OpCosts.FLOAT_BYTES * (long) rows * vocab, 0); // the reply of this forward's round trip
