@@ -71,6 +71,25 @@ public final class ObfuscatedLinear {
         return plain.outDim();
     }
 
+    private volatile org.privllm.tensor.PackedWeight effectivePacked;
+
+    /**
+     * {@code W' = W + (α/r)·A·B} in float32, packed once: the trusted side's plaintext copy for computing
+     * pad compensations at wire precision (never sent anywhere).
+     */
+    org.privllm.tensor.PackedWeight effectiveWeightPacked() {
+        org.privllm.tensor.PackedWeight p = effectivePacked;
+        if (p == null) {
+            org.ejml.data.DMatrixRMaj w = plain.weight();
+            if (plain.lora() != null) {
+                w = org.privllm.trusted.linalg.Dense.add(w, org.privllm.trusted.linalg.Dense.scale(plain.lora().scale(),
+                        org.privllm.trusted.linalg.Dense.mul(plain.lora().a(), plain.lora().b())));
+            }
+            effectivePacked = p = org.privllm.tensor.PackedWeight.pack(org.privllm.trusted.linalg.Dense.toFloat(w));
+        }
+        return p;
+    }
+
     boolean bound() {
         return weightId != null;
     }

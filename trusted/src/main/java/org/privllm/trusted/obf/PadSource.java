@@ -19,6 +19,13 @@ public interface PadSource extends AutoCloseable {
      */
     static Pad compute(ObfuscatedLinear layer, int rows, double std, Random rnd) {
         DMatrixRMaj t = Dense.gaussian(rows, layer.inDim(), std, rnd);
+        if (layer.bound()) {
+            // Per-session layers cross the wire in float32: the compensation is computed at that precision
+            // on the packed kernels (the float64 product made online pads cost 3x the offloaded matmul).
+            org.privllm.tensor.Matrix c = layer.maskOut().apply(
+                    org.privllm.tensor.Kernels.matmul(Dense.toFloat(t), layer.effectiveWeightPacked(), null));
+            return new Pad(layer, t, Dense.of(c));
+        }
         return new Pad(layer, t, layer.maskOut().apply(layer.plain().timesEffectiveWeight(t)));
     }
 
