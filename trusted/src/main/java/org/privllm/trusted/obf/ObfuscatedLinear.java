@@ -19,8 +19,17 @@ public final class ObfuscatedLinear {
     private final SessionId session;
     private final WeightId weightId;
 
+    /** Whether its weights crossed as float32 (then pads are compensated at that precision too). */
+    private final boolean wirePrecision;
+
     ObfuscatedLinear(PlainLinear plain, MaskScope scope, Mask maskIn, Mask maskOut, Mask loraMask,
                      SessionId session, WeightId weightId) {
+        this(plain, scope, maskIn, maskOut, loraMask, session, weightId, false);
+    }
+
+    ObfuscatedLinear(PlainLinear plain, MaskScope scope, Mask maskIn, Mask maskOut, Mask loraMask,
+                     SessionId session, WeightId weightId, boolean wirePrecision) {
+        this.wirePrecision = wirePrecision;
         this.plain = plain;
         this.scope = scope;
         this.maskIn = maskIn;
@@ -88,6 +97,10 @@ public final class ObfuscatedLinear {
             effectivePacked = p = org.privllm.tensor.PackedWeight.pack(org.privllm.trusted.linalg.Dense.toFloat(w));
         }
         return p;
+    }
+
+    boolean wirePrecision() {
+        return wirePrecision;
     }
 
     boolean bound() {

@@ -19,7 +19,7 @@ public interface PadSource extends AutoCloseable {
      */
     static Pad compute(ObfuscatedLinear layer, int rows, double std, Random rnd) {
         DMatrixRMaj t = Dense.gaussian(rows, layer.inDim(), std, rnd);
-        if (layer.bound()) {
+        if (layer.bound() && layer.wirePrecision()) {
             // Per-session layers cross the wire in float32: the compensation is computed at that precision
             // on the packed kernels (the float64 product made online pads cost 3x the offloaded matmul).
             org.privllm.tensor.Matrix c = layer.maskOut().apply(

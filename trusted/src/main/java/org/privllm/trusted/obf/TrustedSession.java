@@ -88,7 +88,7 @@ public final class TrustedSession implements AutoCloseable {
         WeightId id = channel.float32Wire()
                 ? channel.uploadWire(target, obfuscateWire(plain, maskIn, maskOut, u))
                 : channel.upload(target, obfuscate(plain, maskIn, maskOut, u));
-        return new ObfuscatedLinear(plain, scope, maskIn, maskOut, u, target, id);
+        return new ObfuscatedLinear(plain, scope, maskIn, maskOut, u, target, id, channel.float32Wire());
     }
 
     /**
