@@ -66,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
         System.out.printf("max |logit error|: %.3g over %d steps x %d vocab%n", Checks.maxAbsError(plainLogits, maskedLogits),
                 maskedLogits.size(), m.config().vocab());
         System.out.println("boundary:    " + Json.MAPPER.writeValueAsString(boundary));
-        System.out.printf("speed:       plaintext %.1f tok/s decode, obfuscated %.1f tok/s decode%n",
+        System.out.printf("speed:       plaintext %.1f tok/s decode, obfuscated %.1f tok/s decode (cold JVM: use bench for speed)%n",
                 plain.decodeTokensPerSecond(), masked.decodeTokensPerSecond());
         return same ? 0 : 1;
     }
