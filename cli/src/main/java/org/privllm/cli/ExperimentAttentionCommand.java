@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.privllm.lab.experiment.attention.AttentionSweep;
-import org.privllm.lab.report.RunInfo;
 import org.privllm.model.Gpt2Model;
 import org.privllm.trusted.mask.MaskFamily;
 import picocli.CommandLine.Command;
@@ -21,6 +20,7 @@ import picocli.CommandLine.Option;
         "and |N_Q.N_K^T - I|; writes attention.json/.csv/.md and one heatmap per decode count under --out."})
 final class ExperimentAttentionCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
+    @Mixin ExperimentRun run = new ExperimentRun();
 
     @Option(names = "--batch", defaultValue = "1,2", paramLabel = "LIST", description = "Batch sizes (default ${DEFAULT-VALUE}).")
     String batch;
@@ -39,19 +39,13 @@ final class ExperimentAttentionCommand implements Callable<Integer> {
             description = "Mask family: orthogonal, gaussian, block:B, perm (default ${DEFAULT-VALUE}).")
     String masks;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where the results go.")
-    Path out;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Seed masks, pads and inputs (recorded in the results).")
-    Long seed;
-
     @Override
     public Integer call() {
         Gpt2Model m = model.load();
         AttentionSweep.Grid grid = new AttentionSweep.Grid(ints("--batch", batch), ints("--seq", seq),
                 ints("--decode", decode), pads(pad));
-        AttentionSweep.Result r = AttentionSweep.run(m, grid, MaskFamily.parse(masks), seed,
-                RunInfo.capture(Main.commandLine(), Main.VERSION, m.config(), seed), out, System.err);
+        AttentionSweep.Result r = AttentionSweep.run(m, grid, MaskFamily.parse(masks), run.seed,
+                run.info(m.config()), run.out, System.err);
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("rows", r.table().rows().size());
         j.put("all_close", r.allClose());

@@ -11,7 +11,6 @@ import org.privllm.lab.leakage.LeakageConfig;
 import org.privllm.lab.leakage.LeakageLab;
 import org.privllm.lab.leakage.LeakagePrompts;
 import org.privllm.lab.report.ResultTable;
-import org.privllm.lab.report.RunInfo;
 import org.privllm.model.Gpt2Model;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,6 +20,7 @@ import picocli.CommandLine.Option;
         + "for every configuration: vocabulary matching, mask recovery from weights, attention scores, linkability, output tokens.")
 final class ExperimentLeakageCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
+    @Mixin ExperimentRun run = new ExperimentRun();
 
     @Option(names = "--prompts", paramLabel = "FILE", description = "prompts, one per line (default: 60 built-in sentences)")
     Path prompts;
@@ -33,11 +33,6 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
 
     @Option(names = "--only", paramLabel = "REGEX", description = "run only configurations whose name matches (e.g. 'plain|mask/orthogonal')")
     String only;
-
-    @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
-
-    @Option(names = "--seed", description = "seed for masks, pads and adapters (reproducible; default: secure random, not written)")
-    Long seed;
 
     @Override
     public Integer call() throws Exception {
@@ -52,7 +47,7 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--prompts " + prompts + " holds no prompt");
             }
         }
-        long base = seed != null ? seed : new SecureRandom().nextLong();
+        long base = run.seed != null ? run.seed : new SecureRandom().nextLong();
         List<int[]> ids = LeakagePrompts.resolve(texts, model.tokenizer(), m.config().vocab(), m.config().positions(), count, base);
         List<LeakageConfig> configs = LeakageConfig.all(m.config().embd());
         if (only != null) {
@@ -63,11 +58,11 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
             }
         }
         long t0 = System.nanoTime();
-        ResultTable table = new LeakageLab(m.config(), m.weights(), newTokens, base).run(configs, ids, base, out,
-                RunInfo.capture(Main.commandLine(), Main.VERSION, m.config(), seed), true);
-        System.out.println(table.toMarkdown(RunInfo.capture(Main.commandLine(), Main.VERSION, m.config(), seed)));
+        ResultTable table = new LeakageLab(m.config(), m.weights(), newTokens, base).run(configs, ids, base, run.out,
+                run.info(m.config()), true);
+        System.out.println(table.toMarkdown(run.info(m.config())));
         System.err.printf("leakage: %d configurations x %d prompts in %.1f s; results in %s%n", configs.size(), ids.size(),
-                (System.nanoTime() - t0) / 1e9, out);
+                (System.nanoTime() - t0) / 1e9, run.out);
         return 0;
     }
 }

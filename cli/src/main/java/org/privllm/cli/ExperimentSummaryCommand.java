@@ -5,7 +5,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.privllm.lab.experiment.summary.SummaryExperiment;
-import org.privllm.lab.report.RunInfo;
 import org.privllm.model.Gpt2Model;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.mask.MaskFamily;
@@ -19,6 +18,7 @@ import picocli.CommandLine.Option;
         "(greedy 32 new tokens, obfuscated vs plaintext); writes summary.json/.csv/.md and summary.png/.svg under --out."})
 final class ExperimentSummaryCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
+    @Mixin ExperimentRun run = new ExperimentRun();
 
     @Option(names = "--lora", paramLabel = "DIR", description = "A peft LoRA adapter for the model.")
     Path lora;
@@ -27,19 +27,13 @@ final class ExperimentSummaryCommand implements Callable<Integer> {
             description = "Mask family: orthogonal, gaussian, block:B, perm (default ${DEFAULT-VALUE}).")
     String masks;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where the results go.")
-    Path out;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Seed masks, pads and inputs (recorded in the results).")
-    Long seed;
-
     @Override
     public Integer call() {
         Gpt2Model m = model.load();
         MaskFamily family = MaskFamily.parse(masks);
         LoraAdapter adapter = lora == null ? null : LoraAdapter.load(lora, m.config());
-        SummaryExperiment.Result r = SummaryExperiment.run(m, adapter, family, seed,
-                RunInfo.capture(Main.commandLine(), Main.VERSION, m.config(), seed), out, System.err);
+        SummaryExperiment.Result r = SummaryExperiment.run(m, adapter, family, run.seed,
+                run.info(m.config()), run.out, System.err);
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("checks", r.table().rows().size());
         j.put("all_passed", r.allPassed());

@@ -20,6 +20,7 @@ import picocli.CommandLine.Option;
         + "projected time of plain, trusted_nonlinear, masked (each mode and family), masked_gpu_nonlinear and amulet_reference.")
 final class ExperimentWorkloadCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
+    @Mixin ExperimentRun run = new ExperimentRun();
     @Option(names = "--prompt-tokens", defaultValue = "16", description = "Prompt length (default ${DEFAULT-VALUE}).") int promptTokens;
     @Option(names = "--new-tokens", defaultValue = "4", description = "Greedy new tokens (default ${DEFAULT-VALUE}).") int newTokens;
     @Option(names = "--tee-slowdown", defaultValue = "1.0", paramLabel = "F", description = "Multiplies trusted time (default ${DEFAULT-VALUE}).") double teeSlowdown;
@@ -31,8 +32,6 @@ final class ExperimentWorkloadCommand implements Callable<Integer> {
     @Option(names = "--plan-only", description = "Count every strategy from its execution plan; run nothing (shapes too slow to run here).") boolean planOnly;
     @Option(names = "--trusted-gflops", defaultValue = "1", description = "Trusted GFLOP/s for projections where nothing was measured (default ${DEFAULT-VALUE}).") double trustedGflops;
     @Option(names = "--executor-gflops", defaultValue = "10", description = "Executor GFLOP/s for projections where nothing was measured (default ${DEFAULT-VALUE}).") double executorGflops;
-    @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
-    @Option(names = "--seed", paramLabel = "S", description = "Seed prompt ids and masks (default: a fixed prompt, SecureRandom masks).") Long seed;
 
     @Override
     public Integer call() {
@@ -48,14 +47,14 @@ final class ExperimentWorkloadCommand implements Callable<Integer> {
             }
         }
         WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(promptTokens, newTokens, teeSlowdown, linkGbps,
-                callLatencyUs, fams, ms, reps, seed, planOnly, trustedGflops, executorGflops);
+                callLatencyUs, fams, ms, reps, run.seed, planOnly, trustedGflops, executorGflops);
         WorkloadAnalyzer.check(m.config(), o);
         List<WorkloadAnalyzer.Result> results;
         try (Progress p = new Progress("workload", WorkloadAnalyzer.steps(o))) {
             results = WorkloadAnalyzer.run(m, o, p);
         }
-        RunInfo info = RunInfo.capture(Main.commandLine(), Main.VERSION, m.config(), seed);
-        List<Path> files = WorkloadReport.write(out, results, o, info);
+        RunInfo info = run.info(m.config());
+        List<Path> files = WorkloadReport.write(run.out, results, o, info);
         files.forEach(f -> System.out.println("wrote " + f));
         return 0;
     }
