@@ -77,7 +77,7 @@ public final class VerifyingExecutor implements Executor {
 
     /** Per-weight check data: nothing here ever leaves this process. */
     private record Check(int in, int out, int rank, float[][] r, double[][] wr, double[][] absWr, double[] br,
-                         double[] absBr, float[] checksum) {}
+                         double[] absBr, float[] checksum, double[][] absChecksumW, double[] absChecksumB) {}
 
     private static final class Session {
         final Map<Long, Check> checks = new ConcurrentHashMap<>();
@@ -145,11 +145,31 @@ public final class VerifyingExecutor implements Executor {
             }
         }
         float[] checksum = null;
+        double[][] absChecksumW = null;
+        double[] absChecksumB = null;
         LinearWeights sent = w;
         if (role == Role.ATTENTION_PROJECTION) {
             checksum = new float[out * CHECK_COLUMNS];
             for (int i = 0; i < checksum.length; i++) {
                 checksum[i] = secretEntry();
+            }
+            // |W̃|·|R_k| and |b̃|·|R_k|: the input-side magnitudes that bound a linear call's checksum rounding.
+            absChecksumW = new double[CHECK_COLUMNS][];
+            absChecksumB = new double[CHECK_COLUMNS];
+            for (int k = 0; k < CHECK_COLUMNS; k++) {
+                float[] rk = new float[out];
+                for (int j = 0; j < out; j++) {
+                    rk[j] = checksum[j * CHECK_COLUMNS + k];
+                }
+                absChecksumW[k] = times(weight, rk, true);
+                if (rank > 0) {
+                    addInPlace(absChecksumW[k], timesAbs(w.loraA(), times(w.loraB(), rk, true)));
+                }
+                if (w.bias() != null) {
+                    for (int j = 0; j < out; j++) {
+                        absChecksumB[k] += Math.abs((double) w.bias()[j] * rk[j]);
+                    }
+                }
             }
             Matrix rc = new Matrix(out, CHECK_COLUMNS, checksum);
             sent = new LinearWeights(appendColumns(weight, Kernels.matmul(weight, rc)),
@@ -158,7 +178,7 @@ public final class VerifyingExecutor implements Executor {
                     w.loraA(), rank == 0 ? null : appendColumns(w.loraB(), Kernels.matmul(w.loraB(), rc)));
         }
         WeightId id = inner.uploadLinear(session, sent);
-        s.checks.put(id.value(), new Check(in, out, rank, r, wr, absWr, br, absBr, checksum));
+        s.checks.put(id.value(), new Check(in, out, rank, r, wr, absWr, br, absBr, checksum, absChecksumW, absChecksumB));
         return id;
     }
 
@@ -180,7 +200,7 @@ public final class VerifyingExecutor implements Executor {
             abort(session, s, "linear (weight " + weight.value() + ") returned " + y.shape() + " for " + x.rows + "x" + cols);
         }
         if (c.checksum != null) {
-            verifyChecksum(session, s, y, c, x.cols, "linear (weight " + weight.value() + ")");
+            verifyChecksum(session, s, y, c, x.cols, "linear (weight " + weight.value() + ")", x, compensation);
             y = y.cols(0, c.out);
         }
         verifyFreivalds(session, s, c, weight, x, compensation, y);
@@ -206,7 +226,7 @@ public final class VerifyingExecutor implements Executor {
         if (y.rows != call.x().rows || y.cols != proj.out + CHECK_COLUMNS) {
             abort(session, s, what + " returned " + y.shape() + " for " + call.x().rows + "x" + (proj.out + CHECK_COLUMNS));
         }
-        verifyChecksum(session, s, y, proj, proj.in, what);
+        verifyChecksum(session, s, y, proj, proj.in, what, null, null);
         return y.cols(0, proj.out);
     }
 
@@ -264,7 +284,13 @@ public final class VerifyingExecutor implements Executor {
         }
     }
 
-    private void verifyChecksum(SessionId session, Session s, Matrix y, Check c, int in, String what) {
+    /**
+     * {@code x}/{@code comp}, when the caller knows the product's input (a linear call), widen the bound by
+     * the input-side magnitudes {@code |X̃|·|W̃|·|R| + |b̃|·|R| + |C|·|R|}: outputs that cancel are otherwise
+     * held to a bound their own rounding exceeds. Attention outputs pass null (their c_proj input is unseen).
+     */
+    private void verifyChecksum(SessionId session, Session s, Matrix y, Check c, int in, String what, Matrix x,
+                                Matrix comp) {
         double gamma = CHECKSUM_SLACK * LAMBDA * Math.sqrt(in + c.rank + 3.0) * U;
         for (int i = 0; i < y.rows; i++) {
             int yo = i * y.cols;
@@ -276,6 +302,17 @@ public final class VerifyingExecutor implements Executor {
                     bound += Math.abs(term);
                 }
                 double got = y.data[yo + c.out + k];
+                if (x != null) {
+                    bound += c.absChecksumB[k];
+                    for (int q = 0; q < c.in; q++) {
+                        bound += Math.abs(x.data[i * x.cols + q]) * c.absChecksumW[k][q];
+                    }
+                    if (comp != null) {
+                        for (int j = 0; j < c.out; j++) {
+                            bound += Math.abs(comp.data[i * comp.cols + j] * c.checksum[j * CHECK_COLUMNS + k]);
+                        }
+                    }
+                }
                 if (!(Math.abs(got - expect) <= gamma * (bound + Math.abs(got)) + Double.MIN_NORMAL)) {
                     abort(session, s, what + " row " + i + " of " + y.rows + " fails its checksum");
                 }

@@ -85,10 +85,12 @@ public final class TrustedSession implements AutoCloseable {
                     + " do not fit layer " + plain.inDim() + "x" + plain.outDim());
         }
         Mask u = plain.lora() == null ? null : config.loraFamily().sample(plain.lora().rank(), random);
-        WeightId id = channel.float32Wire()
+        boolean wire = channel.float32Wire() && wellConditioned(maskIn) && wellConditioned(maskOut)
+                && (u == null || wellConditioned(u));
+        WeightId id = wire
                 ? channel.uploadWire(target, obfuscateWire(plain, maskIn, maskOut, u))
                 : channel.upload(target, obfuscate(plain, maskIn, maskOut, u));
-        return new ObfuscatedLinear(plain, scope, maskIn, maskOut, u, target, id, channel.float32Wire());
+        return new ObfuscatedLinear(plain, scope, maskIn, maskOut, u, target, id, wire);
     }
 
     /**
@@ -109,6 +111,13 @@ public final class TrustedSession implements AutoCloseable {
             bb = maskOut.apply(loraMask.leftInverse(Dense.scale(lora.scale(), lora.b())));
         }
         return new MaskedWeights(w, b, a, bb);
+    }
+
+    /** Float32 errors grow with κ: only masks this well conditioned (orthogonal, block, perm) take the float paths. */
+    private static final double WIRE_MAX_CONDITION = 16;
+
+    private static boolean wellConditioned(Mask m) {
+        return m.conditionNumber() <= WIRE_MAX_CONDITION;
     }
 
     /**
@@ -179,7 +188,7 @@ public final class TrustedSession implements AutoCloseable {
      * so the trusted cost is the scheme's own; per-call layers go through the float64 algebra.
      */
     public Matrix forward(ObfuscatedLinear layer, Matrix x) {
-        if (!layer.bound()) {
+        if (!layer.bound() || !layer.wirePrecision()) {
             return Dense.toFloat(forward(layer, Dense.of(x)));
         }
         WireInput in = maskInput(layer, x);
@@ -201,6 +210,10 @@ public final class TrustedSession implements AutoCloseable {
         }
         if (x.cols != layer.inDim()) {
             throw new IllegalArgumentException("input " + x.shape() + " does not fit layer " + layer.inDim() + "x" + layer.outDim());
+        }
+        if (!layer.wirePrecision()) { // ill-conditioned masks: the float64 algebra, rounded for the wire
+            MaskedInput in = maskInput(layer, Dense.of(x));
+            return new WireInput(Dense.toFloat(in.x()), in.compensation() == null ? null : Dense.toFloat(in.compensation()));
         }
         if (config.mode() == ObfuscationMode.MASK) {
             return new WireInput(layer.maskIn().apply(x), null);
