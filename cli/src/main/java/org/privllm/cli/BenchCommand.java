@@ -18,7 +18,9 @@ import org.privllm.model.generate.Sampling;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.MemoryBandwidth;
 import org.privllm.tensor.Parallel;
+import org.privllm.trusted.gpt2.ObfuscatedGpt2;
 import org.privllm.trusted.gpt2.SchemeCost;
+import org.privllm.trusted.obf.PadPool;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,8 +37,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.") boolean json;
     @Mixin EngineOptions engine = new EngineOptions();
 
-    /** Median speeds of one engine over the measured repetitions. */
-    record Speed(double prefill, double decode, double prefillBest, double decodeBest, long nanos) {}
+    /**
+     * Median speeds of one engine over the measured repetitions; with a pad pool also the pads it had to
+     * make on the critical path and the median time to refill it between repetitions (off the critical path).
+     */
+    record Speed(double prefill, double decode, double prefillBest, double decodeBest, long nanos, long padMisses,
+                 double padRefillSeconds) {}
 
     @Override
     public Integer call() throws Exception {
@@ -81,6 +87,10 @@ final class BenchCommand implements Callable<Integer> {
             j.put("predicted_decode_time_ratio", Json.round(p.decodeRatio(), 3));
             j.put("predicted_prefill_time_ratio", Json.round(p.prefillRatio(), 3));
             j.put("trusted_time_share", Json.round(obf.trustedShare(), 3));
+            if (oc.padPool()) {
+                j.put("pad_pool_misses", main.padMisses());
+                j.put("pad_pool_refill_s", Json.round(main.padRefillSeconds(), 3));
+            }
             j.put("boundary", obf.boundary());
         }
         double bw = MemoryBandwidth.measureReadGbps();
@@ -123,6 +133,12 @@ final class BenchCommand implements Callable<Integer> {
 
     private Speed measure(Gpt2Forward f, List<int[]> prompts, Gpt2Config c) {
         Generator gen = new Generator(f);
+        // A pad pool is refilled between repetitions, as a server would between requests, never during one:
+        // on two cores a background refill competes with the critical path it exists to relieve.
+        PadPool pool = f.ops() instanceof ObfuscatedGpt2 o && o.session().pads() instanceof PadPool p ? p : null;
+        if (pool != null) {
+            pool.backgroundRefill(false);
+        }
         // Warm-up: let the JIT compile (C2, with its loop optimisations) every kernel at these shapes; the big
         // prefill tiles need several full-size passes before they run at speed.
         gen.generate(randomPrompts(batch, Math.min(promptTokens, 32), c.vocab(), 99), Math.min(newTokens, 8),
@@ -130,12 +146,20 @@ final class BenchCommand implements Callable<Integer> {
         for (int i = 0; i < 4; i++) {
             gen.generate(prompts, Math.min(newTokens, 8), Sampling.GREEDY, -1, null);
         }
-        if (f.ops() instanceof org.privllm.trusted.gpt2.ObfuscatedGpt2) {
+        if (pool != null) { // one full-length run so every (layer, rows) learns how many pads a request uses
+            gen.generate(prompts, newTokens, Sampling.GREEDY, -1, null);
+        }
+        if (f.ops() instanceof ObfuscatedGpt2) {
             engine.resetMeter();
         }
-        double[] prefill = new double[reps], decode = new double[reps];
-        long nanos = 0;
+        double[] prefill = new double[reps], decode = new double[reps], refill = new double[reps];
+        long nanos = 0, missesBefore = pool == null ? 0 : pool.misses();
         for (int i = 0; i < reps; i++) {
+            if (pool != null) {
+                long t0 = System.nanoTime();
+                pool.replenish();
+                refill[i] = (System.nanoTime() - t0) / 1e9;
+            }
             Generator.Result r = gen.generate(prompts, newTokens, Sampling.GREEDY, -1, null);
             prefill[i] = r.prefillTokensPerSecond();
             // The first new token comes from the prefill logits: decode speed counts the steps that ran.
@@ -143,7 +167,7 @@ final class BenchCommand implements Callable<Integer> {
             nanos += r.prefillNanos() + r.decodeNanos();
         }
         return new Speed(median(prefill), median(decode), Arrays.stream(prefill).max().orElse(0),
-                Arrays.stream(decode).max().orElse(0), nanos);
+                Arrays.stream(decode).max().orElse(0), nanos, pool == null ? 0 : pool.misses() - missesBefore, median(refill));
     }
 
     static List<int[]> randomPrompts(int batch, int len, int vocab, long seed) {

@@ -44,7 +44,7 @@ final class EngineOptions {
             description = "Mask scope of the MLP layers (attention and head are always per session).")
     String scope;
 
-    @Option(names = "--pad-pool", paramLabel = "N", description = "Pad mode: draw pads from a precomputed pool of N per layer.")
+    @Option(names = "--pad-pool", paramLabel = "N", description = "Pad mode: draw pads from a precomputed pool holding up to N per layer and input size (refilled in the background; bench refills it between repetitions).")
     Integer padPool;
 
     @Option(names = "--mask-seed", paramLabel = "S", description = "Seed masks and pads (experiments only; default: SecureRandom).")

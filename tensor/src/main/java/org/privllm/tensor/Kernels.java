@@ -1,6 +1,7 @@
 package org.privllm.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -21,6 +22,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> SI = IntVector.SPECIES_PREFERRED;
     /** Floats per vector of the preferred species. */
     static final int LANES = S.length();
     /** Rows of X per micro-kernel call: 6 rows × 2 vectors = 12 accumulators (AVX2 has 16 registers). */
@@ -276,6 +278,37 @@ public final class Kernels {
         for (; i < to; i++) {
             double v = x[i];
             x[i] = (float) (0.5 * v * (1.0 + Math.tanh(GELU_C * (v + 0.044715 * v * v * v))));
+        }
+    }
+
+    private static final float TWO_PI_2_24 = (float) (2 * Math.PI * 0x1.0p-24);
+
+    /**
+     * Box–Muller: {@code N(0, std²)} floats into {@code out[off..off+len)} from the random words
+     * {@code bits[0..len)} ({@code len} even; the upper 24 bits of each word are used, so
+     * {@code u₁ ∈ (0, 1]} and the tails reach 5.8σ). Vectorised with the JDK's SVML LOG/SIN/COS: a
+     * scalar double Box–Muller cost more per prefill pad than the product the pad blinds.
+     */
+    public static void gaussian(int[] bits, float[] out, int off, int len, float std) {
+        if ((len & 1) != 0 || bits.length < len || off + len > out.length) {
+            throw new IllegalArgumentException("gaussian needs an even length within both arrays");
+        }
+        int lanes = SI.length(), i = 0;
+        for (; i + 2 * lanes <= len; i += 2 * lanes) {
+            FloatVector u1 = (FloatVector) IntVector.fromArray(SI, bits, i).lanewise(VectorOperators.LSHR, 8).add(1)
+                    .convert(VectorOperators.I2F, 0);
+            FloatVector angle = (FloatVector) IntVector.fromArray(SI, bits, i + lanes).lanewise(VectorOperators.LSHR, 8)
+                    .convert(VectorOperators.I2F, 0);
+            angle = angle.mul(TWO_PI_2_24);
+            FloatVector r = u1.mul(0x1.0p-24f).lanewise(VectorOperators.LOG).mul(-2f).sqrt().mul(std);
+            r.mul(angle.lanewise(VectorOperators.COS)).intoArray(out, off + i);
+            r.mul(angle.lanewise(VectorOperators.SIN)).intoArray(out, off + i + lanes);
+        }
+        for (; i < len; i += 2) {
+            double r = std * Math.sqrt(-2 * Math.log(((bits[i] >>> 8) + 1) * 0x1.0p-24));
+            double angle = (bits[i + 1] >>> 8) * (2 * Math.PI * 0x1.0p-24);
+            out[off + i] = (float) (r * Math.cos(angle));
+            out[off + i + 1] = (float) (r * Math.sin(angle));
         }
     }
 }

@@ -1,7 +1,8 @@
 package org.privllm.trusted.obf;
 
 import java.util.Random;
-import org.ejml.data.DMatrixRMaj;
+import org.privllm.tensor.Kernels;
+import org.privllm.tensor.Matrix;
 import org.privllm.trusted.linalg.Dense;
 
 /** Where pads come from: computed online on the critical path, or drawn from a {@link PadPool}. */
@@ -15,22 +16,21 @@ public interface PadSource extends AutoCloseable {
 
     /**
      * Draws {@code T} with {@code N(0, std²)} entries and computes {@code C_T = (T·W')·N_out}: as costly as
-     * the offloaded product itself, which is why a pool exists.
+     * the offloaded product itself, which is why a pool exists. Layers whose weights crossed as float32
+     * get the compensation at that precision on the packed kernels (the float64 product made online pads
+     * cost 3× the offloaded matmul); the exact channel keeps the float64 algebra.
      */
-    static Pad compute(ObfuscatedLinear layer, int rows, double std, Random rnd) {
-        DMatrixRMaj t = Dense.gaussian(rows, layer.inDim(), std, rnd);
+    static Pad compute(ObfuscatedLinear layer, int rows, double std, PadNoise noise) {
+        Matrix t = noise.gaussian(rows, layer.inDim(), std);
         if (layer.bound() && layer.wirePrecision()) {
-            // Per-session layers cross the wire in float32: the compensation is computed at that precision
-            // on the packed kernels (the float64 product made online pads cost 3x the offloaded matmul).
-            org.privllm.tensor.Matrix c = layer.maskOut().apply(
-                    org.privllm.tensor.Kernels.matmul(Dense.toFloat(t), layer.effectiveWeightPacked(), null));
-            return new Pad(layer, t, Dense.of(c));
+            return Pad.wire(layer, t, layer.maskOut().apply(Kernels.matmul(t, layer.effectiveWeightPacked(), null)));
         }
-        return new Pad(layer, t, layer.maskOut().apply(layer.plain().timesEffectiveWeight(t)));
+        return Pad.exact(layer, t, layer.maskOut().apply(layer.plain().timesEffectiveWeight(Dense.of(t))));
     }
 
-    /** Pads computed on demand (the reference prototype's behaviour). */
-    static PadSource online(double std, Random rnd) {
-        return (layer, rows) -> compute(layer, rows, std, rnd);
+    /** Pads computed on demand (the reference prototype's behaviour), keyed from {@code seedSource}. */
+    static PadSource online(double std, Random seedSource) {
+        PadNoise noise = new PadNoise(seedSource);
+        return (layer, rows) -> compute(layer, rows, std, noise);
     }
 }

@@ -29,15 +29,16 @@ public final class TrustedSession implements AutoCloseable {
     private final Random random;
     private final SessionId session;
     private final PadSource pads;
+    /** Per-call layers' pads (their masks change every call, so no pool can serve them). */
+    private final PadSource onlinePads;
 
     public TrustedSession(Channel channel, ObfuscationConfig config) {
         this.channel = channel;
         this.config = config;
         this.random = config.random();
         this.session = channel.openSession();
-        this.pads = config.padPool()
-                ? new PadPool(config.poolCapacity(), config.padStd(), new Random(random.nextLong()))
-                : PadSource.online(config.padStd(), random);
+        this.onlinePads = PadSource.online(config.padStd(), random);
+        this.pads = config.padPool() ? new PadPool(config.poolCapacity(), config.padStd(), random) : onlinePads;
     }
 
     public ObfuscationConfig config() {
@@ -152,9 +153,8 @@ public final class TrustedSession implements AutoCloseable {
         if (config.mode() == ObfuscationMode.MASK) {
             return new MaskedInput(layer.maskIn().apply(x), null);
         }
-        Pad.Claimed pad = (layer.scope() == MaskScope.PER_SESSION ? pads : PadSource.online(config.padStd(), random))
-                .next(layer, x.numRows).claim();
-        return new MaskedInput(layer.maskIn().apply(Dense.sub(x, pad.pad())), pad.compensation());
+        Pad.Claimed pad = padSource(layer).next(layer, x.numRows).claim();
+        return new MaskedInput(layer.maskIn().apply(Dense.sub(x, pad.exactPad())), pad.compensation());
     }
 
     /** {@code Y = Ỹ·N_out⁻¹}. */
@@ -218,14 +218,14 @@ public final class TrustedSession implements AutoCloseable {
         if (config.mode() == ObfuscationMode.MASK) {
             return new WireInput(layer.maskIn().apply(x), null);
         }
-        Pad.Claimed pad = (layer.scope() == MaskScope.PER_SESSION ? pads : PadSource.online(config.padStd(), random))
-                .next(layer, x.rows).claim();
+        Pad.Claimed pad = padSource(layer).next(layer, x.rows).claim();
         Matrix blinded = x.copy();
-        double[] t = pad.pad().data;
-        for (int i = 0; i < blinded.data.length; i++) {
-            blinded.data[i] = (float) (blinded.data[i] - t[i]);
-        }
-        return new WireInput(layer.maskIn().apply(blinded), Dense.toFloat(pad.compensation()));
+        org.privllm.tensor.Kernels.axpy(-1f, pad.pad().data, 0, blinded.data, 0, blinded.data.length);
+        return new WireInput(layer.maskIn().apply(blinded), pad.wireCompensation());
+    }
+
+    private PadSource padSource(ObfuscatedLinear layer) {
+        return layer.scope() == MaskScope.PER_SESSION ? pads : onlinePads;
     }
 
     private DMatrixRMaj run(ObfuscatedLinear layer, DMatrixRMaj x) {

@@ -27,7 +27,7 @@ class PadPoolTest {
             PadPool pool = (PadPool) s.pads();
             Pad pad = pool.next(layer, 2);
             Pad.Claimed first = pad.claim();
-            assertThat(first.pad().numRows).isEqualTo(2);
+            assertThat(first.pad().rows).isEqualTo(2);
             assertThat(pad.used()).isTrue();
             assertThatThrownBy(pad::claim).isInstanceOf(IllegalStateException.class)
                     .hasMessage("pad already used: a pad blinds exactly one input");
@@ -81,7 +81,34 @@ class PadPoolTest {
             for (int i = 0; i < 6; i++) {
                 pads.add(pool.next(layer, 1));
             }
-            assertThat(new HashSet<>(pads.stream().map(p -> values(Dense.toFloat(p.claim().pad()))).toList())).hasSize(6);
+            assertThat(new HashSet<>(pads.stream().map(p -> values(p.claim().pad())).toList())).hasSize(6);
+        }
+    }
+
+    @Test
+    void withoutBackgroundRefillPadsAreMadeOnlyByReplenishUpToWhatEachKeyUsed() {
+        Random rnd = new Random(5);
+        try (InProcessExecutor ex = new InProcessExecutor();
+             TrustedSession s = new TrustedSession(Channel.float32(ex), ObfuscationConfig.defaults().withPadPool(3).withSeed(5))) {
+            PlainLinear plain = Fixtures.layer(rnd, 6, 4, true, 0);
+            ObfuscatedLinear layer = s.register(plain);
+            PadPool pool = (PadPool) s.pads();
+            pool.backgroundRefill(false);
+            DMatrixRMaj x = Fixtures.input(rnd, 2, 6), y = Fixtures.input(rnd, 5, 6);
+            for (int i = 0; i < 4; i++) {
+                assertThat(ErrorStats.compare(plain.forward(x), s.forward(layer, x)).within()).isTrue();
+            }
+            assertThat(ErrorStats.compare(plain.forward(y), s.forward(layer, y)).within()).isTrue();
+            assertThat(pool.misses()).isEqualTo(5);
+            assertThat(pool.produced()).isEqualTo(5); // nothing was made in the background
+            assertThat(pool.replenish()).isEqualTo(3 + 1); // 2-row key: used 4, capped at 3; 5-row key: used 1
+            assertThat(pool.ready(layer, 2)).isEqualTo(3);
+            assertThat(pool.ready(layer, 5)).isEqualTo(1);
+            for (int i = 0; i < 3; i++) {
+                assertThat(ErrorStats.compare(plain.forward(x), s.forward(layer, x)).within()).isTrue();
+            }
+            assertThat(pool.misses()).isEqualTo(5);
+            assertThat(pool.ready(layer, 2)).isZero();
         }
     }
 
