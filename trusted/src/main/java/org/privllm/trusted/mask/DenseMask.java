@@ -10,6 +10,7 @@ import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Matrix;
 import org.privllm.tensor.PackedWeight;
 import org.privllm.trusted.linalg.Dense;
+import org.privllm.trusted.linalg.GaussianStream;
 
 /**
  * A dense mask: {@code N} and {@code N⁻¹} held explicitly, applied by a dense product (O(n·d²)).
@@ -42,14 +43,24 @@ public final class DenseMask implements Mask {
 
     /**
      * A Haar-random orthogonal matrix: {@code Q·diag(sign(diag R))} from the QR factorisation of a
-     * Gaussian matrix (without the sign fix Q is not uniformly distributed).
+     * Gaussian matrix (without the sign fix Q is not uniformly distributed). The Gaussian comes from a
+     * {@link GaussianStream} keyed from {@code rnd}: a 3072-wide mask is 9.4M entries.
      */
     public static DenseMask orthogonal(int d, Random rnd) {
         checkDim(d);
-        DMatrixRMaj q = d > BLOCKED_QR_MIN_DIM ? blockedGramSchmidt(d, rnd) : signFixedQ(Dense.gaussian(d, d, 1, rnd));
+        DMatrixRMaj q = haarQ(new GaussianStream(rnd).gaussian(d, d, 1));
         DenseMask m = new DenseMask(q, Dense.transpose(q), 1, 1, "orthogonal");
         m.transposeInverse = m; // Q⁻ᵀ = Q
         return m;
+    }
+
+    /**
+     * The Q (with positive diag R) of the square Gaussian whose columns are the rows of {@code columns}:
+     * EJML's Householder QR up to {@value #BLOCKED_QR_MIN_DIM}, {@link #blockedGramSchmidt} above.
+     */
+    static DMatrixRMaj haarQ(Matrix columns) {
+        return columns.rows > BLOCKED_QR_MIN_DIM ? blockedGramSchmidt(columns)
+                : signFixedQ(Dense.transpose(Dense.of(columns)));
     }
 
     /** Above this size the Q factor comes from {@link #blockedGramSchmidt} (EJML's QR takes ~30 s at d = 3072). */
@@ -75,34 +86,118 @@ public final class DenseMask implements Mask {
     }
 
     /**
-     * The same distribution — Q of a Gaussian's QR with positive diag R, i.e. Haar — by block classical
-     * Gram–Schmidt with reorthogonalisation (BCGS2, "twice is enough"): the columns are orthonormalised in
-     * panels of 64; each panel is projected off the earlier ones twice with the packed float32 kernels
-     * (≈ 2·d³ flops at GEMM speed) and then factored in double. Orthogonality ‖QᵀQ − I‖ stays at float32
+     * The same Q — of the Gaussian's QR with positive diag R, i.e. Haar — by block classical Gram–Schmidt
+     * with reorthogonalisation (BCGS2, "twice is enough") on the packed float32 kernels: the columns
+     * (rows of {@code columns}) are orthonormalised in panels of 64; each panel is projected off the
+     * earlier ones twice and then factored by Cholesky QR, also twice (CholQR2: its R has a positive
+     * diagonal, which is the sign convention Haar needs). Orthogonality ‖QᵀQ − I‖ stays at float32
      * rounding (~1e-6), far below what the float32 wire resolves.
      */
-    static DMatrixRMaj blockedGramSchmidt(int d, Random rnd) {
-        DMatrixRMaj g = Dense.gaussian(d, d, 1, rnd);
-        // Work on rows: row j of `done` is the j-th orthonormal column of Q.
+    static DMatrixRMaj blockedGramSchmidt(Matrix columns) {
+        int d = columns.cols;
+        // Row j of `done` is the j-th orthonormal column of Q.
         Matrix done = new Matrix(0, d);
-        Matrix gt = Dense.toFloat(Dense.transpose(g));
-        for (int from = 0; from < d; from += PANEL) {
-            int to = Math.min(d, from + PANEL);
-            Matrix panel = gt.rows(from, to);
-            for (int pass = 0; pass < 2 && done.rows > 0; pass++) {
-                Matrix c = Kernels.matmulTransposed(panel, done);          // b×k projections
-                Matrix proj = Kernels.matmul(c, done);                      // b×d
-                for (int i = 0; i < panel.data.length; i++) {
-                    panel.data[i] -= proj.data[i];
-                }
+        for (int from = 0; from < columns.rows; from += PANEL) {
+            Matrix panel = columns.rows(from, Math.min(columns.rows, from + PANEL));
+            projectOff(panel, done);
+            double kappa = choleskyQr(panel);
+            if (Double.isInfinite(kappa)) {
+                // CholQR squares the condition number: a rare ill-conditioned panel (mostly the last, a small
+                // square Gaussian) takes the Householder QR instead — the same Q, computed stably.
+                householderRows(panel);
+            } else {
+                choleskyQr(panel);
             }
-            DMatrixRMaj q = signFixedQ(Dense.transpose(Dense.of(panel))); // d×b, orthonormal columns
-            Matrix rows = Dense.toFloat(Dense.transpose(q));
-            float[] grown = java.util.Arrays.copyOf(done.data, done.data.length + rows.data.length);
-            System.arraycopy(rows.data, 0, grown, done.data.length, rows.data.length);
-            done = new Matrix(done.rows + rows.rows, d, grown);
+            if (kappa > REORTHOGONALISE_ABOVE) {
+                // The projection's float32 error grew by κ when the panel was normalised: one more round, now on
+                // an orthonormal panel (exact arithmetic would make it the identity, so Q is unchanged).
+                projectOff(panel, done);
+                choleskyQr(panel);
+            }
+            float[] grown = java.util.Arrays.copyOf(done.data, done.data.length + panel.data.length);
+            System.arraycopy(panel.data, 0, grown, done.data.length, panel.data.length);
+            done = new Matrix(done.rows + panel.rows, d, grown);
         }
         return Dense.transpose(Dense.of(done));
+    }
+
+    /** Projects the rows of {@code panel} off the row space of {@code done} (orthonormal rows), twice, in place. */
+    private static Matrix projectOff(Matrix panel, Matrix done) {
+        if (done.rows > 0) {
+            PackedWeight donePacked = PackedWeight.pack(done); // both passes reuse it
+            for (int pass = 0; pass < 2; pass++) {
+                Matrix c = transpose(Kernels.matmulTransposed(done, panel)); // b×k projections
+                Kernels.axpy(-1f, Kernels.matmul(c, donePacked, null).data, 0, panel.data, 0, panel.data.length);
+            }
+        }
+        return panel;
+    }
+
+    /** Panel condition (estimated from the Cholesky pivots) above which a panel is re-orthogonalised. */
+    private static final double REORTHOGONALISE_ABOVE = 30;
+
+    /** The rows of {@code p} replaced, in place, by the sign-fixed Householder Q of their span (in float64). */
+    private static void householderRows(Matrix p) {
+        Matrix q = Dense.toFloat(Dense.transpose(signFixedQ(Dense.transpose(Dense.of(p)))));
+        System.arraycopy(q.data, 0, p.data, 0, p.data.length);
+    }
+
+    /**
+     * One Cholesky QR step on the rows of {@code p} (b×d, b ≤ d), in place: {@code p ← L⁻¹·p} with
+     * {@code L·Lᵀ = p·pᵀ}, L lower triangular with a positive diagonal (so {@code R = Lᵀ} is the QR's R
+     * with positive diagonal). Returns an estimate of p's condition number (the spread of L's diagonal); infinity,
+     * with {@code p} untouched, when {@code p·pᵀ} is not numerically positive definite.
+     */
+    private static double choleskyQr(Matrix p) {
+        int b = p.rows;
+        Matrix gram = Kernels.matmulTransposed(p, p);
+        double[] l = new double[b * b];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j <= i; j++) {
+                double sum = gram.get(i, j);
+                for (int k = 0; k < j; k++) {
+                    sum -= l[i * b + k] * l[j * b + k];
+                }
+                if (i == j) {
+                    if (!(sum > 0)) {
+                        return Double.POSITIVE_INFINITY;
+                    }
+                    l[i * b + i] = Math.sqrt(sum);
+                } else {
+                    l[i * b + j] = sum / l[j * b + j];
+                }
+            }
+        }
+        // L⁻¹ by forward substitution, column by column.
+        Matrix inv = new Matrix(b, b);
+        for (int c = 0; c < b; c++) {
+            double[] x = new double[b];
+            for (int i = c; i < b; i++) {
+                double sum = i == c ? 1 : 0;
+                for (int k = c; k < i; k++) {
+                    sum -= l[i * b + k] * x[k];
+                }
+                x[i] = sum / l[i * b + i];
+                inv.set(i, c, (float) x[i]);
+            }
+        }
+        System.arraycopy(Kernels.matmul(inv, p).data, 0, p.data, 0, p.data.length);
+        double max = 0, min = Double.POSITIVE_INFINITY;
+        for (int i = 0; i < b; i++) {
+            max = Math.max(max, l[i * b + i]);
+            min = Math.min(min, l[i * b + i]);
+        }
+        return max / min;
+    }
+
+    private static Matrix transpose(Matrix m) {
+        Matrix t = new Matrix(m.cols, m.rows);
+        for (int r = 0; r < m.rows; r++) {
+            for (int c = 0; c < m.cols; c++) {
+                t.data[c * m.rows + r] = m.data[r * m.cols + c];
+            }
+        }
+        return t;
     }
 
     /**

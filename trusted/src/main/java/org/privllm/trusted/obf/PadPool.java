@@ -8,6 +8,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
+import org.privllm.trusted.linalg.GaussianStream;
 
 /**
  * Slalom-style precomputed pads: for every (layer, rows) in use, a queue of fresh pads with their
@@ -37,7 +38,7 @@ public final class PadPool implements PadSource {
 
     private final int capacity;
     private final double std;
-    private final PadNoise noise;
+    private final GaussianStream noise;
     private final Map<Key, Slot> slots = new ConcurrentHashMap<>();
     private final ExecutorService filler = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "privllm-pad-pool");
@@ -61,7 +62,7 @@ public final class PadPool implements PadSource {
         }
         this.capacity = capacity;
         this.std = std;
-        this.noise = new PadNoise(seedSource);
+        this.noise = new GaussianStream(seedSource);
     }
 
     /** Fills the queue for (layer, rows) to capacity now, on the calling thread (before a timed run). */

@@ -4,6 +4,7 @@ import java.util.Random;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Matrix;
 import org.privllm.trusted.linalg.Dense;
+import org.privllm.trusted.linalg.GaussianStream;
 
 /** Where pads come from: computed online on the critical path, or drawn from a {@link PadPool}. */
 public interface PadSource extends AutoCloseable {
@@ -20,7 +21,7 @@ public interface PadSource extends AutoCloseable {
      * get the compensation at that precision on the packed kernels (the float64 product made online pads
      * cost 3× the offloaded matmul); the exact channel keeps the float64 algebra.
      */
-    static Pad compute(ObfuscatedLinear layer, int rows, double std, PadNoise noise) {
+    static Pad compute(ObfuscatedLinear layer, int rows, double std, GaussianStream noise) {
         Matrix t = noise.gaussian(rows, layer.inDim(), std);
         if (layer.bound() && layer.wirePrecision()) {
             return Pad.wire(layer, t, layer.maskOut().apply(Kernels.matmul(t, layer.effectiveWeightPacked(), null)));
@@ -30,7 +31,7 @@ public interface PadSource extends AutoCloseable {
 
     /** Pads computed on demand (the reference prototype's behaviour), keyed from {@code seedSource}. */
     static PadSource online(double std, Random seedSource) {
-        PadNoise noise = new PadNoise(seedSource);
+        GaussianStream noise = new GaussianStream(seedSource);
         return (layer, rows) -> compute(layer, rows, std, noise);
     }
 }

@@ -1,4 +1,4 @@
-package org.privllm.trusted.obf;
+package org.privllm.trusted.linalg;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -7,20 +7,23 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.privllm.tensor.Matrix;
 
-class PadNoiseTest {
+class GaussianStreamTest {
 
     @Test
     void aSeededStreamReplaysAndDifferentSeedsDiffer() {
-        Matrix a = new PadNoise(new Random(5)).gaussian(7, 13, 1);
-        Matrix b = new PadNoise(new Random(5)).gaussian(7, 13, 1);
-        Matrix c = new PadNoise(new Random(6)).gaussian(7, 13, 1);
-        assertThat(a.data).containsExactly(b.data);
+        Matrix a = new GaussianStream(new Random(5)).gaussian(7, 13, 1);
+        Matrix b = new GaussianStream(new Random(5)).gaussian(7, 13, 1);
+        Matrix c = new GaussianStream(new Random(6)).gaussian(7, 13, 1);
+        // Same words, same formula; LOG/SIN/COS may differ in the last ulp between interpreted and compiled code.
+        for (int i = 0; i < a.data.length; i++) {
+            assertThat(a.data[i]).isCloseTo(b.data[i], org.assertj.core.data.Offset.offset(1e-5f * (1 + Math.abs(a.data[i]))));
+        }
         assertThat(Arrays.equals(a.data, c.data)).isFalse();
     }
 
     @Test
     void successiveDrawsNeverRepeatAndHaveTheRequestedSpread() {
-        PadNoise noise = new PadNoise(new Random(9));
+        GaussianStream noise = new GaussianStream(new Random(9));
         Matrix first = noise.gaussian(3, 5, 0.5);   // odd size: one spare value is dropped, never reused
         Matrix second = noise.gaussian(3, 5, 0.5);
         assertThat(Arrays.equals(first.data, second.data)).isFalse();

@@ -1,4 +1,4 @@
-package org.privllm.trusted.obf;
+package org.privllm.trusted.linalg;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,14 +11,15 @@ import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Matrix;
 
 /**
- * The pads' randomness: {@code N(0, std²)} floats from an AES-256-CTR keystream whose key and counter
- * are drawn once from the session's {@link Random} ({@code SecureRandom} unless an experiment seeded
- * it). A prefill pad is millions of entries: from {@code SecureRandom} (NativePRNG, ~80 MB/s here)
- * its generation cost more than the product it blinds; the AES-NI keystream runs at ~5 GB/s and
- * the vectorised Box–Muller at ~1.5 ns per entry. Trusted-side only; thread-safe (one pool thread
- * and the caller may draw from it).
+ * Secret Gaussian randomness in bulk: {@code N(0, std²)} floats from an AES-256-CTR keystream whose key
+ * and counter are drawn once from a {@link Random} ({@code SecureRandom} unless an experiment seeded it).
+ * Pads and dense masks are millions of entries: from {@code SecureRandom} (NativePRNG, ~80 MB/s here)
+ * a prefill pad cost more than the product it blinds; the AES-NI keystream runs at ~5 GB/s and the
+ * vectorised Box–Muller at ~1.5 ns per entry. Trusted-side only; thread-safe (a pool thread and the
+ * caller may draw from one stream). A seeded stream replays the same words; the floats agree to the last
+ * ulp or so (the JIT's SVML LOG/SIN/COS and the interpreter's may round differently).
  */
-final class PadNoise {
+public final class GaussianStream {
     private static final int CHUNK_WORDS = 1 << 14;
 
     private final Cipher keystream;
@@ -26,7 +27,8 @@ final class PadNoise {
     private final byte[] block = new byte[4 * CHUNK_WORDS];
     private final int[] words = new int[CHUNK_WORDS];
 
-    PadNoise(Random seedSource) {
+    /** Keys a fresh stream from 48 bytes of {@code seedSource}. */
+    public GaussianStream(Random seedSource) {
         byte[] key = new byte[32], iv = new byte[16];
         seedSource.nextBytes(key);
         seedSource.nextBytes(iv);
@@ -41,7 +43,7 @@ final class PadNoise {
     }
 
     /** A fresh {@code rows×cols} matrix of {@code N(0, std²)} entries. */
-    synchronized Matrix gaussian(int rows, int cols, double std) {
+    public synchronized Matrix gaussian(int rows, int cols, double std) {
         Matrix m = new Matrix(rows, cols);
         float[] out = m.data;
         int done = 0;
