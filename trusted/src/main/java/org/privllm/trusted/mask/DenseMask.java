@@ -23,6 +23,12 @@ public final class DenseMask implements Mask {
     /** Largest Gaussian mask sampled: each draw needs an O(d³) SVD, and beyond this κ ≈ 4.7·d ruins float32 accuracy. */
     public static final int MAX_GAUSSIAN_DIM = 1024;
 
+    /**
+     * {@code N} and {@code N⁻¹} in float64; null for a wide orthogonal mask, which is held only as the packed
+     * float32 {@code N} and {@code Nᵀ}: the blocked sampler makes it orthogonal to float32 rounding anyway, so
+     * float64 copies would hold no extra accuracy — only 150 MB per 3072-wide mask, 24 of them in a GPT-2 124M
+     * session. The float64 path unpacks it per call.
+     */
     private final DMatrixRMaj n;
     private final DMatrixRMaj nInv;
     private final double sMax;
@@ -48,19 +54,27 @@ public final class DenseMask implements Mask {
      */
     public static DenseMask orthogonal(int d, Random rnd) {
         checkDim(d);
-        DMatrixRMaj q = haarQ(new GaussianStream(rnd).gaussian(d, d, 1));
-        DenseMask m = new DenseMask(q, Dense.transpose(q), 1, 1, "orthogonal");
+        Matrix columns = new GaussianStream(rnd).gaussian(d, d, 1);
+        DenseMask m;
+        if (d > BLOCKED_QR_MIN_DIM) {
+            Matrix q = blockedGramSchmidt(columns);
+            m = new DenseMask(null, null, 1, 1, "orthogonal");
+            m.packedN = PackedWeight.pack(q);
+            m.packedInv = PackedWeight.packTransposed(q);
+        } else {
+            m = orthogonalOf(householderQ(columns));
+        }
         m.transposeInverse = m; // Q⁻ᵀ = Q
         return m;
     }
 
-    /**
-     * The Q (with positive diag R) of the square Gaussian whose columns are the rows of {@code columns}:
-     * EJML's Householder QR up to {@value #BLOCKED_QR_MIN_DIM}, {@link #blockedGramSchmidt} above.
-     */
-    static DMatrixRMaj haarQ(Matrix columns) {
-        return columns.rows > BLOCKED_QR_MIN_DIM ? blockedGramSchmidt(columns)
-                : signFixedQ(Dense.transpose(Dense.of(columns)));
+    private static DenseMask orthogonalOf(DMatrixRMaj q) {
+        return new DenseMask(q, Dense.transpose(q), 1, 1, "orthogonal");
+    }
+
+    /** The sign-fixed Householder Q of the square Gaussian whose columns are the rows of {@code columns}, in float64. */
+    static DMatrixRMaj householderQ(Matrix columns) {
+        return signFixedQ(Dense.transpose(Dense.of(columns)));
     }
 
     /** Above this size the Q factor comes from {@link #blockedGramSchmidt} (EJML's QR takes ~30 s at d = 3072). */
@@ -93,7 +107,7 @@ public final class DenseMask implements Mask {
      * diagonal, which is the sign convention Haar needs). Orthogonality ‖QᵀQ − I‖ stays at float32
      * rounding (~1e-6), far below what the float32 wire resolves.
      */
-    static DMatrixRMaj blockedGramSchmidt(Matrix columns) {
+    static Matrix blockedGramSchmidt(Matrix columns) {
         int d = columns.cols;
         // Row j of `done` is the j-th orthonormal column of Q.
         Matrix done = new Matrix(0, d);
@@ -118,7 +132,7 @@ public final class DenseMask implements Mask {
             System.arraycopy(panel.data, 0, grown, done.data.length, panel.data.length);
             done = new Matrix(done.rows + panel.rows, d, grown);
         }
-        return Dense.transpose(Dense.of(done));
+        return transpose(done);
     }
 
     /** Projects the rows of {@code panel} off the row space of {@code done} (orthonormal rows), twice, in place. */
@@ -253,19 +267,32 @@ public final class DenseMask implements Mask {
 
     @Override
     public int dim() {
-        return n.numRows;
+        return n != null ? n.numRows : packedN.inDim();
+    }
+
+    private DMatrixRMaj n() {
+        return n != null ? n : Dense.of(packedN.toMatrix());
+    }
+
+    private DMatrixRMaj nInv() {
+        return nInv != null ? nInv : Dense.of(packedInv.toMatrix());
+    }
+
+    /** {@code N⁻¹} in float32. */
+    private Matrix nInvFloat() {
+        return nInv != null ? Dense.toFloat(nInv) : packedInv.toMatrix();
     }
 
     @Override
     public DMatrixRMaj apply(DMatrixRMaj x) {
         checkCols(x);
-        return Dense.mul(x, n);
+        return Dense.mul(x, n());
     }
 
     @Override
     public DMatrixRMaj applyInverse(DMatrixRMaj x) {
         checkCols(x);
-        return Dense.mul(x, nInv);
+        return Dense.mul(x, nInv());
     }
 
     @Override
@@ -273,7 +300,7 @@ public final class DenseMask implements Mask {
         if (w.numRows != dim()) {
             throw new IllegalArgumentException("mask of dim " + dim() + " cannot left-multiply " + Dense.shape(w));
         }
-        return Dense.mul(nInv, w);
+        return Dense.mul(nInv(), w);
     }
 
     /**
@@ -310,13 +337,13 @@ public final class DenseMask implements Mask {
         if (w.rows != dim()) {
             throw new IllegalArgumentException("mask of dim " + dim() + " cannot left-multiply " + w.shape());
         }
-        return Kernels.matmul(Dense.toFloat(nInv), w);
+        return Kernels.matmul(nInvFloat(), w);
     }
 
     @Override
     public synchronized Mask transposeInverse() {
         if (transposeInverse == null) {
-            DenseMask t = new DenseMask(Dense.transpose(nInv), Dense.transpose(n), 1 / sMin, 1 / sMax, family);
+            DenseMask t = new DenseMask(Dense.transpose(nInv()), Dense.transpose(n()), 1 / sMin, 1 / sMax, family);
             t.transposeInverse = this;
             transposeInverse = t;
         }
@@ -340,7 +367,7 @@ public final class DenseMask implements Mask {
 
     @Override
     public DMatrixRMaj toDense() {
-        return n.copy();
+        return n != null ? n.copy() : n();
     }
 
     @Override

@@ -35,8 +35,8 @@ class OrthogonalSamplerTest {
         // same Gaussian matrix — i.e. exactly the Haar construction, only computed differently.
         int d = 200;
         org.privllm.tensor.Matrix columns = new org.privllm.trusted.linalg.GaussianStream(new Random(11)).gaussian(d, d, 1);
-        DMatrixRMaj fast = DenseMask.blockedGramSchmidt(columns);
-        DMatrixRMaj reference = DenseMask.haarQ(columns); // d <= 512: EJML QR path
+        DMatrixRMaj fast = org.privllm.trusted.linalg.Dense.of(DenseMask.blockedGramSchmidt(columns));
+        DMatrixRMaj reference = DenseMask.householderQ(columns); // d <= 512: EJML QR path
         assertThat(maxOffIdentity(fast)).isLessThan(1e-5);
         double max = 0;
         for (int i = 0; i < fast.data.length; i++) {
@@ -54,9 +54,9 @@ class OrthogonalSamplerTest {
         for (int j = 0; j < d; j++) {
             columns.set(d - 1, j, columns.get(d - 2, j) + 1e-5f * columns.get(d - 1, j));
         }
-        DMatrixRMaj fast = DenseMask.blockedGramSchmidt(columns);
+        DMatrixRMaj fast = org.privllm.trusted.linalg.Dense.of(DenseMask.blockedGramSchmidt(columns));
         assertThat(maxOffIdentity(fast)).isLessThan(1e-5);
-        DMatrixRMaj reference = DenseMask.haarQ(columns);
+        DMatrixRMaj reference = DenseMask.householderQ(columns);
         double max = 0;
         for (int i = 0; i < d; i++) {
             for (int j = 0; j < d - 2; j++) { // the near-duplicate's direction is itself only known to ~1e-2
