@@ -30,6 +30,9 @@ final class ExperimentWorkloadCommand implements Callable<Integer> {
     @Option(names = "--modes", defaultValue = "mask,pad", split = ",", paramLabel = "mask,pad", description = "Modes of the masked runs (default ${DEFAULT-VALUE}).") List<String> modes;
     @Option(names = "--reps", defaultValue = "3", description = "Measured generations per real strategy; the fastest is reported (default ${DEFAULT-VALUE}).") int reps;
     @Option(names = "--plan-only", description = "Count every strategy from its execution plan; run nothing (shapes too slow to run here).") boolean planOnly;
+    @Option(names = "--plan-families", paramLabel = "F,F", split = ",", description = "Mask families whose masked rows are "
+            + "counted from their execution plan and projected instead of run (too heavy here); Gaussian masks wider than "
+            + "1024 and sessions that would not fit the heap are planned anyway, each row saying why.") List<String> planFamilies;
     @Option(names = "--trusted-gflops", defaultValue = "1", description = "Trusted GFLOP/s for projections where nothing was measured (default ${DEFAULT-VALUE}).") double trustedGflops;
     @Option(names = "--executor-gflops", defaultValue = "10", description = "Executor GFLOP/s for projections where nothing was measured (default ${DEFAULT-VALUE}).") double executorGflops;
 
@@ -47,7 +50,8 @@ final class ExperimentWorkloadCommand implements Callable<Integer> {
             }
         }
         WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(promptTokens, newTokens, teeSlowdown, linkGbps,
-                callLatencyUs, fams, ms, reps, run.seed, planOnly, trustedGflops, executorGflops);
+                callLatencyUs, fams, ms, reps, run.seed, planOnly, trustedGflops, executorGflops,
+                planFamilies == null ? List.of() : planFamilies.stream().map(MaskFamily::parse).toList());
         WorkloadAnalyzer.check(m.config(), o);
         List<WorkloadAnalyzer.Result> results;
         try (Progress p = new Progress("workload", WorkloadAnalyzer.steps(o))) {

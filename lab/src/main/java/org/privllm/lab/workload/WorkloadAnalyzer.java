@@ -17,7 +17,9 @@ import org.privllm.model.TransformerOps;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.protocol.Executor;
+import org.privllm.trusted.gpt2.BoundaryMeter;
 import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.mask.DenseMask;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
@@ -42,10 +44,20 @@ public final class WorkloadAnalyzer {
      * @param seed          prompt ids and masks; null: fixed prompt, secure masks
      * @param planOnly      count every strategy from its plan, run nothing (for shapes too slow to run here)
      * @param trustedGflops, executorGflops rates for the projection where no run measured one (plan-only)
+     * @param planFamilies  mask families whose {@code masked} rows are counted from their plan instead of run (too
+     *                      heavy to run here); families that cannot run at this shape or in this heap are added
+     *                      automatically ({@link #planReason})
      */
     public record Options(int promptTokens, int newTokens, double teeSlowdown, double linkGbps, double callLatencyUs,
                           List<MaskFamily> families, List<ObfuscationMode> modes, int reps, Long seed, boolean planOnly,
-                          double trustedGflops, double executorGflops) {
+                          double trustedGflops, double executorGflops, List<MaskFamily> planFamilies) {
+        public Options(int promptTokens, int newTokens, double teeSlowdown, double linkGbps, double callLatencyUs,
+                       List<MaskFamily> families, List<ObfuscationMode> modes, int reps, Long seed, boolean planOnly,
+                       double trustedGflops, double executorGflops) {
+            this(promptTokens, newTokens, teeSlowdown, linkGbps, callLatencyUs, families, modes, reps, seed, planOnly,
+                    trustedGflops, executorGflops, List.of());
+        }
+
         public Options {
             if (!(trustedGflops > 0) || !(executorGflops > 0)) {
                 throw new IllegalArgumentException("--trusted-gflops and --executor-gflops must be positive");
@@ -64,6 +76,7 @@ public final class WorkloadAnalyzer {
             }
             families = List.copyOf(families);
             modes = List.copyOf(modes);
+            planFamilies = List.copyOf(planFamilies);
         }
 
         /** The four mask families, the block size capped at the model width. */
@@ -73,11 +86,38 @@ public final class WorkloadAnalyzer {
         }
     }
 
-    /** Wall time of a real run: the fastest measured generation (after a warm-up one), split at the executor boundary. */
-    public record Measured(double totalS, double trustedS, double untrustedS, double setupS, int[] ids) {}
+    /**
+     * Wall time of a real run: the fastest measured generation (after a warm-up one), split at the executor boundary;
+     * and the fastest prefill and decode phases over the measured generations (as {@code bench} times them).
+     */
+    public record Measured(double totalS, double trustedS, double untrustedS, double setupS, int[] ids,
+                           double prefillS, double decodeS) {}
 
-    /** One strategy's counts (live or planned), measurement (null when modelled) and plan self-check. */
-    public record Result(Placement placement, Ledger counts, Measured measured, Boolean planAgrees) {}
+    /** Round trips and bytes each way of one request's inference, as one counter saw them. */
+    public record Boundary(long roundTrips, long bytesToExecutor, long bytesFromExecutor) {
+        static Boundary of(Ledger l) {
+            return new Boundary(l.roundTrips(), l.bytesToExecutor(), l.bytesFromExecutor());
+        }
+
+        static Boundary of(BoundaryMeter m) {
+            return new Boundary(m.roundTrips(), m.bytesToExecutor(), m.bytesFromExecutor());
+        }
+    }
+
+    /**
+     * One strategy's counts (live or planned), measurement (null when not run) and plan self-check; for live runs
+     * with an executor, what {@code bench}'s {@link BoundaryMeter} saw of the same request (null otherwise); for
+     * rows of implemented strategies counted from their plan, why they were not run (null otherwise).
+     */
+    public record Result(Placement placement, Ledger counts, Measured measured, Boolean planAgrees, Boundary meter,
+                         String notRunBecause) {
+        Result(Placement placement, Ledger counts) {
+            this(placement, counts, null, null, null, null);
+        }
+    }
+
+    /** A session's set-up peaks at about this multiple of the trusted state a plan counts (float64 algebra, float32 copies). */
+    static final double SETUP_MEMORY_FACTOR = 3;
 
     /** Throws (one line) unless the request fits the model. */
     public static void check(Gpt2Config c, Options o) {
@@ -93,7 +133,7 @@ public final class WorkloadAnalyzer {
         List<Result> out = new ArrayList<>();
         if (o.planOnly()) {
             for (Placement p : placements(c, o)) {
-                out.add(new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()), null, null));
+                out.add(new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens())));
                 progress.step(p.strategy());
             }
             return out;
@@ -112,13 +152,40 @@ public final class WorkloadAnalyzer {
                 case MaskedPlacement m -> {
                     ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(m.obfuscationMode()).withFamily(m.maskFamily());
                     ObfuscationConfig cfg = masks == null ? obf : obf.withSeed(masks.nextLong());
-                    yield live(model, m, ex -> new ObfuscatedGpt2(c, model.weights(), ex, cfg, Map.of()), prompt, o);
+                    String why = planReason(m, o, Runtime.getRuntime().maxMemory());
+                    yield why != null
+                            ? new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()), null, null, null, why)
+                            : live(model, m, ex -> new ObfuscatedGpt2(c, model.weights(), ex, cfg, Map.of()), prompt, o);
                 }
-                default -> new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()), null, null);
+                default -> new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()));
             });
             progress.step(p.strategy());
         }
         return out;
+    }
+
+    /**
+     * Why a {@code masked} row is counted from its plan instead of run, or null to run it: named in
+     * {@code --plan-families}; a Gaussian mask wider than {@link DenseMask#MAX_GAUSSIAN_DIM} (refused by the family);
+     * or a session whose set-up would not fit the heap (the plan's trusted peak × {@link #SETUP_MEMORY_FACTOR}).
+     */
+    static String planReason(MaskedPlacement m, Options o, long heapBytes) {
+        Gpt2Config c = m.config;
+        MaskFamily f = m.maskFamily();
+        if (o.planFamilies().stream().anyMatch(g -> g.toString().equals(f.toString()))) {
+            return "named in --plan-families (too heavy to run here)";
+        }
+        int widest = Math.max(c.embd(), c.inner());
+        if (f instanceof MaskFamily.Gaussian && widest > DenseMask.MAX_GAUSSIAN_DIM) {
+            return "gaussian masks refuse d = " + widest + " (at most " + DenseMask.MAX_GAUSSIAN_DIM
+                    + ": float32 accuracy at condition number ~4.7d)";
+        }
+        double need = SETUP_MEMORY_FACTOR * GenerationPlan.replay(m, o.promptTokens(), o.newTokens()).trustedPeakBytes();
+        if (need > heapBytes) {
+            return String.format(java.util.Locale.ROOT, "a session needs about %.1f GB in set-up (%.0fx the counted "
+                    + "trusted state), more than this JVM's %.1f GB heap", need / 1e9, SETUP_MEMORY_FACTOR, heapBytes / 1e9);
+        }
+        return null;
     }
 
     /** Number of progress steps {@link #run} takes: one per strategy row. */
@@ -149,13 +216,16 @@ public final class WorkloadAnalyzer {
         long t0 = System.nanoTime();
         TransformerOps ops;
         Ledger charged;
+        BoundaryMeter meter = null;
         if (build == null) {
             p.setup(ledger);
             ops = new PlainOps(c, model.weights());
             charged = ledger;
         } else {
             p.setup(ledger.trustedView()); // resident state; the uploads are counted from the real calls
-            ops = build.apply(new CountingExecutor(new InProcessExecutor(), ledger));
+            // bench's own meter under the counting executor: both see every call; the report compares them
+            meter = new BoundaryMeter(new InProcessExecutor());
+            ops = build.apply(new CountingExecutor(meter, ledger));
             charged = ledger.trustedView();
         }
         double setupS = (System.nanoTime() - t0) / 1e9;
@@ -164,18 +234,26 @@ public final class WorkloadAnalyzer {
             Generator gen = new Generator(new Gpt2Forward(c, model.weights(), new CountingOps(ops, p, charged)));
             gen.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null); // warm-up
             Measured m = null;
+            double prefill = Double.MAX_VALUE, decode = Double.MAX_VALUE;
             for (int rep = 0; rep < o.reps(); rep++) {
                 ledger.resetInference(); // every repetition counts the same; the last one's counts stay
+                if (meter != null) {
+                    meter.reset();
+                }
                 long t1 = System.nanoTime();
                 Generator.Result r = gen.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null);
                 double total = (System.nanoTime() - t1) / 1e9;
                 double untrusted = build == null ? total : ledger.executorNanos() / 1e9;
+                prefill = Math.min(prefill, r.prefillNanos() / 1e9);
+                decode = Math.min(decode, r.decodeNanos() / 1e9);
                 if (m == null || total < m.totalS()) {
-                    m = new Measured(total, total - untrusted, untrusted, setupS, r.outputIds().get(0));
+                    m = new Measured(total, total - untrusted, untrusted, setupS, r.outputIds().get(0), 0, 0);
                 }
             }
+            m = new Measured(m.totalS(), m.trustedS(), m.untrustedS(), m.setupS(), m.ids(), prefill, decode);
             ledger.endInference();
-            return new Result(p, ledger, m, agrees(ledger, GenerationPlan.replay(p, o.promptTokens(), o.newTokens())));
+            return new Result(p, ledger, m, agrees(ledger, GenerationPlan.replay(p, o.promptTokens(), o.newTokens())),
+                    meter == null ? null : Boundary.of(meter), null);
         } finally {
             if (ops instanceof AutoCloseable a) {
                 try {

@@ -174,6 +174,47 @@ class WorkloadCountsTest {
         }
     }
 
+    /** Every live row with an executor carries what bench's BoundaryMeter saw of the same request, equal to the count. */
+    @Test
+    void liveRowsCarryTheBoundaryMeterAndItAgrees() {
+        WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(3, 2, 1, 10, 50, List.of(MaskFamily.parse("perm")),
+                List.of(ObfuscationMode.MASK, ObfuscationMode.PAD), 1, 7L, false, 1, 10);
+        List<WorkloadAnalyzer.Result> rs = WorkloadAnalyzer.run(TINY, o, new org.privllm.lab.report.Progress("workload", 5, new java.io.PrintStream(java.io.OutputStream.nullOutputStream())));
+        int metered = 0;
+        for (WorkloadAnalyzer.Result r : rs) {
+            WorkloadReport.Agreement a = WorkloadReport.agreement(r, rs, o.promptTokens());
+            if (r.measured() == null || r.placement() instanceof PlainPlacement) {
+                assertThat(r.meter()).isNull();
+                continue;
+            }
+            metered++;
+            assertThat(r.meter()).isEqualTo(WorkloadAnalyzer.Boundary.of(r.counts()));
+            assertThat(r.meter().roundTrips()).isPositive();
+            assertThat(a.meterAgrees()).isTrue();
+            if (r.placement() instanceof MaskedPlacement m) {
+                var p = org.privllm.trusted.gpt2.SchemeCost.predict(TINY.config(), m.maskFamily(), m.obfuscationMode(), true, 3);
+                assertThat(a.predictedDecodeRatio()).isEqualTo(Math.round(p.decodeRatio() * 1000) / 1000.0);
+                assertThat(a.decodeRatio()).isPositive();
+            }
+        }
+        assertThat(metered).isEqualTo(3); // trusted_nonlinear, masked mask, masked pad
+    }
+
+    @Test
+    void implementedRowsThatCannotRunHereAreCountedFromThePlanWithTheReason() {
+        WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(4, 2, 1, 10, 50, List.of(), List.of(), 1, 1L, false, 1, 10,
+                List.of(MaskFamily.parse("block:2")));
+        Gpt2Config wide = Gpt2Config.of(1, 512, 8, 50, 16); // inner 2048
+        assertThat(WorkloadAnalyzer.planReason(new MaskedPlacement(wide, MaskFamily.parse("gaussian"), ObfuscationMode.MASK), o,
+                Long.MAX_VALUE)).contains("gaussian masks refuse d = 2048");
+        assertThat(WorkloadAnalyzer.planReason(new MaskedPlacement(wide, MaskFamily.parse("perm"), ObfuscationMode.MASK), o,
+                Long.MAX_VALUE)).isNull();
+        assertThat(WorkloadAnalyzer.planReason(new MaskedPlacement(wide, new MaskFamily.Orthogonal(), ObfuscationMode.PAD), o,
+                1_000_000)).contains("heap");
+        assertThat(WorkloadAnalyzer.planReason(new MaskedPlacement(wide, MaskFamily.parse("block:2"), ObfuscationMode.PAD), o,
+                Long.MAX_VALUE)).contains("--plan-families");
+    }
+
     /**
      * GPT-2's analytic count, written independently: per token per layer {@code 2·(d·3d + d·d + 2·d·inner)} for
      * the linear layers plus {@code 4·d·ctx} for attention over {@code ctx} keys; {@code 2·d·V} for each LM-head row.

@@ -24,7 +24,8 @@ import org.privllm.trusted.obf.ObfuscationMode;
  * The stage summary (issue 6, item 1): every stage's verification as {@code verify} runs it, in mask mode
  * and in padding mode, plus the generation-equivalence check (greedy generation, obfuscated vs plaintext:
  * ids identical, largest logit error). One table, one row per (mode, check), written as JSON, CSV and
- * Markdown with a bar chart of {@code log10} of each stage's largest error.
+ * Markdown with a bar chart of {@code log10} of each stage's largest error. With a seed, each mode's verification
+ * rows are exactly what {@code verify --mode M --masks F --seed S} prints.
  */
 public final class SummaryExperiment {
     /** New tokens of the generation-equivalence check. */
@@ -43,18 +44,20 @@ public final class SummaryExperiment {
      */
     public static Result run(Gpt2Model model, LoraAdapter adapter, MaskFamily family, Long seed, RunInfo info, Path out,
                              PrintStream progressTo) {
-        Random data = seed != null ? new Random(seed) : new SecureRandom();
-        LoraAdapter stage1 = adapter != null ? adapter : Verifier.randomAdapter(model.config(), data.nextLong());
         ResultTable table = new ResultTable("Stage summary: every verification check, mask and padding mode");
         Map<String, Double> worst = new LinkedHashMap<>(); // (mode, stage) -> largest error of its checks
         boolean all = true;
         List<ObfuscationMode> modes = List.of(ObfuscationMode.MASK, ObfuscationMode.PAD);
         try (Progress progress = new Progress("summary", modes.size() * (Verifier.STAGES + 1), progressTo)) {
             for (ObfuscationMode mode : modes) {
+                // Each mode seeded exactly as `verify --mode M --seed S` seeds itself, so a seeded summary's rows are
+                // verify's rows (tested): masks and pads from S, test inputs and the stage-1 adapter from Random(S).
                 ObfuscationConfig c = ObfuscationConfig.defaults().withMode(mode).withFamily(family);
                 if (seed != null) {
-                    c = c.withSeed(seed + mode.ordinal());
+                    c = c.withSeed(seed);
                 }
+                Random data = seed != null ? new Random(seed) : new SecureRandom();
+                LoraAdapter stage1 = adapter != null ? adapter : Verifier.randomAdapter(model.config(), data.nextLong());
                 List<Check> checks;
                 try (Verifier v = new Verifier(model, c, adapter, stage1, data)) {
                     checks = new ArrayList<>(v.run(progress::step));
