@@ -233,6 +233,10 @@ public final class WorkloadAnalyzer {
             charged = ledger.trustedView();
         }
         double setupS = (System.nanoTime() - t0) / 1e9;
+        // The rows run in one JVM: without this, the garbage of an earlier session (a dense 124M session
+        // holds gigabytes) is collected on a later row's clock — measured: pad block:64 at 124M ran 2.2x
+        // plaintext alone and 4-5x after the orthogonal rows.
+        System.gc();
         ledger.beginInference();
         try {
             Generator gen = new Generator(new Gpt2Forward(c, model.weights(), new CountingOps(ops, p, charged)));
