@@ -6,10 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.constraints.IntRange;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.privllm.testing.Cases;
 
 class AttentionTest {
 
@@ -17,13 +19,9 @@ class AttentionTest {
      * Prefill of a left-padded batch, then single-token decode steps, on two layers: each real query row
      * equals a naive double-precision causal softmax attention over the real slots seen so far.
      */
-    @Property(tries = 25)
-    void prefillThenDecodeMatchesNaiveAttention(@ForAll @IntRange(min = 1, max = 3) int batch,
-                                                @ForAll @IntRange(min = 1, max = 6) int prompt,
-                                                @ForAll @IntRange(min = 0, max = 4) int steps,
-                                                @ForAll @IntRange(min = 1, max = 3) int heads,
-                                                @ForAll @IntRange(min = 1, max = 11) int dh,
-                                                @ForAll long seed) {
+    @ParameterizedTest(name = "[{index}] batch={0}, prompt={1}, steps={2}, heads={3}, dh={4}, seed={5}")
+    @MethodSource
+    void prefillThenDecodeMatchesNaiveAttention(int batch, int prompt, int steps, int heads, int dh, long seed) {
         Random rnd = new Random(seed);
         int width = heads * dh, layers = 2;
         int[] pad = new int[batch];
@@ -74,6 +72,11 @@ class AttentionTest {
             cache.advance(t);
         }
         assertThat(cache.length()).isEqualTo(prompt + steps);
+    }
+
+    static Stream<Arguments> prefillThenDecodeMatchesNaiveAttention() {
+        return Cases.of(25, 5_000, d -> new Object[] {d.intIn(1, 3), d.intIn(1, 6), d.intIn(0, 4), d.intIn(1, 3),
+                d.intIn(1, 11), d.anyLong()});
     }
 
     /** softmax(scale·q·kᵀ) over slots {@code [pad, slot]}, per head, then times V, in double. */

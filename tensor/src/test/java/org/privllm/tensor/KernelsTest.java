@@ -5,20 +5,23 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
 import java.util.Random;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.constraints.IntRange;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.privllm.testing.Cases;
 
 class KernelsTest {
 
-    @Property(tries = 60)
-    void matmulMatchesDoubleReference(@ForAll @IntRange(min = 1, max = 20) int n,
-                                      @ForAll @IntRange(min = 1, max = 70) int k,
-                                      @ForAll @IntRange(min = 1, max = 70) int out,
-                                      @ForAll boolean withBias, @ForAll long seed) {
+    static Stream<Arguments> matmulMatchesDoubleReference() {
+        return Cases.of(60, 2_000, d -> new Object[] {d.intIn(1, 20), d.intIn(1, 70), d.intIn(1, 70), d.bool(), d.anyLong()});
+    }
+
+    @ParameterizedTest(name = "[{index}] n={0}, k={1}, out={2}, withBias={3}, seed={4}")
+    @MethodSource
+    void matmulMatchesDoubleReference(int n, int k, int out, boolean withBias, long seed) {
         checkAllPaths(n, k, out, withBias, new Random(seed));
     }
 
@@ -48,9 +51,13 @@ class KernelsTest {
         Naive.assertMatmulClose(Kernels.matmulTransposed(x, w.transpose()), plain, x, w, null);
     }
 
-    @Property(tries = 30)
-    void packingRoundTrips(@ForAll @IntRange(min = 1, max = 40) int in, @ForAll @IntRange(min = 1, max = 80) int out,
-                           @ForAll long seed) {
+    static Stream<Arguments> packingRoundTrips() {
+        return Cases.of(30, 3_000, d -> new Object[] {d.intIn(1, 40), d.intIn(1, 80), d.anyLong()});
+    }
+
+    @ParameterizedTest(name = "[{index}] in={0}, out={1}, seed={2}")
+    @MethodSource
+    void packingRoundTrips(int in, int out, long seed) {
         Matrix w = Naive.random(new Random(seed), in, out);
         PackedWeight p = PackedWeight.pack(w);
         assertThat(p.toMatrix().data).containsExactly(w.data);
@@ -68,9 +75,13 @@ class KernelsTest {
         assertThat(p.bytes()).isGreaterThanOrEqualTo(4L * in * out).isLessThan(4L * in * (out + PackedWeight.NR));
     }
 
-    @Property(tries = 40)
-    void dotAndAxpyMatchReference(@ForAll @IntRange(min = 0, max = 100) int n, @ForAll @IntRange(min = 0, max = 9) int ao,
-                                  @ForAll @IntRange(min = 0, max = 9) int bo, @ForAll long seed) {
+    static Stream<Arguments> dotAndAxpyMatchReference() {
+        return Cases.of(40, 4_000, d -> new Object[] {d.intIn(0, 100), d.intIn(0, 9), d.intIn(0, 9), d.anyLong()});
+    }
+
+    @ParameterizedTest(name = "[{index}] n={0}, ao={1}, bo={2}, seed={3}")
+    @MethodSource
+    void dotAndAxpyMatchReference(int n, int ao, int bo, long seed) {
         Random rnd = new Random(seed);
         float[] a = Naive.randomVector(rnd, n + ao), b = Naive.randomVector(rnd, n + bo);
         double ref = 0, norm = 0;

@@ -4,16 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.constraints.IntRange;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.privllm.testing.Cases;
 
 class ParallelTest {
 
-    @Property(tries = 50)
-    void everyIndexRunsExactlyOnceInGrainAlignedChunks(@ForAll @IntRange(min = 0, max = 500) int n,
-                                                        @ForAll @IntRange(min = 0, max = 40) int grain) {
+    static Stream<Arguments> everyIndexRunsExactlyOnceInGrainAlignedChunks() {
+        return Cases.of(50, 1_000, d -> new Object[] {d.intIn(0, 500), d.intIn(0, 40)});
+    }
+
+    @ParameterizedTest(name = "[{index}] n={0}, grain={1}")
+    @MethodSource
+    void everyIndexRunsExactlyOnceInGrainAlignedChunks(int n, int grain) {
         AtomicIntegerArray seen = new AtomicIntegerArray(Math.max(1, n));
         Parallel.forRange(n, grain, (from, to) -> {
             assertThat(from % Math.max(1, grain)).isZero();

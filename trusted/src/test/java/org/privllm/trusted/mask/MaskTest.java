@@ -5,25 +5,21 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import java.util.Random;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
+import java.util.stream.Stream;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.NormOps_DDRM;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.privllm.tensor.Matrix;
+import org.privllm.testing.Cases;
 import org.privllm.trusted.linalg.Dense;
 
 class MaskTest {
 
-    @Provide
-    Arbitrary<String> families() {
-        return Arbitraries.of("orthogonal", "gaussian", "block:4", "block:7", "perm", "composite");
-    }
+    private static final String[] FAMILIES = {"orthogonal", "gaussian", "block:4", "block:7", "perm", "composite"};
 
     /** A mask of the named family; "composite" is diag(orthogonal, perm, gaussian) as c_attn would use. */
     static Mask sample(String family, int d, Random rnd) {
@@ -46,9 +42,13 @@ class MaskTest {
         }
     }
 
-    @Property(tries = 60)
-    void everyOperationMatchesTheDenseMatrix(@ForAll("families") String family, @ForAll @IntRange(min = 2, max = 37) int d,
-                                             @ForAll @IntRange(min = 1, max = 9) int n, @ForAll long seed) {
+    static Stream<Arguments> everyOperationMatchesTheDenseMatrix() {
+        return Cases.of(60, 13_000, d -> new Object[] {d.oneOf(FAMILIES), d.intIn(2, 37), d.intIn(1, 9), d.anyLong()});
+    }
+
+    @ParameterizedTest(name = "[{index}] family={0}, d={1}, n={2}, seed={3}")
+    @MethodSource
+    void everyOperationMatchesTheDenseMatrix(String family, int d, int n, long seed) {
         Random rnd = new Random(seed);
         Mask mask = sample(family, d, rnd);
         DMatrixRMaj dense = mask.toDense();

@@ -3,13 +3,12 @@ package org.privllm.trusted.obf;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Random;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
+import java.util.stream.Stream;
 import org.ejml.data.DMatrixRMaj;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.privllm.testing.Cases;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.verify.ErrorStats;
@@ -30,23 +29,19 @@ class ObfuscatedLinearPropertyTest {
      * these sizes). At GPT-2 widths a dense Gaussian cannot be that well conditioned (κ grows like d):
      * that is the family's documented numerical cost, not a tolerance to relax.
      */
-    @Provide
-    Arbitrary<String> families() {
-        return Arbitraries.of("orthogonal", "gaussian:100", "block:8", "block:5", "perm");
+    private static final String[] FAMILIES = {"orthogonal", "gaussian:100", "block:8", "block:5", "perm"};
+
+    private static final String[] PADS = {"none", "online", "pool"};
+
+    static Stream<Arguments> recoveredOutputEqualsThePlaintextLayer() {
+        return Cases.of(40, 10_000, d -> new Object[] {d.oneOf(FAMILIES), d.oneOf(PADS), d.oneOf(MaskScope.class), d.bool(),
+                d.intIn(0, 3), d.intIn(1, 9), d.intIn(1, 41), d.intIn(1, 37), d.anyLong()});
     }
 
-    @Provide
-    Arbitrary<String> pads() {
-        return Arbitraries.of("none", "online", "pool");
-    }
-
-    @Property(tries = 40)
-    void recoveredOutputEqualsThePlaintextLayer(@ForAll("families") String family, @ForAll("pads") String pads,
-                                                @ForAll MaskScope scope, @ForAll boolean bias,
-                                                @ForAll @IntRange(min = 0, max = 3) int loraRank,
-                                                @ForAll @IntRange(min = 1, max = 9) int n,
-                                                @ForAll @IntRange(min = 1, max = 41) int in,
-                                                @ForAll @IntRange(min = 1, max = 37) int out, @ForAll long seed) {
+    @ParameterizedTest(name = "[{index}] family={0}, pads={1}, scope={2}, bias={3}, loraRank={4}, n={5}, in={6}, out={7}, seed={8}")
+    @MethodSource
+    void recoveredOutputEqualsThePlaintextLayer(String family, String pads, MaskScope scope, boolean bias, int loraRank,
+                                                int n, int in, int out, long seed) {
         if (pads.equals("pool") && scope == MaskScope.PER_CALL) {
             scope = MaskScope.PER_SESSION; // a pool needs fixed masks (enforced by the config)
         }
@@ -79,14 +74,16 @@ class ObfuscatedLinearPropertyTest {
         }
     }
 
-    @Provide
-    Arbitrary<String> wideFamilies() {
-        // no Gaussian here: at d = 97 the sampler needs κ >= 2·d, whose float32 error exceeds 1e-4
-        return Arbitraries.of("orthogonal", "block:8", "block:5", "perm");
+    // no Gaussian here: at d = 97 the sampler needs κ >= 2·d, whose float32 error exceeds 1e-4
+    private static final String[] WIDE_FAMILIES = {"orthogonal", "block:8", "block:5", "perm"};
+
+    static Stream<Arguments> wideLayersAtVectorWidthBoundaries() { // 5 cases: each family at least once
+        return Cases.of(5, 11_000, d -> new Object[] {WIDE_FAMILIES[d.index() % WIDE_FAMILIES.length], d.anyLong()});
     }
 
-    @Property(tries = 5)
-    void wideLayersAtVectorWidthBoundaries(@ForAll("wideFamilies") String family, @ForAll long seed) {
+    @ParameterizedTest(name = "[{index}] family={0}, seed={1}")
+    @MethodSource
+    void wideLayersAtVectorWidthBoundaries(String family, long seed) {
         Random rnd = new Random(seed);
         int in = 64 + 7, out = 96 + 1;
         PlainLinear plain = Fixtures.layer(rnd, in, out, true, 4);
@@ -100,8 +97,13 @@ class ObfuscatedLinearPropertyTest {
         }
     }
 
-    @Property(tries = 10)
-    void aWrongMaskIsDetected(@ForAll long seed) {
+    static Stream<Arguments> aWrongMaskIsDetected() {
+        return Cases.of(10, 12_000, d -> new Object[] {d.anyLong()});
+    }
+
+    @ParameterizedTest(name = "[{index}] seed={0}")
+    @MethodSource
+    void aWrongMaskIsDetected(long seed) {
         // the check must be able to fail: recovering with another N_out gives garbage
         Random rnd = new Random(seed);
         PlainLinear plain = Fixtures.layer(rnd, 12, 10, true, 2);

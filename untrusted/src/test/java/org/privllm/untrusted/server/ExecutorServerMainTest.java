@@ -5,13 +5,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.constraints.IntRange;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.privllm.protocol.grpc.GrpcExecutorClient;
 import org.privllm.protocol.grpc.WireTensors;
 import org.privllm.tensor.Matrix;
+import org.privllm.testing.Cases;
 
 class ExecutorServerMainTest {
     private static String runExpectingError(String... args) {
@@ -43,9 +45,13 @@ class ExecutorServerMainTest {
         assertThat(GrpcExecutorClient.HostPort.parse("gpu-box:7")).isEqualTo(new GrpcExecutorClient.HostPort("gpu-box", 7));
     }
 
-    @Property(tries = 50)
-    void wireTensorsRoundTripExactly(@ForAll @IntRange(max = 17) int rows, @ForAll @IntRange(max = 33) int cols,
-                                     @ForAll long seed) {
+    static Stream<Arguments> wireTensorsRoundTripExactly() {
+        return Cases.of(50, 8_000, d -> new Object[] {d.intIn(0, 17), d.intIn(0, 33), d.anyLong()});
+    }
+
+    @ParameterizedTest(name = "[{index}] rows={0}, cols={1}, seed={2}")
+    @MethodSource
+    void wireTensorsRoundTripExactly(int rows, int cols, long seed) {
         Matrix m = Workload.random(new java.util.Random(seed), rows, cols);
         if (m.data.length > 0) {
             m.data[0] = Float.NaN;
