@@ -10,8 +10,8 @@ import org.junit.jupiter.params.provider.Arguments;
  * Deterministic random cases for a {@code @ParameterizedTest} with a {@code @MethodSource}: case {@code i}
  * draws its parameters from {@code new SplittableRandom(baseSeed + i)}, so every run tests the same cases
  * and a failing one is named by its index and parameters. ({@code java.util.Random} is not used: its first
- * draws from adjacent seeds are nearly equal.) Each test module holds an identical copy: test sources are
- * not shared across modules.
+ * draws from adjacent seeds are nearly equal.) The other modules' tests get it through the tensor module's
+ * test-jar.
  */
 public final class Cases {
     private Cases() {}
