@@ -319,8 +319,8 @@ public final class PublicModel {
             colScale[c] = unitColumns ? 1 / Math.max(Math.sqrt(s), 1e-30) : 1;
         }
         DMatrixRMaj g = new DMatrixRMaj(d, d);
-        if ((long) d * d * m > 50_000_000L) {
-            // large (the 124M head: 768×50257): float GEMMs over column chunks, summed in double
+        if ((long) d * d * m > 1_000_000_000L) {
+            // large (the 124M head: 768²·50257): float GEMMs over column chunks, summed in double; small ones stay exact
             int chunk = 1024;
             for (int from = 0; from < m; from += chunk) {
                 int to = Math.min(m, from + chunk), k = to - from;
