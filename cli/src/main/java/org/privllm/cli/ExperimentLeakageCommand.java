@@ -57,6 +57,14 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--only '" + only + "' matches no configuration");
             }
         }
+        int widest = Math.max(m.config().embd(), m.config().inner());
+        if (widest > org.privllm.trusted.mask.DenseMask.MAX_GAUSSIAN_DIM
+                && configs.stream().anyMatch(c -> c.family() instanceof org.privllm.trusted.mask.MaskFamily.Gaussian)) {
+            System.err.printf("leakage: skipping the gaussian rows: dense Gaussian masks are refused above d = %d "
+                    + "(this model needs d = %d; its condition number ~4.7·d is too large for float32)%n",
+                    org.privllm.trusted.mask.DenseMask.MAX_GAUSSIAN_DIM, widest);
+            configs = configs.stream().filter(c -> !(c.family() instanceof org.privllm.trusted.mask.MaskFamily.Gaussian)).toList();
+        }
         long t0 = System.nanoTime();
         ResultTable table = new LeakageLab(m.config(), m.weights(), newTokens, base).run(configs, ids, base, run.out,
                 run.info(m.config()), true);

@@ -20,137 +20,290 @@ public final class Attacks {
 
     private Attacks() {}
 
-    /** The cost of every candidate for row {@code i}, given the rows decoded so far. */
+    /** Shortlist of a matcher whose bounds are cheap and whose exact costs are computed row by row. */
+    static final int SHORTLIST = 256;
+    /** Shortlist of the matchers whose exact costs need a {@code d×d} product per candidate. */
+    static final int SHORTLIST_GEMM = 64;
+
+    /** The cost (or a lower bound of it) of every candidate for row {@code i}, given the rows decoded so far. */
     @FunctionalInterface
     interface RowCost {
         void costs(int i, int[] decoded, double[] out);
     }
 
-    /** Candidate table at a position ({@code V×width}). */
+    /** Exact costs of the shortlisted candidates {@code cands} (their lower bounds in {@code bounds}). */
     @FunctionalInterface
-    interface Candidates {
-        Matrix at(int pos);
+    interface Rerank {
+        void costs(int i, int[] decoded, int[] cands, double[] bounds, double[] out);
+    }
+
+    /**
+     * A row matcher: {@code bound} gives every candidate's exact cost ({@code rerank == null}) or a lower
+     * bound of it; then the {@code shortlist} candidates with the smallest bounds get their exact cost
+     * and the cheapest wins. Two-stage search over the whole vocabulary: the bound never exceeds the exact
+     * cost, so the winner is the exact argmin whenever it is within the shortlist.
+     */
+    record Matcher(RowCost bound, Rerank rerank, int shortlist) {
+        static Matcher full(RowCost cost) {
+            return new Matcher(cost, null, 0);
+        }
     }
 
     /** Decodes {@code n} rows in order, each the argmin of its cost. */
     static int[] decode(int n, int vocab, RowCost cost) {
+        return decode(n, vocab, Matcher.full(cost));
+    }
+
+    /** Decodes {@code n} rows in order with a (shortlisting) matcher. */
+    static int[] decode(int n, int vocab, Matcher m) {
         int[] out = new int[n];
         double[] c = new double[vocab];
         for (int i = 0; i < n; i++) {
-            cost.costs(i, out, c);
+            m.bound().costs(i, out, c);
+            if (m.rerank() == null) {
+                out[i] = argmin(c);
+                continue;
+            }
+            int[] cands = smallest(c, Math.min(m.shortlist(), vocab));
+            double[] bounds = new double[cands.length], exact = new double[cands.length];
+            for (int k = 0; k < cands.length; k++) {
+                bounds[k] = c[cands[k]];
+            }
+            m.rerank().costs(i, out, cands, bounds, exact);
             int best = 0;
-            for (int v = 1; v < vocab; v++) {
-                if (c[v] < c[best]) {
-                    best = v;
+            for (int k = 1; k < cands.length; k++) {
+                if (exact[k] < exact[best] || exact[k] == exact[best] && cands[k] < cands[best]) {
+                    best = k;
                 }
             }
-            out[i] = best;
+            out[i] = cands[best];
         }
         return out;
     }
 
+    /** Indices of the {@code k} smallest values, ascending (ties: smaller index first; NaN last). */
+    static int[] smallest(double[] a, int k) {
+        int[] heap = new int[k]; // max-heap of the k best so far
+        int size = 0;
+        for (int v = 0; v < a.length; v++) {
+            if (size < k) {
+                heap[size] = v;
+                int at = size++;
+                while (at > 0 && worse(a, heap[at], heap[(at - 1) / 2])) {
+                    int p = (at - 1) / 2;
+                    int t = heap[p];
+                    heap[p] = heap[at];
+                    heap[at] = t;
+                    at = p;
+                }
+            } else if (worse(a, heap[0], v)) {
+                heap[0] = v;
+                int at = 0;
+                while (true) {
+                    int l = 2 * at + 1, r = l + 1, m = at;
+                    if (l < k && worse(a, heap[l], heap[m])) {
+                        m = l;
+                    }
+                    if (r < k && worse(a, heap[r], heap[m])) {
+                        m = r;
+                    }
+                    if (m == at) {
+                        break;
+                    }
+                    int t = heap[m];
+                    heap[m] = heap[at];
+                    heap[at] = t;
+                    at = m;
+                }
+            }
+        }
+        Integer[] sorted = new Integer[size];
+        for (int i = 0; i < size; i++) {
+            sorted[i] = heap[i];
+        }
+        Arrays.sort(sorted, (x, y) -> worse(a, x, y) ? 1 : worse(a, y, x) ? -1 : 0);
+        int[] out = new int[size];
+        for (int i = 0; i < size; i++) {
+            out[i] = sorted[i];
+        }
+        return out;
+    }
+
+    /** Whether candidate x ranks after y (larger value, or equal value and larger index; NaN last). */
+    private static boolean worse(double[] a, int x, int y) {
+        double ax = Double.isNaN(a[x]) ? Double.POSITIVE_INFINITY : a[x];
+        double ay = Double.isNaN(a[y]) ? Double.POSITIVE_INFINITY : a[y];
+        return ax > ay || ax == ay && x > y;
+    }
+
     // ---------------------------------------------------------------- matchers
 
-    /** Plaintext view: nearest candidate. */
-    static RowCost exact(Matrix obs, Candidates cand) {
-        return (i, decoded, out) -> {
-            Matrix c = cand.at(i);
-            int d = c.cols;
-            for (int v = 0; v < c.rows; v++) {
-                double s = 0;
-                for (int j = 0; j < d; j++) {
-                    double e = c.data[v * d + j] - obs.data[i * d + j];
-                    s += e * e;
-                }
-                out[v] = s;
+    /** Plaintext view: nearest candidate (bound: the squared difference of norms). */
+    static Matcher exact(Matrix obs, PublicModel.CandidateSet cand) {
+        int d = obs.cols;
+        return new Matcher((i, decoded, out) -> {
+            double[] n = cand.blockNormsSq(i, d);
+            double seen = Math.sqrt(sq(obs.data, i * d, d));
+            for (int v = 0; v < out.length; v++) {
+                double e = Math.sqrt(n[v]) - seen;
+                out[v] = e * e;
             }
-        };
+        }, (i, decoded, cands, bounds, out) -> {
+            Matrix c = cand.rows(i, cands);
+            float[] mine = obs.row(i);
+            for (int k = 0; k < cands.length; k++) {
+                out[k] = distance(c.data, k * d, mine);
+            }
+        }, SHORTLIST);
     }
 
     /**
      * What (block-)orthogonal masks preserve: each row's squared norm per block of {@code b} columns and
-     * its per-block inner products with the last {@link #CONTEXT} rows.
+     * its per-block inner products with the last {@link #CONTEXT} rows. Bound: the norm terms alone.
      */
-    static RowCost gram(Matrix obs, Candidates cand, int b) {
-        int d = obs.cols;
-        return (i, decoded, out) -> {
-            Matrix c = cand.at(i);
-            Arrays.fill(out, 0);
-            for (int j = Math.max(0, i - CONTEXT); j <= i; j++) {
-                float[] other = j == i ? null : cand.at(j).row(decoded[j]);
+    static Matcher gram(Matrix obs, PublicModel.CandidateSet cand, int b) {
+        int d = obs.cols, blocks = (d + b - 1) / b;
+        return new Matcher((i, decoded, out) -> {
+            double[] n = cand.blockNormsSq(i, b);
+            double[] seen = new double[blocks];
+            for (int k = 0; k < blocks; k++) {
+                seen[k] = sq(obs.data, i * d + k * b, Math.min(b, d - k * b));
+            }
+            for (int v = 0; v < out.length; v++) {
+                double s = 0;
+                for (int k = 0; k < blocks; k++) {
+                    double e = n[v * blocks + k] - seen[k];
+                    s += e * e;
+                }
+                out[v] = s;
+            }
+        }, (i, decoded, cands, bounds, out) -> {
+            Matrix c = cand.rows(i, cands);
+            System.arraycopy(bounds, 0, out, 0, cands.length);
+            for (int j = Math.max(0, i - CONTEXT); j < i; j++) {
+                float[] other = cand.row(j, decoded[j]);
                 for (int o = 0; o < d; o += b) {
                     int w = Math.min(b, d - o);
-                    double seen = j == i ? sq(obs.data, i * d + o, w) : dot(obs.data, i * d + o, obs.data, j * d + o, w);
-                    for (int v = 0; v < c.rows; v++) {
-                        double mine = j == i ? sq(c.data, v * d + o, w) : dot(c.data, v * d + o, other, o, w);
-                        double e = mine - seen;
-                        out[v] += e * e;
+                    double seen = dot(obs.data, i * d + o, obs.data, j * d + o, w);
+                    for (int k = 0; k < cands.length; k++) {
+                        double e = dot(c.data, k * d + o, other, o, w) - seen;
+                        out[k] += e * e;
                     }
                 }
             }
-        };
+        }, SHORTLIST);
     }
 
     /**
      * What a permutation with positive scaling keeps: the sorted log-magnitudes of a row, shifted by the
-     * unknown scales (their mean is removed; the spread of the scales remains as noise).
+     * unknown scales (their mean is removed; the spread of the scales remains as noise). Bound: the
+     * distance at sampled sorted ranks.
      */
-    static RowCost sortedLog(Matrix obs, Candidates cand, PublicModel pub, String key) {
-        return (i, decoded, out) -> {
-            Matrix sig = pub.cached("sortedlog:" + key + "@" + i, () -> sortedLogRows(cand.at(i)));
+    static Matcher sortedLog(Matrix obs, PublicModel.CandidateSet cand) {
+        int[] idx = PublicModel.sampledCoordinates(obs.cols);
+        return new Matcher((i, decoded, out) -> {
+            distances(cand.sortedLogSample(i), pick(sortedLog(obs.row(i)), idx), out);
+        }, (i, decoded, cands, bounds, out) -> {
             float[] mine = sortedLog(obs.row(i));
-            distances(sig, mine, out);
-        };
+            Matrix c = sortedLogRows(cand.rows(i, cands));
+            for (int k = 0; k < cands.length; k++) {
+                out[k] = distance(c.data, k * c.cols, mine);
+            }
+        }, SHORTLIST);
     }
 
-    /** Sign-free coordinates: {@code |x'|} against a table of {@code |c'|}. */
-    static RowCost absolute(Matrix obsProjected, Candidates absTable) {
-        return (i, decoded, out) -> distances(absTable.at(i), abs(obsProjected.rows(i, i + 1)).data, out);
+    /** Sign-free coordinates: {@code |x'|} against {@code |c·U|} (bound: the first S coordinates). */
+    static Matcher absolute(Matrix obsProjected, PublicModel.CandidateSet cand, DMatrixRMaj u, String basisKey) {
+        Matrix uf = toFloat(u);
+        return new Matcher((i, decoded, out) -> {
+            Matrix table = cand.absSample(i, u, basisKey);
+            distances(table, Arrays.copyOf(abs(obsProjected.rows(i, i + 1)).data, table.cols), out);
+        }, (i, decoded, cands, bounds, out) -> {
+            Matrix c = abs(Kernels.matmul(cand.rows(i, cands), uf));
+            float[] mine = abs(obsProjected.rows(i, i + 1)).data;
+            for (int k = 0; k < cands.length; k++) {
+                out[k] = distance(c.data, k * c.cols, mine);
+            }
+        }, SHORTLIST_GEMM);
     }
 
-    /** Direction only (a global scale is unknown): unit rows against unit candidates. */
-    static RowCost direction(Matrix obs, Candidates unitTable) {
-        return (i, decoded, out) -> distances(unitTable.at(i), unit(obs.row(i)), out);
+    /** Direction only (a global scale is unknown): unit rows against unit candidates (bound: sampled coordinates). */
+    static Matcher direction(Matrix obs, PublicModel.CandidateSet cand) {
+        int[] idx = PublicModel.sampledCoordinates(obs.cols);
+        return new Matcher((i, decoded, out) -> {
+            distances(cand.unitSample(i), pick(unit(obs.row(i)), idx), out);
+        }, (i, decoded, cands, bounds, out) -> {
+            float[] mine = unit(obs.row(i));
+            Matrix c = unitRows(cand.rows(i, cands));
+            for (int k = 0; k < cands.length; k++) {
+                out[k] = distance(c.data, k * c.cols, mine);
+            }
+        }, SHORTLIST);
     }
 
     /**
      * Attention scores (plaintext by design): per head the diagonal {@code q_i·k_i} and the scores
-     * against the last {@link #CONTEXT} rows, matched with the public model's {@code [Q|K|V]} of each
-     * candidate and of the rows decoded so far.
+     * against the last {@link #CONTEXT} rows, matched with the public model's {@code [Q|K]} of each
+     * candidate and of the rows decoded so far. Bound: the diagonal terms.
      *
      * @param scores {@code scores[h][i][j] = q̃_i·k̃_j} of head h (causal, unscaled)
      */
-    static RowCost scores(double[][][] scores, Candidates qkv, int heads) {
-        return (i, decoded, out) -> {
-            Matrix c = qkv.at(i);
-            int d3 = c.cols, d = d3 / 3, dh = d / heads;
-            Arrays.fill(out, 0);
-            for (int j = Math.max(0, i - CONTEXT); j <= i; j++) {
-                float[] kj = j == i ? null : qkv.at(j).row(decoded[j]);
+    static Matcher scores(double[][][] scores, PublicModel pub, int heads) {
+        int d = pub.config().embd(), dh = d / heads;
+        return new Matcher((i, decoded, out) -> {
+            double[] diag = pub.layer0ScoreDiagonal(i);
+            for (int v = 0; v < out.length; v++) {
+                double s = 0;
+                for (int h = 0; h < heads; h++) {
+                    double e = diag[v * heads + h] - scores[h][i][i];
+                    s += e * e;
+                }
+                out[v] = s;
+            }
+        }, (i, decoded, cands, bounds, out) -> {
+            Matrix qk = pub.layer0QueryKeyRows(i, cands);
+            System.arraycopy(bounds, 0, out, 0, cands.length);
+            for (int j = Math.max(0, i - CONTEXT); j < i; j++) {
+                float[] kj = pub.layer0QueryKeyRows(j, new int[] {decoded[j]}).data;
                 for (int h = 0; h < heads; h++) {
                     double seen = scores[h][i][j];
-                    for (int v = 0; v < c.rows; v++) {
-                        double mine = j == i ? dot(c.data, v * d3 + h * dh, c.data, v * d3 + d + h * dh, dh)
-                                : dot(c.data, v * d3 + h * dh, kj, d + h * dh, dh);
-                        double e = mine - seen;
-                        out[v] += e * e;
+                    for (int k = 0; k < cands.length; k++) {
+                        double e = dot(qk.data, k * 2 * d + h * dh, kj, d + h * dh, dh) - seen;
+                        out[k] += e * e;
                     }
                 }
             }
-        };
+        }, SHORTLIST_GEMM);
     }
 
     /** The matcher the attacker picks for a view masked by {@code family} (null: plaintext). */
-    static RowCost vocabularyMatcher(MaskFamily family, Matrix obs, Candidates cand, PublicModel pub, String key) {
+    static Matcher vocabularyMatcher(MaskFamily family, Matrix obs, PublicModel.CandidateSet cand) {
         if (family == null) {
             return exact(obs, cand);
         }
         return switch (family) {
-            case MaskFamily.Permutation p -> sortedLog(obs, cand, pub, key);
+            case MaskFamily.Permutation p -> sortedLog(obs, cand);
             case MaskFamily.BlockOrthogonal b -> gram(obs, cand, b.blockSize());
             // dense Gaussian masks preserve nothing; the attacker's best remaining guess is the orthogonal invariant
             default -> gram(obs, cand, obs.cols);
         };
+    }
+
+    private static float[] pick(float[] v, int[] idx) {
+        float[] out = new float[idx.length];
+        for (int k = 0; k < idx.length; k++) {
+            out[k] = v[idx[k]];
+        }
+        return out;
+    }
+
+    static double distance(float[] table, int offset, float[] x) {
+        double s = 0;
+        for (int j = 0; j < x.length; j++) {
+            double e = table[offset + j] - x[j];
+            s += e * e;
+        }
+        return s;
     }
 
     // ---------------------------------------------------------------- attention scores
@@ -212,6 +365,25 @@ public final class Attacks {
      * Returns {@code x̂} with {@code x̂[:, i] = x̃[:, π̂(i)]·ŝ_i}.
      */
     static Matrix unmaskPermutation(Matrix xTilde, Matrix weightTilde, Matrix weightPublic) {
+        return recoverPermutation(weightTilde, weightPublic).unmask(xTilde);
+    }
+
+    /** A recovered permutation-with-scaling input mask: {@code x̂[:, i] = x̃[:, source[i]]·scale[i]}. */
+    record RecoveredPermutation(int[] source, double[] scale) {
+        Matrix unmask(Matrix xTilde) {
+            int d = source.length;
+            Matrix x = new Matrix(xTilde.rows, d);
+            for (int i = 0; i < d; i++) {
+                for (int row = 0; row < x.rows; row++) {
+                    x.data[row * d + i] = (float) (xTilde.get(row, source[i]) * scale[i]);
+                }
+            }
+            return x;
+        }
+    }
+
+    /** The weight-only part of {@link #unmaskPermutation} (once per session: the weights do not change). */
+    static RecoveredPermutation recoverPermutation(Matrix weightTilde, Matrix weightPublic) {
         int d = weightPublic.rows;
         float[][] pub = new float[d][], seen = new float[d][];
         double[] pubMean = new double[d], seenMean = new double[d];
@@ -246,14 +418,11 @@ public final class Attacks {
                 used[r] = true;
             }
         }
-        Matrix x = new Matrix(xTilde.rows, d);
+        double[] scale = new double[d];
         for (int i = 0; i < d; i++) {
-            double scale = Math.exp(seenMean[source[i]] - pubMean[i]);
-            for (int row = 0; row < x.rows; row++) {
-                x.data[row * d + i] = (float) (xTilde.get(row, source[i]) * scale);
-            }
+            scale[i] = Math.exp(seenMean[source[i]] - pubMean[i]);
         }
-        return x;
+        return new RecoveredPermutation(source, scale);
     }
 
     // ---------------------------------------------------------------- output tokens
@@ -274,7 +443,7 @@ public final class Attacks {
         int d = w.rows, vocab = w.cols;
         double[] colNorm = colNormSq;
         int[] top = topByRatio(logits.data, colNorm, k);
-        Matrix sig = pub.headSignatures();
+        Matrix sig = pub.headSignatures(), sigSample = pub.headSignatureSample();
         double[] wteNorm = pub.embeddingNorms();
         double bestLogit = Double.NEGATIVE_INFINITY;
         int best = 0;
@@ -286,8 +455,17 @@ public final class Attacks {
                 column[r] = (float) (w.data[r * vocab + c] / Math.max(norm, 1e-30));
             }
             float[] projected = abs(Kernels.matmul(Matrix.rowVector(column), toFloat(maskedBasis))).data;
-            distances(sig, projected, dist);
-            int v = argmin(dist);
+            // two-stage: the first S signature coordinates bound the distance; exact on the shortlist
+            distances(sigSample, Arrays.copyOf(projected, sigSample.cols), dist);
+            int v = -1;
+            double vDist = Double.POSITIVE_INFINITY;
+            for (int cand : smallest(dist, Math.min(SHORTLIST, vocab))) {
+                double e = distance(sig.data, cand * sig.cols, projected);
+                if (e < vDist) {
+                    vDist = e;
+                    v = cand;
+                }
+            }
             double logit = logits.data[c] * wteNorm[v] / Math.max(norm, 1e-30);
             if (logit > bestLogit) {
                 bestLogit = logit;

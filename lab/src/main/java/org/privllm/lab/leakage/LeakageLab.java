@@ -3,6 +3,7 @@ package org.privllm.lab.leakage;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -60,44 +61,53 @@ public final class LeakageLab {
 
     /** Runs every attack on one session's view. */
     public SessionResult attack(LeakageConfig lc, ViewCollector.Sample s) {
+        return attack(lc, s, new java.util.IdentityHashMap<>());
+    }
+
+    /**
+     * Runs every attack on one prompt's view; {@code perSession} keeps what the attacker derives from the
+     * session's weights (eigenbases, the recovered permutation), keyed by the weight it came from, so that
+     * prompts of one session share it as a real attacker would.
+     */
+    SessionResult attack(LeakageConfig lc, ViewCollector.Sample s, Map<Object, Map<String, Object>> perSession) {
         ExecutorView view = s.view();
         int[] truth = s.prompt();
         int n = view.promptLength(), vocab = config.vocab();
         MaskFamily family = lc.family();
         Matrix x0 = view.prefillInputs().get(0);
+        Matrix qkvWeight = view.qkv().get(0).weight();
 
         // 1. vocabulary matching on the first layer's input, and on layer 1's input at position 0
         int[] l0 = view.visibleTokens() != null ? view.visibleTokens()
-                : Attacks.decode(n, vocab, Attacks.vocabularyMatcher(family, x0, pub::layer0Inputs, pub, "l0"));
+                : Attacks.decode(n, vocab, Attacks.vocabularyMatcher(family, x0, pub.layer0()));
         boolean l1 = false;
         if (view.visibleTokens() != null) {
             l1 = true;
         } else if (config.layers() > 1) {
-            Matrix cand = pub.layer1InputsAtStart();
             int[] got = Attacks.decode(1, vocab, Attacks.vocabularyMatcher(family, view.prefillInputs().get(1),
-                    pos -> cand, pub, "l1"));
+                    pub.layer1AtStart()));
             l1 = got[0] == truth[0];
         }
 
         // 2. mask recovery from the obfuscated c_attn weight against the public one, then unmasking
         Matrix truthRows = new Matrix(n, config.embd());
         for (int i = 0; i < n; i++) {
-            System.arraycopy(pub.layer0Inputs(i).row(truth[i]), 0, truthRows.data, i * config.embd(), config.embd());
+            System.arraycopy(pub.layer0().row(i, truth[i]), 0, truthRows.data, i * config.embd(), config.embd());
         }
         Matrix unmasked;
         int[] l0Unmasked;
         if (family instanceof MaskFamily.Permutation) {
-            unmasked = Attacks.unmaskPermutation(x0, view.qkv().get(0).weight(), pub.weights().layers().get(0).cAttn());
-            l0Unmasked = Attacks.decode(n, vocab, Attacks.direction(unmasked,
-                    pos -> pub.cached("unit@" + pos, () -> Attacks.unitRows(pub.layer0Inputs(pos)))));
+            Attacks.RecoveredPermutation perm = derived(perSession, qkvWeight, "perm",
+                    () -> Attacks.recoverPermutation(qkvWeight, pub.weights().layers().get(0).cAttn()));
+            unmasked = perm.unmask(x0);
+            l0Unmasked = Attacks.decode(n, vocab, Attacks.direction(unmasked, pub.layer0()));
         } else {
-            DMatrixRMaj basis = Attacks.maskedEigenbasis(view.qkv().get(0).weight());
+            DMatrixRMaj basis = derived(perSession, qkvWeight, "eig", () -> Attacks.maskedEigenbasis(qkvWeight));
             Matrix projected = org.privllm.tensor.Kernels.matmul(x0, Attacks.toFloat(basis));
-            l0Unmasked = Attacks.decode(n, vocab, Attacks.absolute(projected, pos -> pub.cached("abs@" + pos,
-                    () -> Attacks.abs(org.privllm.tensor.Kernels.matmul(pub.layer0Inputs(pos), Attacks.toFloat(pub.qkvEigenbasis(0)))))));
+            l0Unmasked = Attacks.decode(n, vocab, Attacks.absolute(projected, pub.layer0(), pub.qkvEigenbasis(0), "qkv0"));
             Matrix ref = new Matrix(n, config.embd());
             for (int i = 0; i < n; i++) {
-                System.arraycopy(pub.layer0Inputs(i).row(l0Unmasked[i]), 0, ref.data, i * config.embd(), config.embd());
+                System.arraycopy(pub.layer0().row(i, l0Unmasked[i]), 0, ref.data, i * config.embd(), config.embd());
             }
             unmasked = Attacks.unmaskSpectral(projected, ref, pub.qkvEigenbasis(0));
         }
@@ -105,17 +115,19 @@ public final class LeakageLab {
 
         // 3. token identity from the (plaintext by design) layer-0 attention scores
         double[][][] scores = Attacks.layer0Scores(view, config.heads());
-        int[] attn = Attacks.decode(n, vocab, Attacks.scores(scores, pub::layer0Qkv, config.heads()));
+        int[] attn = Attacks.decode(n, vocab, Attacks.scores(scores, pub, config.heads()));
 
         // 5. generated tokens from the masked logits the executor computes
         int outCorrect = 0;
         if (!view.headCalls().isEmpty()) {
-            DMatrixRMaj headBasis = Attacks.headMaskedBasis(view);
-            double[] colNormSq = Attacks.columnNormsSq(view.head().weight());
+            Matrix headWeight = view.head().weight();
+            boolean masked = lc.strategy() == LeakageConfig.Strategy.MASKED;
+            DMatrixRMaj headBasis = masked ? derived(perSession, headWeight, "eig", () -> Attacks.headMaskedBasis(view)) : null;
+            double[] colNormSq = masked ? derived(perSession, headWeight, "norms", () -> Attacks.columnNormsSq(headWeight)) : null;
             for (int r = 0; r < view.rounds() && r < s.generated().length; r++) {
                 ExecutorView.Call call = view.headCalls().get(r);
                 // reference strategies: the head is not permuted, the column index is the token
-                int guess = lc.strategy() == LeakageConfig.Strategy.MASKED
+                int guess = masked
                         ? Attacks.outputToken(view, call, headBasis, colNormSq, pub, OUTPUT_TOP_K)
                         : Attacks.argmax(view.head().apply(call.x(), call.compensation()).data);
                 if (guess == s.generated()[r]) {
@@ -124,25 +136,50 @@ public final class LeakageLab {
             }
         }
         return new SessionResult(n, matches(l0, truth), l1, maskErr, matches(l0Unmasked, truth), matches(attn, truth),
-                outCorrect, s.generated().length, view.rounds() == s.generated().length,
-                new LinkFeatures(n, flatten(scores), singularValues(x0)));
+                outCorrect, s.generated().length, view.rounds() == s.generated().length, link(view, scores));
     }
 
-    /** Runs one configuration over the prompts (plus {@link #LINK_REPEATS} repeats) and aggregates a table row. */
+    /** The linkability statistics of a view (all an unattacked repeat needs). */
+    LinkFeatures link(ExecutorView view, double[][][] scores) {
+        return new LinkFeatures(view.promptLength(), flatten(scores == null ? Attacks.layer0Scores(view, config.heads()) : scores),
+                singularValues(view.prefillInputs().get(0)));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> T derived(Map<Object, Map<String, Object>> perSession, Object weight, String what,
+                                 java.util.function.Supplier<T> make) {
+        return (T) perSession.computeIfAbsent(weight, w -> new HashMap<>()).computeIfAbsent(what, k -> make.get());
+    }
+
+    /**
+     * Runs one configuration over the prompts and aggregates a table row: the prompts in one trusted
+     * session, then the first {@link #LINK_REPEATS} again in a second, fresh session (fresh masks) for the
+     * linkability pairs; the repeats are only used for linkability.
+     */
     public Map<String, Object> row(LeakageConfig lc, List<int[]> prompts, long seed, Progress progress) {
         Random seeds = new Random(seed);
         List<SessionResult> results = new ArrayList<>();
         List<Integer> promptOf = new ArrayList<>();
         long t0 = System.nanoTime();
         int repeats = Math.min(LINK_REPEATS, prompts.size());
-        for (int k = 0; k < prompts.size() + repeats; k++) {
-            int p = k < prompts.size() ? k : k - prompts.size();
-            results.add(attack(lc, collector.run(lc, prompts.get(p), seeds.nextLong())));
+        Runnable step = progress == null ? null : () -> progress.step(lc.name() + " (run)");
+        List<ViewCollector.Sample> primarySamples = collector.runSession(lc, prompts, seeds.nextLong(), step);
+        Map<Object, Map<String, Object>> perSession = new java.util.IdentityHashMap<>();
+        for (int p = 0; p < primarySamples.size(); p++) {
+            results.add(attack(lc, primarySamples.get(p), perSession));
             promptOf.add(p);
             if (progress != null) {
-                progress.step(lc.name());
+                progress.step(lc.name() + " (attack)");
             }
         }
+        primarySamples = null;
+        perSession.clear();
+        List<ViewCollector.Sample> repeatSamples = collector.runSession(lc, prompts.subList(0, repeats), seeds.nextLong(), step);
+        for (int p = 0; p < repeats; p++) {
+            results.add(new SessionResult(0, 0, false, 0, 0, 0, 0, 0, false, link(repeatSamples.get(p).view(), null)));
+            promptOf.add(p);
+        }
+        repeatSamples = null;
         List<SessionResult> primary = results.subList(0, prompts.size());
         int tokens = 0, l0 = 0, l0Exact = 0, un = 0, unExact = 0, attn = 0, attnExact = 0, l1 = 0, out = 0, outTotal = 0, len = 0;
         double[] errs = new double[primary.size()];
@@ -165,7 +202,8 @@ public final class LeakageLab {
         int sessions = primary.size();
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("config", lc.name());
-        row.put("sessions", results.size());
+        row.put("prompt_runs", results.size());
+        row.put("trusted_sessions", 2);
         row.put("prompt_tokens", tokens);
         row.put("l0_token_rate", rate(l0, tokens));
         row.put("l0_prompt_rate", rate(l0Exact, sessions));
@@ -192,7 +230,7 @@ public final class LeakageLab {
         List<Charts.Bar> bars = new ArrayList<>();
         Random seeds = new Random(seed);
         int repeats = Math.min(LINK_REPEATS, prompts.size());
-        try (Progress progress = showProgress ? new Progress("leakage", configs.size() * (prompts.size() + repeats)) : null) {
+        try (Progress progress = showProgress ? new Progress("leakage", configs.size() * (2 * prompts.size() + repeats)) : null) {
             for (LeakageConfig lc : configs) {
                 Map<String, Object> row = row(lc, prompts, seeds.nextLong(), progress);
                 table.add(row);

@@ -37,18 +37,41 @@ public final class PublicModel {
         return weights;
     }
 
-    /** {@code ln_1(wte[v] + wpe[pos])} of layer 0 for every token v ({@code V×d}): the first layer's input. */
+    /**
+     * {@code ln_1(wte[v] + wpe[pos])} of layer 0 for every token v ({@code V×d}): the first layer's input.
+     * Not cached (154 MB per position at GPT-2 124M): the matchers keep only small per-position tables
+     * derived from it (see {@link CandidateSet}) and compute single candidate rows on demand.
+     */
     public Matrix layer0Inputs(int pos) {
-        return cached("l0@" + pos, () -> {
-            int v = config.vocab();
-            int[] ids = new int[v], positions = new int[v];
-            for (int i = 0; i < v; i++) {
-                ids[i] = i;
-                positions[i] = pos;
-            }
-            Gpt2Weights.Layer l = weights.layers().get(0);
-            return Gpt2Forward.layerNorm(forward.embed(ids, positions), l.ln1Gamma(), l.ln1Beta(), config.lnEpsilon());
-        });
+        int v = config.vocab();
+        int[] ids = new int[v], positions = new int[v];
+        for (int i = 0; i < v; i++) {
+            ids[i] = i;
+            positions[i] = pos;
+        }
+        return layer0Rows(pos, ids);
+    }
+
+    /** {@code ln_1(wte[t] + wpe[pos])} for the given tokens ({@code k×d}). */
+    public Matrix layer0Rows(int pos, int[] tokens) {
+        int[] positions = new int[tokens.length];
+        java.util.Arrays.fill(positions, pos);
+        Gpt2Weights.Layer l = weights.layers().get(0);
+        return Gpt2Forward.layerNorm(forward.embed(tokens, positions), l.ln1Gamma(), l.ln1Beta(), config.lnEpsilon());
+    }
+
+    /** The layer-0 attention inputs as a candidate set. */
+    public CandidateSet layer0() {
+        return cached("set:l0", () -> new CandidateSet("l0", config.embd(), this::layer0Inputs, this::layer0Rows));
+    }
+
+    /** Layer 1's attention input at position 0 as a candidate set (position 0 only); null on one-layer models. */
+    public CandidateSet layer1AtStart() {
+        if (config.layers() < 2) {
+            return null;
+        }
+        return cached("set:l1", () -> new CandidateSet("l1", config.embd(), pos -> layer1InputsAtStart(),
+                (pos, tokens) -> gather(layer1InputsAtStart(), tokens)));
     }
 
     /** Layer 1's attention input at position 0 for every token ({@code V×d}); null on one-layer models. */
@@ -75,10 +98,148 @@ public final class PublicModel {
         });
     }
 
-    /** {@code [Q|K|V]} of layer 0 for every token at {@code pos}, with the public weights ({@code V×3d}). */
-    public Matrix layer0Qkv(int pos) {
-        return cached("qkv@" + pos, () -> new ExecutorView.Weight(weights.layers().get(0).cAttn(),
-                weights.layers().get(0).cAttnBias(), null, null).apply(layer0Inputs(pos), null));
+    static Matrix gather(Matrix table, int[] rows) {
+        Matrix out = new Matrix(rows.length, table.cols);
+        for (int i = 0; i < rows.length; i++) {
+            System.arraycopy(table.data, rows[i] * table.cols, out.data, i * table.cols, table.cols);
+        }
+        return out;
+    }
+
+    /** Layer 0's public {@code [Q|K]} projection ({@code c_attn}'s first 2d columns and bias). */
+    public ExecutorView.Weight layer0QueryKey() {
+        return cached("wqk", () -> {
+            Gpt2Weights.Layer l = weights.layers().get(0);
+            int d = config.embd();
+            Matrix w = new Matrix(d, 2 * d);
+            for (int r = 0; r < d; r++) {
+                System.arraycopy(l.cAttn().data, r * 3 * d, w.data, r * 2 * d, 2 * d);
+            }
+            return new ExecutorView.Weight(w, java.util.Arrays.copyOf(l.cAttnBias(), 2 * d), null, null);
+        });
+    }
+
+    /** {@code [Q|K]} of layer 0 for the given tokens at {@code pos} ({@code k×2d}). */
+    public Matrix layer0QueryKeyRows(int pos, int[] tokens) {
+        return layer0QueryKey().apply(layer0Rows(pos, tokens), null);
+    }
+
+    /**
+     * Per head the diagonal score {@code q_v·k_v} of every token at {@code pos} ({@code V×H}, row-major;
+     * cached: small), computed in chunks so that no {@code V×3d} table is ever held.
+     */
+    public double[] layer0ScoreDiagonal(int pos) {
+        return cached("qkdiag@" + pos, () -> {
+            int v = config.vocab(), d = config.embd(), heads = config.heads(), dh = d / heads;
+            double[] out = new double[v * heads];
+            Matrix all = layer0Inputs(pos);
+            for (int from = 0; from < v; from += 4096) {
+                int to = Math.min(v, from + 4096);
+                Matrix qk = layer0QueryKey().apply(all.rows(from, to), null);
+                for (int r = 0; r < qk.rows; r++) {
+                    for (int h = 0; h < heads; h++) {
+                        out[(from + r) * heads + h] = Attacks.dot(qk.data, r * 2 * d + h * dh, qk.data, r * 2 * d + d + h * dh, dh);
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    /** Coordinates sampled for the cheap lower bounds: all of them up to {@link #SAMPLE}, else evenly spaced. */
+    public static final int SAMPLE = 64;
+
+    static int[] sampledCoordinates(int d) {
+        int s = Math.min(SAMPLE, d);
+        int[] idx = new int[s];
+        for (int k = 0; k < s; k++) {
+            idx[k] = s == d ? k : (int) Math.round((double) k * (d - 1) / (s - 1));
+        }
+        return idx;
+    }
+
+    /**
+     * The candidates of one matched tensor (e.g. the layer-0 input) per position: single rows on demand and
+     * small cached tables from which the matchers take lower bounds of their costs over the whole vocabulary
+     * (the full {@code V×d} table is built only transiently, once per derived table and position).
+     */
+    public final class CandidateSet {
+        private final String key;
+        private final int width;
+        private final java.util.function.IntFunction<Matrix> table;
+        private final java.util.function.BiFunction<Integer, int[], Matrix> rows;
+
+        CandidateSet(String key, int width, java.util.function.IntFunction<Matrix> table,
+                     java.util.function.BiFunction<Integer, int[], Matrix> rows) {
+            this.key = key;
+            this.width = width;
+            this.table = table;
+            this.rows = rows;
+        }
+
+        public int width() {
+            return width;
+        }
+
+        /** The candidate rows of {@code tokens} at {@code pos} ({@code k×width}). */
+        public Matrix rows(int pos, int[] tokens) {
+            return rows.apply(pos, tokens);
+        }
+
+        /** One candidate row. */
+        public float[] row(int pos, int token) {
+            return rows(pos, new int[] {token}).data;
+        }
+
+        /** Squared norms of every candidate per block of {@code b} columns ({@code V×⌈width/b⌉}, row-major). */
+        public double[] blockNormsSq(int pos, int b) {
+            return cached(key + ":bn" + b + "@" + pos, () -> {
+                Matrix t = table.apply(pos);
+                int blocks = (width + b - 1) / b;
+                double[] out = new double[t.rows * blocks];
+                for (int v = 0; v < t.rows; v++) {
+                    for (int k = 0; k < blocks; k++) {
+                        out[v * blocks + k] = Attacks.sq(t.data, v * width + k * b, Math.min(b, width - k * b));
+                    }
+                }
+                return out;
+            });
+        }
+
+        /** The sorted, mean-removed log-magnitudes of every candidate at the sampled sorted ranks ({@code V×S}). */
+        public Matrix sortedLogSample(int pos) {
+            return cached(key + ":sortedlog@" + pos, () -> sample(Attacks.sortedLogRows(table.apply(pos))));
+        }
+
+        /** Unit candidate rows at the sampled coordinates ({@code V×S}). */
+        public Matrix unitSample(int pos) {
+            return cached(key + ":unit@" + pos, () -> sample(Attacks.unitRows(table.apply(pos))));
+        }
+
+        /** {@code |c·U|} in the first S columns of the basis {@code u} ({@code V×S}). */
+        public Matrix absSample(int pos, DMatrixRMaj u, String basisKey) {
+            return cached(key + ":abs:" + basisKey + "@" + pos, () -> {
+                int s = Math.min(SAMPLE, u.numCols);
+                Matrix head = new Matrix(u.numRows, s);
+                for (int r = 0; r < u.numRows; r++) {
+                    for (int c = 0; c < s; c++) {
+                        head.data[r * s + c] = (float) u.get(r, c);
+                    }
+                }
+                return Attacks.abs(Kernels.matmul(table.apply(pos), head));
+            });
+        }
+
+        private Matrix sample(Matrix full) {
+            int[] idx = sampledCoordinates(width);
+            Matrix out = new Matrix(full.rows, idx.length);
+            for (int v = 0; v < full.rows; v++) {
+                for (int k = 0; k < idx.length; k++) {
+                    out.data[v * idx.length + k] = full.data[v * width + idx[k]];
+                }
+            }
+            return out;
+        }
     }
 
     /** Eigenvectors (columns, by decreasing eigenvalue) of {@code W·Wᵀ} for layer {@code layer}'s public c_attn. */
@@ -103,6 +264,19 @@ public final class PublicModel {
                 }
             }
             return Attacks.abs(Kernels.matmul(unit, Attacks.toFloat(headEigenbasis())));
+        });
+    }
+
+    /** The first S columns of {@link #headSignatures()} (lower bounds for the output attack's matching). */
+    public Matrix headSignatureSample() {
+        return cached("headsig-sample", () -> {
+            Matrix sig = headSignatures();
+            int s = Math.min(SAMPLE, sig.cols);
+            Matrix out = new Matrix(sig.rows, s);
+            for (int v = 0; v < sig.rows; v++) {
+                System.arraycopy(sig.data, v * sig.cols, out.data, v * s, s);
+            }
+            return out;
         });
     }
 
@@ -145,6 +319,24 @@ public final class PublicModel {
             colScale[c] = unitColumns ? 1 / Math.max(Math.sqrt(s), 1e-30) : 1;
         }
         DMatrixRMaj g = new DMatrixRMaj(d, d);
+        if ((long) d * d * m > 1_000_000_000L) {
+            // large (the 124M head: 768²·50257): float GEMMs over column chunks, summed in double; small ones stay exact
+            int chunk = 1024;
+            for (int from = 0; from < m; from += chunk) {
+                int to = Math.min(m, from + chunk), k = to - from;
+                Matrix part = new Matrix(d, k);
+                for (int r = 0; r < d; r++) {
+                    for (int c = 0; c < k; c++) {
+                        part.data[r * k + c] = (float) (w.data[r * m + from + c] * colScale[from + c]);
+                    }
+                }
+                Matrix pp = Kernels.matmulTransposed(part, part);
+                for (int i = 0; i < d * d; i++) {
+                    g.data[i] += pp.data[i];
+                }
+            }
+            return g;
+        }
         for (int i = 0; i < d; i++) {
             for (int j = i; j < d; j++) {
                 double s = 0;

@@ -53,10 +53,28 @@ public final class ViewCollector {
 
     /** One fresh session (fresh masks, fresh adapter mask U; the same adapter) generating from {@code prompt}. */
     public Sample run(LeakageConfig lc, int[] prompt, long seed) {
-        return lc.strategy() == LeakageConfig.Strategy.MASKED ? masked(lc, prompt, seed) : reference(lc, prompt);
+        return runSession(lc, List.of(prompt), seed, null).get(0);
     }
 
-    private Sample masked(LeakageConfig lc, int[] prompt, long seed) {
+    /**
+     * One trusted session (one set of per-session masks, one obfuscated upload) that generates from every
+     * prompt in turn, as a user's session serves many requests: the attention and head masks (and in
+     * per-session scope the MLP masks) are shared by all of them; per-call scope still draws fresh MLP masks
+     * per call. Each sample's view is that prompt's part of the transcript plus the session's uploads.
+     *
+     * @param onPrompt called after each prompt (progress), or null
+     */
+    public List<Sample> runSession(LeakageConfig lc, List<int[]> prompts, long seed, Runnable onPrompt) {
+        List<Sample> out = new ArrayList<>();
+        if (lc.strategy() != LeakageConfig.Strategy.MASKED) {
+            for (int[] p : prompts) {
+                out.add(reference(lc, p));
+                if (onPrompt != null) {
+                    onPrompt.run();
+                }
+            }
+            return out;
+        }
         Transcript transcript = new Transcript();
         Random rnd = new Random(seed);
         ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(lc.mode()).withScope(lc.scope())
@@ -64,9 +82,24 @@ public final class ViewCollector {
         Map<String, LowRankAdapter> adapters = lc.lora() ? adapter : Map.of();
         try (InProcessExecutor executor = new InProcessExecutor(transcript);
              ObfuscatedGpt2 ops = new ObfuscatedGpt2(config, weights, executor, obf, adapters)) {
-            int[] out = generate(ops, prompt);
-            return new Sample(prompt, out, ExecutorView.fromTranscript(transcript.entries(), config));
+            // the session's set-up (its uploads) is part of every prompt's view; the rest is per prompt
+            // (of the uploads the attacks read only c_attn and the head: the MLP and c_proj uploads are dropped
+            // from the lab's copy, 0.4 GB at 124M that the dense-orthogonal row cannot spare under 8 GB)
+            List<Transcript.Entry> setup = transcript.entries().stream().filter(e -> e.kind() != Transcript.Kind.UPLOAD_LINEAR
+                    || e.tensor("weight").cols == 3 * config.embd() || e.tensor("weight").cols == config.vocab()).toList();
+            transcript.clear();
+            for (int[] p : prompts) {
+                int[] generated = generate(ops, p);
+                List<Transcript.Entry> entries = new ArrayList<>(setup);
+                entries.addAll(transcript.entries());
+                transcript.clear(); // per-call uploads of this prompt are not kept (bounded memory at 124M)
+                out.add(new Sample(p, generated, ExecutorView.fromTranscript(entries, config)));
+                if (onPrompt != null) {
+                    onPrompt.run();
+                }
+            }
         }
+        return out;
     }
 
     /** A private adapter on c_attn and c_fc of every layer, large enough to change the activations visibly. */
@@ -99,9 +132,19 @@ public final class ViewCollector {
         }
         List<Matrix> none = Arrays.asList(new Matrix[config.layers()]);
         ExecutorView view = new ExecutorView(lc.strategy() == LeakageConfig.Strategy.PLAIN ? prompt.clone() : null,
-                List.copyOf(ops.prefill), none, qkv, new ExecutorView.Weight(weights.head().transpose(), null, null, null),
+                List.copyOf(ops.prefill), none, qkv, plainHead(),
                 ops.head);
         return new Sample(prompt, out, view);
+    }
+
+    private ExecutorView.Weight plainHead;
+
+    /** The plaintext head {@code wteᵀ} ({@code d×V}), one copy for every reference view (154 MB at 124M). */
+    private synchronized ExecutorView.Weight plainHead() {
+        if (plainHead == null) {
+            plainHead = new ExecutorView.Weight(weights.head().transpose(), null, null, null);
+        }
+        return plainHead;
     }
 
     /** Records the inputs a plaintext executor would receive. */

@@ -178,7 +178,8 @@ class LeakageLabTest {
         Map<String, Object> row = LAB.row(PAD_GAUSSIAN, same, 9, null);
         assertThat((Double) row.get("link_auc_length_only")).isEqualTo(0.5); // equal lengths: length tells nothing
         assertThat((Double) row.get("link_auc_scores")).isGreaterThanOrEqualTo(0.99);
-        assertThat(row.get("sessions")).isEqualTo(6);
+        assertThat(row.get("prompt_runs")).isEqualTo(6);
+        assertThat(row.get("trusted_sessions")).isEqualTo(2);
         assertThat(row.get("output_length_revealed")).isEqualTo(1.0);
     }
 
@@ -221,5 +222,70 @@ class LeakageLabTest {
     void builtInPromptsAreManyAndDistinct() {
         assertThat(LeakagePrompts.BUILT_IN).hasSizeGreaterThanOrEqualTo(50).doesNotHaveDuplicates();
         assertThatThrownBy(() -> LeakagePrompts.resolve(null, null, 10, 8, 0, 1)).hasMessageContaining("--count");
+    }
+
+    @Test
+    void oneTrustedSessionServesManyPromptsWithTheSameUploadAndMasks() {
+        List<int[]> three = List.of(PROMPTS.get(0), PROMPTS.get(1), PROMPTS.get(0));
+        List<ViewCollector.Sample> one = LAB.collector().runSession(ORTHOGONAL, three, 5, null);
+        assertThat(one).hasSize(3);
+        // one upload: every prompt's view holds the same obfuscated weights
+        assertThat(one.get(1).view().qkv().get(0).weight()).isSameAs(one.get(0).view().qkv().get(0).weight());
+        assertThat(one.get(2).view().head().weight()).isSameAs(one.get(0).view().head().weight());
+        // each view holds only its own prompt's calls
+        for (int k = 0; k < 3; k++) {
+            assertThat(one.get(k).view().promptLength()).isEqualTo(three.get(k).length);
+            assertThat(one.get(k).view().rounds()).isEqualTo(3);
+        }
+        // per-session masks in mask mode: the same prompt crosses identically within the session...
+        assertThat(one.get(2).view().prefillInputs().get(0).data).isEqualTo(one.get(0).view().prefillInputs().get(0).data);
+        // ...and differently in a fresh session
+        ViewCollector.Sample other = LAB.collector().run(ORTHOGONAL, PROMPTS.get(0), 6);
+        assertThat(other.view().prefillInputs().get(0).data).isNotEqualTo(one.get(0).view().prefillInputs().get(0).data);
+        // the attacks on a shared session give what they give on fresh ones
+        Map<Object, Map<String, Object>> perSession = new java.util.IdentityHashMap<>();
+        for (ViewCollector.Sample s : one) {
+            LeakageLab.SessionResult r = LAB.attack(ORTHOGONAL, s, perSession);
+            assertThat(r.layer0Correct()).isEqualTo(r.tokens());
+            assertThat(r.unmaskedCorrect()).isEqualTo(r.tokens());
+        }
+        assertThat(perSession).hasSize(2); // the c_attn eigenbasis and the head's, derived once for the session
+    }
+
+    @Test
+    void shortlistedDecodingIsTheExactArgminWhenTheWinnerIsShortlisted() {
+        java.util.Random rnd = new java.util.Random(7);
+        int vocab = 3000;
+        double[][] bound = new double[4][vocab], extra = new double[4][vocab];
+        for (int i = 0; i < 4; i++) {
+            for (int v = 0; v < vocab; v++) {
+                bound[i][v] = rnd.nextDouble();
+                extra[i][v] = rnd.nextDouble() * 0.01;
+            }
+        }
+        Attacks.RowCost full = (i, decoded, out) -> {
+            for (int v = 0; v < vocab; v++) {
+                out[v] = bound[i][v] + extra[i][v];
+            }
+        };
+        Attacks.Matcher two = new Attacks.Matcher((i, decoded, out) -> System.arraycopy(bound[i], 0, out, 0, vocab),
+                (i, decoded, cands, b, out) -> {
+                    for (int k = 0; k < cands.length; k++) {
+                        out[k] = b[k] + extra[i][cands[k]];
+                    }
+                }, 64);
+        assertThat(Attacks.decode(4, vocab, two)).containsExactly(Attacks.decode(4, vocab, full));
+        // a winner outside the shortlist is missed: the search is two-stage, not exhaustive
+        Attacks.Matcher narrow = new Attacks.Matcher((i, decoded, out) -> {
+            for (int v = 0; v < vocab; v++) {
+                out[v] = v;
+            }
+        }, (i, decoded, cands, b, out) -> {
+            for (int k = 0; k < cands.length; k++) {
+                out[k] = cands[k] == vocab - 1 ? -1 : b[k];
+            }
+        }, 8);
+        assertThat(Attacks.decode(1, vocab, narrow)).containsExactly(0);
+        assertThat(Attacks.smallest(new double[] {5, 1, Double.NaN, 1, 0, 7}, 4)).containsExactly(4, 1, 3, 0);
     }
 }
