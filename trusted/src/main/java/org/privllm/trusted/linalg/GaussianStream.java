@@ -22,6 +22,29 @@ import org.privllm.tensor.Matrix;
 public final class GaussianStream {
     private static final int CHUNK_WORDS = 1 << 14;
 
+    static {
+        warmUpIntrinsic();
+    }
+
+    /**
+     * HotSpot runs AES-CTR through its intrinsic (~5 GB/s here) only once {@code CounterMode.implCrypt} is
+     * C2-compiled, and that waits for ~5000 invocations; a pad stream makes a few hundred per prefill, so the
+     * first ~20 prefills of a process ran at ~230 MB/s (measured). A few thousand one-block updates on a
+     * throwaway key cost milliseconds and get it compiled before the first real pad.
+     */
+    private static void warmUpIntrinsic() {
+        try {
+            Cipher c = Cipher.getInstance("AES/CTR/NoPadding");
+            c.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(new byte[32], "AES"), new IvParameterSpec(new byte[16]));
+            byte[] in = new byte[16], out = new byte[16];
+            for (int i = 0; i < 20_000; i++) {
+                c.update(in, 0, in.length, out, 0);
+            }
+        } catch (GeneralSecurityException e) {
+            // the constructor reports an unusable AES-CTR
+        }
+    }
+
     private final Cipher keystream;
     private final byte[] zeros = new byte[4 * CHUNK_WORDS];
     private final byte[] block = new byte[4 * CHUNK_WORDS];
