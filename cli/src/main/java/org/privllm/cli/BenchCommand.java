@@ -77,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             main = obf.speed();
             j.put("obfuscated", true);
-            j.put("scheme", Map.of("mode", engine.mode, "masks", engine.masks, "pad_pool", oc.padPool(),
+            j.put("scheme", Map.of("mode", engine.mode, "masks", engine.masks.masks, "pad_pool", oc.padPool(),
                     "executor", engine.executorName()));
             j.put("session_setup_s", Json.round(obf.setupSeconds(), 2));
             j.put("plaintext_prefill_tokens_per_s", Json.round(plain.prefill(), 2));

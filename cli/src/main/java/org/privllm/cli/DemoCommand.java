@@ -54,7 +54,7 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println("model:       " + model.dir() + " (" + m.config().layers() + " layers, n_embd " + m.config().embd()
                 + ", " + m.config().heads() + " heads, vocab " + m.config().vocab() + ")");
         System.out.println("scheme:      " + engine.obfuscationConfig().mode().toString().toLowerCase() + " mode, "
-                + engine.masks + " masks, per-session scope, " + engine.executorName() + " executor");
+                + engine.masks.masks + " masks, per-session scope, " + engine.executorName() + " executor");
         System.out.println("prompt ids:  " + GenerateCommand.join(prompts.get(0)));
         System.out.println("plaintext:   " + GenerateCommand.join(java.util.Arrays.copyOfRange(a, prompts.get(0).length, a.length)));
         System.out.println("obfuscated:  " + GenerateCommand.join(java.util.Arrays.copyOfRange(b, prompts.get(0).length, b.length)));

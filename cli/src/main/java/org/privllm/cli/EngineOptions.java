@@ -11,7 +11,6 @@ import org.privllm.trusted.lora.LowRankAdapter;
 import org.privllm.protocol.Executor;
 import org.privllm.trusted.gpt2.BoundaryMeter;
 import org.privllm.trusted.gpt2.ObfuscatedGpt2;
-import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.MaskScope;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
@@ -22,6 +21,7 @@ import org.privllm.protocol.grpc.TlsFiles;
 import org.privllm.trusted.integrity.IntegrityException;
 import org.privllm.trusted.integrity.VerifyingExecutor;
 import io.grpc.InsecureChannelCredentials;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -36,9 +36,7 @@ final class EngineOptions {
             description = "Obfuscation mode (default ${DEFAULT-VALUE}).")
     String mode;
 
-    @Option(names = "--masks", defaultValue = "orthogonal", paramLabel = "FAMILY",
-            description = "Mask family: orthogonal, gaussian, block:B, perm (default ${DEFAULT-VALUE}).")
-    String masks;
+    @Mixin MaskFamilyOption masks = new MaskFamilyOption();
 
     @Option(names = "--scope", defaultValue = "session", paramLabel = "session|call",
             description = "Mask scope of the MLP layers (attention and head are always per session).")
@@ -100,7 +98,7 @@ final class EngineOptions {
             case "call" -> MaskScope.PER_CALL;
             default -> throw new IllegalArgumentException("--scope must be session or call, got '" + scope + "'");
         };
-        ObfuscationConfig c = ObfuscationConfig.defaults().withMode(m).withScope(s).withFamily(MaskFamily.parse(masks));
+        ObfuscationConfig c = ObfuscationConfig.defaults().withMode(m).withScope(s).withFamily(masks.family());
         if (padPool != null) {
             if (m != ObfuscationMode.PAD) {
                 throw new IllegalArgumentException("--pad-pool needs --mode pad");

@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.privllm.lab.experiment.attention.AttentionSweep;
 import org.privllm.model.Gpt2Model;
-import org.privllm.trusted.mask.MaskFamily;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -35,16 +34,14 @@ final class ExperimentAttentionCommand implements Callable<Integer> {
             description = "Padding mode off (mask mode), on (pad mode), or both (default ${DEFAULT-VALUE}).")
     String pad;
 
-    @Option(names = "--masks", defaultValue = "orthogonal", paramLabel = "FAMILY",
-            description = "Mask family: orthogonal, gaussian, block:B, perm (default ${DEFAULT-VALUE}).")
-    String masks;
+    @Mixin MaskFamilyOption masks = new MaskFamilyOption();
 
     @Override
     public Integer call() {
         Gpt2Model m = model.load();
         AttentionSweep.Grid grid = new AttentionSweep.Grid(ints("--batch", batch), ints("--seq", seq),
                 ints("--decode", decode), pads(pad));
-        AttentionSweep.Result r = AttentionSweep.run(m, grid, MaskFamily.parse(masks), run.seed,
+        AttentionSweep.Result r = AttentionSweep.run(m, grid, masks.family(), run.seed,
                 run.info(m.config()), run.out, System.err);
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("rows", r.table().rows().size());

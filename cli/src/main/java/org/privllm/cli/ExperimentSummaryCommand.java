@@ -23,14 +23,12 @@ final class ExperimentSummaryCommand implements Callable<Integer> {
     @Option(names = "--lora", paramLabel = "DIR", description = "A peft LoRA adapter for the model.")
     Path lora;
 
-    @Option(names = "--masks", defaultValue = "orthogonal", paramLabel = "FAMILY",
-            description = "Mask family: orthogonal, gaussian, block:B, perm (default ${DEFAULT-VALUE}).")
-    String masks;
+    @Mixin MaskFamilyOption masks = new MaskFamilyOption();
 
     @Override
     public Integer call() {
         Gpt2Model m = model.load();
-        MaskFamily family = MaskFamily.parse(masks);
+        MaskFamily family = masks.family();
         LoraAdapter adapter = lora == null ? null : LoraAdapter.load(lora, m.config());
         SummaryExperiment.Result r = SummaryExperiment.run(m, adapter, family, run.seed,
                 run.info(m.config()), run.out, System.err);

@@ -31,9 +31,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--mode", defaultValue = "mask", paramLabel = "mask|pad", description = "Obfuscation mode (default ${DEFAULT-VALUE}).")
     String mode;
 
-    @Option(names = "--masks", defaultValue = "orthogonal", paramLabel = "FAMILY",
-            description = "Mask family: orthogonal, gaussian, block:B, perm (default ${DEFAULT-VALUE}).")
-    String masks;
+    @Mixin MaskFamilyOption masks = new MaskFamilyOption();
 
     @Option(names = "--seed", paramLabel = "S", description = "Seed masks, pads and test inputs (reproducible; default: SecureRandom).")
     Long seed;
@@ -54,7 +52,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Gpt2Model m = model.load();
-        ObfuscationConfig config = obfuscationConfig(mode, masks, seed);
+        ObfuscationConfig config = obfuscationConfig(mode, masks.masks, seed);
         LoraAdapter adapter = lora == null ? null : LoraAdapter.load(lora, m.config());
         Random data = seed != null ? new Random(seed) : new SecureRandom();
         LoraAdapter stage1 = adapter != null ? adapter : Verifier.randomAdapter(m.config(), data.nextLong());
@@ -95,7 +93,7 @@ final class VerifyCommand implements Callable<Integer> {
     static ObfuscationConfig obfuscationConfig(String mode, String masks, Long seed) {
         EngineOptions e = new EngineOptions();
         e.mode = mode;
-        e.masks = masks;
+        e.masks.masks = masks;
         e.scope = "session";
         e.maskSeed = seed;
         return e.obfuscationConfig();
