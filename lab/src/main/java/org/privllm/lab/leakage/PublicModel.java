@@ -44,12 +44,7 @@ public final class PublicModel {
      */
     public Matrix layer0Inputs(int pos) {
         int v = config.vocab();
-        int[] ids = new int[v], positions = new int[v];
-        for (int i = 0; i < v; i++) {
-            ids[i] = i;
-            positions[i] = pos;
-        }
-        return layer0Rows(pos, ids);
+        return layer0Rows(pos, java.util.stream.IntStream.range(0, v).toArray());
     }
 
     /** {@code ln_1(wte[t] + wpe[pos])} for the given tokens ({@code k×d}). */

@@ -132,7 +132,7 @@ public final class DenseMask implements Mask {
             System.arraycopy(panel.data, 0, grown, done.data.length, panel.data.length);
             done = new Matrix(done.rows + panel.rows, d, grown);
         }
-        return transpose(done);
+        return done.transpose();
     }
 
     /** Projects the rows of {@code panel} off the row space of {@code done} (orthonormal rows), twice, in place. */
@@ -140,7 +140,7 @@ public final class DenseMask implements Mask {
         if (done.rows > 0) {
             PackedWeight donePacked = PackedWeight.pack(done); // both passes reuse it
             for (int pass = 0; pass < 2; pass++) {
-                Matrix c = transpose(Kernels.matmulTransposed(done, panel)); // b×k projections
+                Matrix c = Kernels.matmulTransposed(done, panel).transpose(); // b×k projections
                 Kernels.axpy(-1f, Kernels.matmul(c, donePacked, null).data, 0, panel.data, 0, panel.data.length);
             }
         }
@@ -152,7 +152,7 @@ public final class DenseMask implements Mask {
 
     /** The rows of {@code p} replaced, in place, by the sign-fixed Householder Q of their span (in float64). */
     private static void householderRows(Matrix p) {
-        Matrix q = Dense.toFloat(Dense.transpose(signFixedQ(Dense.transpose(Dense.of(p)))));
+        Matrix q = Dense.toFloat(householderQ(p)).transpose();
         System.arraycopy(q.data, 0, p.data, 0, p.data.length);
     }
 
@@ -202,16 +202,6 @@ public final class DenseMask implements Mask {
             min = Math.min(min, l[i * b + i]);
         }
         return max / min;
-    }
-
-    private static Matrix transpose(Matrix m) {
-        Matrix t = new Matrix(m.cols, m.rows);
-        for (int r = 0; r < m.rows; r++) {
-            for (int c = 0; c < m.cols; c++) {
-                t.data[c * m.rows + r] = m.data[r * m.cols + c];
-            }
-        }
-        return t;
     }
 
     /**
