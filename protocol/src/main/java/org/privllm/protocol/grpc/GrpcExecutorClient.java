@@ -102,7 +102,7 @@ public final class GrpcExecutorClient implements Executor {
         String desc = status.getDescription() == null ? "" : status.getDescription().lines().findFirst().orElse("");
         ExecutorCallException.Reason reason;
         String msg;
-        switch (status.getCode()) {
+        switch (transportLost(status) ? Status.Code.UNAVAILABLE : status.getCode()) {
             case DEADLINE_EXCEEDED -> {
                 reason = ExecutorCallException.Reason.DEADLINE;
                 long ms = (what.equals("uploadLinear") ? options.uploadTimeout() : options.callTimeout()).toMillis();
@@ -133,6 +133,24 @@ public final class GrpcExecutorClient implements Executor {
             }
         }
         return new ExecutorCallException(reason, "executor " + target + ": " + what + ": " + msg, cause);
+    }
+
+    /**
+     * Whether a status is really a lost connection. grpc-netty reports a peer that dies mid-call
+     * sometimes as UNAVAILABLE and sometimes as {@code UNKNOWN: channel closed} (cause a
+     * {@link java.nio.channels.ClosedChannelException}, grpc-java #7376, #10120), depending on
+     * whether the write or the read notices first; both mean "try another executor".
+     */
+    static boolean transportLost(Status status) {
+        if (status.getCode() != Status.Code.UNKNOWN && status.getCode() != Status.Code.INTERNAL) {
+            return false;
+        }
+        for (Throwable t = status.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof java.io.IOException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String session(SessionId s) {
