@@ -4,12 +4,20 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import org.privllm.lab.leakage.LeakageConfig;
 import org.privllm.lab.leakage.LeakageLab;
 import org.privllm.lab.leakage.LeakagePrompts;
+import org.privllm.lab.leakage.ExecutorView;
+import org.privllm.lab.leakage.RecordedTranscript;
+import org.privllm.lab.leakage.ViewCollector;
+import org.privllm.trusted.obf.MaskScope;
+import org.privllm.trusted.obf.ObfuscationMode;
 import org.privllm.lab.report.ResultTable;
 import org.privllm.model.Gpt2Model;
 import picocli.CommandLine.Command;
@@ -34,9 +42,24 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
     @Option(names = "--only", paramLabel = "REGEX", description = "run only configurations whose name matches (e.g. 'plain|mask/orthogonal')")
     String only;
 
+    @Option(names = "--transcript", paramLabel = "DIR", description = "attack what a real executor process recorded "
+            + "(privllm executor --transcript DIR) instead of running the grid; needs --truth and --masks")
+    Path transcript;
+
+    @Option(names = "--truth", paramLabel = "FILE", description = "with --transcript: the trusted side's own output, "
+            + "generate --json lines in the order the executor served them (used only to score the attacks)")
+    Path truth;
+
+    @Mixin MaskFamilyOption masks = new MaskFamilyOption();
+
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         Gpt2Model m = model.load();
+        if (transcript != null || truth != null) {
+            return recorded(m);
+        }
         List<String> texts = null;
         if (prompts != null) {
             if (!Files.isRegularFile(prompts)) {
@@ -72,5 +95,81 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
         System.err.printf("leakage: %d configurations x %d prompts in %.1f s; results in %s%n", configs.size(), ids.size(),
                 (System.nanoTime() - t0) / 1e9, run.out);
         return 0;
+    }
+
+    /** {@code --transcript}: one row, the attacks on a recorded executor's view, scored against {@code --truth}. */
+    private int recorded(Gpt2Model m) throws Exception {
+        if (transcript == null || truth == null) {
+            throw new IllegalArgumentException("--transcript and --truth go together");
+        }
+        if (!spec.commandLine().getParseResult().hasMatchedOption("--masks")) {
+            // the attacker knows the scheme (Kerckhoffs), but this lab cannot guess it: the matcher depends on it
+            throw new IllegalArgumentException("--transcript needs --masks: the mask family the run used");
+        }
+        if (prompts != null || only != null) {
+            throw new IllegalArgumentException("--prompts and --only run the grid; with --transcript the prompts are in --truth");
+        }
+        if (!Files.isDirectory(transcript)) {
+            throw new IllegalArgumentException("--transcript " + transcript + ": no such directory");
+        }
+        long t0 = System.nanoTime();
+        RecordedTranscript rec = RecordedTranscript.read(transcript, m.config());
+        List<int[]> truthIds = truthSequences(truth);
+        if (truthIds.size() != rec.views().size()) {
+            throw new IllegalArgumentException("--truth holds " + truthIds.size() + " sequences, the transcript "
+                    + rec.views().size() + ": give the generate --json output of every run the executor served, in order");
+        }
+        List<ViewCollector.Sample> samples = new ArrayList<>();
+        for (int i = 0; i < truthIds.size(); i++) {
+            ExecutorView v = rec.views().get(i);
+            int[] ids = truthIds.get(i);
+            int n = v.promptLength();
+            if (ids.length < n) {
+                throw new IllegalArgumentException("--truth sequence " + (i + 1) + " has " + ids.length
+                        + " ids, but the executor saw a prompt of " + n + ": the files do not belong together");
+            }
+            samples.add(new ViewCollector.Sample(Arrays.copyOf(ids, n), Arrays.copyOfRange(ids, n, ids.length), v));
+        }
+        LeakageConfig lc = LeakageConfig.masked(rec.padMode() ? ObfuscationMode.PAD : ObfuscationMode.MASK, masks.family(),
+                rec.perCall() ? MaskScope.PER_CALL : MaskScope.PER_SESSION, rec.lora());
+        var row = new LeakageLab(m.config(), m.weights(), 1, 0).recordedRow(lc, samples, rec.generations());
+        ResultTable table = LeakageLab.write(List.of(row), run.out, run.info(m.config()));
+        System.out.println(table.toMarkdown(run.info(m.config())));
+        System.err.printf("leakage: %d sequences from %d generations in %s attacked in %.1f s; results in %s%n",
+                samples.size(), rec.generations(), transcript, (System.nanoTime() - t0) / 1e9, run.out);
+        return 0;
+    }
+
+    /** Every {@code output_ids} sequence of the {@code generate --json} objects in {@code file}, in order. */
+    static List<int[]> truthSequences(Path file) throws java.io.IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("--truth " + file + ": no such file");
+        }
+        List<int[]> out = new ArrayList<>();
+        try (var parser = Json.MAPPER.createParser(file.toFile())) {
+            var it = Json.MAPPER.readValues(parser, JsonNode.class);
+            while (it.hasNext()) {
+                JsonNode ids = it.next().get("output_ids");
+                if (ids == null || !ids.isArray()) {
+                    throw new IllegalArgumentException("--truth " + file + ": expected generate --json output (objects with output_ids)");
+                }
+                for (JsonNode seq : ids) {
+                    int[] a = new int[seq.size()];
+                    for (int k = 0; k < a.length; k++) {
+                        a[k] = seq.get(k).asInt();
+                    }
+                    out.add(a);
+                }
+            }
+        } catch (com.fasterxml.jackson.core.JacksonException | RuntimeException e) {
+            if (e instanceof IllegalArgumentException iae) {
+                throw iae;
+            }
+            throw new IllegalArgumentException("--truth " + file + ": not JSON (" + e.getMessage().lines().findFirst().orElse("") + ")");
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException("--truth " + file + " holds no sequence");
+        }
+        return out;
     }
 }

@@ -140,4 +140,55 @@ class CliTest {
         assertThat(obf.json().get("max_logit_abs_err").asDouble()).isLessThan(1e-3);
         assertThat(plain.json().get("output_ids")).isNotEqualTo(base.json().get("output_ids"));
     }
+
+    /**
+     * The user's workflow for attacking a real executor's view: run an executor with {@code --transcript},
+     * generate through it, then {@code experiment leakage --transcript --truth} scores the attacks.
+     */
+    @Test
+    void leakageAttacksWhatARealExecutorRecorded() throws Exception {
+        Path transcript = tmp.resolve("transcript"), out = tmp.resolve("leak"), truth = tmp.resolve("truth.jsonl");
+        org.privllm.untrusted.server.ExecutorOptions o = new org.privllm.untrusted.server.ExecutorOptions();
+        o.listen = "127.0.0.1:0";
+        o.transcript = transcript;
+        o.maxSessions = 4;
+        o.maxMemoryMb = 512;
+        o.maxMessageMb = 64;
+        var server = org.privllm.untrusted.server.ExecutorServerMain.start(o);
+        try {
+            String address = "127.0.0.1:" + server.port();
+            StringBuilder lines = new StringBuilder();
+            for (String ids : new String[] {"464,2068,7586,21831,18045", "464,2068,7586,21831,18045;40,716,257", "1212,318,257"}) {
+                Run g = run("generate", "--model", model.toString(), "--input-ids", ids, "--max-new-tokens", "3", "--json",
+                        "--obfuscate", "--masks", "block:8", "--executor", address);
+                assertThat(g.code()).as(g.err()).isZero();
+                lines.append(g.out().strip()).append('\n');
+            }
+            Files.writeString(truth, lines);
+        } finally {
+            server.close();
+        }
+        Run r = run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
+                "--truth", truth.toString(), "--masks", "block:8", "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode row = Json.MAPPER.readTree(out.resolve("leakage.json").toFile()).path("rows").get(0);
+        assertThat(row.path("config").asText()).isEqualTo("mask/block:8/session (transcript)");
+        assertThat(row.path("prompt_runs").asInt()).isEqualTo(4);
+        assertThat(row.path("trusted_sessions").asInt()).isEqualTo(3);
+        assertThat(row.path("prompt_tokens").asInt()).isEqualTo(16);
+        // block masks keep per-block norms: vocabulary matching reads the prompts; the repeated prompt links
+        assertThat(row.path("l0_token_rate").asDouble()).isGreaterThanOrEqualTo(0.9);
+        assertThat(row.path("link_auc_scores").asDouble()).isEqualTo(1.0);
+        assertThat(Files.readString(out.resolve("leakage.json"))).doesNotContain("464,2068");
+
+        assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
+                "--truth", truth.toString(), "--out", out.toString()), "--masks");
+        assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
+                "--masks", "perm", "--out", out.toString()), "go together");
+        Files.writeString(truth, Files.readString(truth).lines().findFirst().orElseThrow());
+        assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
+                "--truth", truth.toString(), "--masks", "block:8", "--out", out.toString()), "--truth holds 1 sequences, the transcript 4");
+        assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", tmp.toString(),
+                "--truth", truth.toString(), "--masks", "block:8", "--out", out.toString()), "index.jsonl");
+    }
 }

@@ -60,10 +60,23 @@ public record ExecutorView(int[] visibleTokens, List<Matrix> prefillInputs, List
     }
 
     /**
-     * Sorts one generation's transcript: the session that holds the KV cache is the generation; its
-     * first attention call per layer is the prefill; the head is the upload with {@code V} columns.
+     * Sorts one generation's transcript (a batch of one): the session that holds the KV cache is the
+     * generation; its first attention call per layer is the prefill; the head is the upload with
+     * {@code V} columns.
      */
     public static ExecutorView fromTranscript(List<Entry> entries, Gpt2Config config) {
+        List<ExecutorView> views = sequences(entries, config);
+        if (views.size() != 1) {
+            throw new IllegalArgumentException("the generation is a batch of " + views.size() + " sequences, not one");
+        }
+        return views.get(0);
+    }
+
+    /**
+     * One view per sequence of a (possibly batched) generation's transcript: the sequence's prefill rows
+     * after its left padding (public: the cache start says it) and its row of every head call.
+     */
+    public static List<ExecutorView> sequences(List<Entry> entries, Gpt2Config config) {
         Entry start = entries.stream().filter(e -> e.kind() == Kind.START_CACHE).findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("transcript holds no generation (no cache started)"));
         String session = start.session().value();
@@ -86,7 +99,7 @@ public record ExecutorView(int[] visibleTokens, List<Matrix> prefillInputs, List
                     }
                 }
                 case ATTENTION -> {
-                    if (x[e.layer()] == null) {
+                    if (e.layer() >= 0 && e.layer() < x.length && x[e.layer()] == null) {
                         x[e.layer()] = e.tensor("x");
                         comp[e.layer()] = e.tensor("compensation");
                         qkv[e.layer()] = uploads.get(e.weight());
@@ -103,6 +116,38 @@ public record ExecutorView(int[] visibleTokens, List<Matrix> prefillInputs, List
         if (headId < 0 || x[0] == null) {
             throw new IllegalArgumentException("transcript lacks the LM head or the prefill");
         }
-        return new ExecutorView(null, List.of(x), java.util.Arrays.asList(comp), List.of(qkv), uploads.get(headId), head);
+        for (int l = 0; l < x.length; l++) {
+            if (x[l] == null || qkv[l] == null) {
+                throw new IllegalArgumentException("transcript lacks layer " + l + "'s prefill or its c_attn upload");
+            }
+        }
+        // START_CACHE args: layers, capacity, width, then one left padding per sequence
+        List<Number> args = start.args();
+        int batch = args.size() - 3;
+        if (batch < 1 || x[0].rows % batch != 0) {
+            throw new IllegalArgumentException("cache start and prefill disagree on the batch");
+        }
+        int t = x[0].rows / batch;
+        List<ExecutorView> views = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            int pad = args.get(3 + b).intValue();
+            if (pad < 0 || pad >= t) {
+                throw new IllegalArgumentException("left padding " + pad + " outside the prefill of " + t + " tokens");
+            }
+            int from = b * t + pad, to = (b + 1) * t;
+            List<Matrix> xs = new ArrayList<>(), cs = new ArrayList<>();
+            for (int l = 0; l < x.length; l++) {
+                xs.add(batch == 1 ? x[l] : x[l].rows(from, to));
+                cs.add(comp[l] == null || batch == 1 ? comp[l] : comp[l].rows(from, to));
+            }
+            List<Call> calls = new ArrayList<>();
+            for (Call c : head) {
+                calls.add(batch == 1 ? c : new Call(c.x().rows(b, b + 1),
+                        c.compensation() == null ? null : c.compensation().rows(b, b + 1)));
+            }
+            views.add(new ExecutorView(null, List.copyOf(xs), java.util.Collections.unmodifiableList(cs), List.of(qkv),
+                    uploads.get(headId), calls));
+        }
+        return views;
     }
 }

@@ -180,7 +180,40 @@ public final class LeakageLab {
             promptOf.add(p);
         }
         repeatSamples = null;
-        List<SessionResult> primary = results.subList(0, prompts.size());
+        return aggregate(lc.name(), results, promptOf, prompts.size(), 2, t0);
+    }
+
+    /**
+     * Scores the attacks on sequences a real executor process recorded (see {@link RecordedTranscript}):
+     * every sample is attacked; the samples of one executor session share what the attacker derives from
+     * its weights; linkability pairs are samples whose ground-truth prompts are equal (none: no AUC).
+     *
+     * @param lc       the configuration the run used (the family as the user states it, the rest as read off the transcript)
+     * @param sessions how many generations (trusted sessions' cache starts) the samples came from
+     */
+    public Map<String, Object> recordedRow(LeakageConfig lc, List<ViewCollector.Sample> samples, int sessions) {
+        long t0 = System.nanoTime();
+        Map<Object, Map<String, Object>> perSession = new java.util.IdentityHashMap<>();
+        List<SessionResult> results = new ArrayList<>();
+        List<Integer> promptOf = new ArrayList<>();
+        for (int i = 0; i < samples.size(); i++) {
+            results.add(attack(lc, samples.get(i), perSession));
+            int first = i;
+            for (int j = 0; j < i; j++) {
+                if (Arrays.equals(samples.get(j).prompt(), samples.get(i).prompt())) {
+                    first = j;
+                    break;
+                }
+            }
+            promptOf.add(first);
+        }
+        return aggregate(lc.name() + " (transcript)", results, promptOf, samples.size(), sessions, t0);
+    }
+
+    /** One table row from the attack results; the first {@code primaryCount} count for the recovery rates. */
+    private Map<String, Object> aggregate(String name, List<SessionResult> results, List<Integer> promptOf, int primaryCount,
+                                          int trustedSessions, long t0) {
+        List<SessionResult> primary = results.subList(0, primaryCount);
         int tokens = 0, l0 = 0, l0Exact = 0, un = 0, unExact = 0, attn = 0, attnExact = 0, l1 = 0, out = 0, outTotal = 0, len = 0;
         double[] errs = new double[primary.size()];
         for (int i = 0; i < primary.size(); i++) {
@@ -201,9 +234,9 @@ public final class LeakageLab {
         Arrays.sort(errs);
         int sessions = primary.size();
         Map<String, Object> row = new LinkedHashMap<>();
-        row.put("config", lc.name());
+        row.put("config", name);
         row.put("prompt_runs", results.size());
-        row.put("trusted_sessions", 2);
+        row.put("trusted_sessions", trustedSessions);
         row.put("prompt_tokens", tokens);
         row.put("l0_token_rate", rate(l0, tokens));
         row.put("l0_prompt_rate", rate(l0Exact, sessions));
@@ -226,20 +259,28 @@ public final class LeakageLab {
     /** The whole grid: table (JSON/CSV/Markdown) and chart under {@code out}; returns the table. */
     public ResultTable run(List<LeakageConfig> configs, List<int[]> prompts, long seed, Path out, RunInfo info,
                            boolean showProgress) {
-        ResultTable table = new ResultTable("Leakage: what the untrusted executor recovers from its own view");
-        List<Charts.Bar> bars = new ArrayList<>();
+        List<Map<String, Object>> rows = new ArrayList<>();
         Random seeds = new Random(seed);
         int repeats = Math.min(LINK_REPEATS, prompts.size());
         try (Progress progress = showProgress ? new Progress("leakage", configs.size() * (2 * prompts.size() + repeats)) : null) {
             for (LeakageConfig lc : configs) {
-                Map<String, Object> row = row(lc, prompts, seeds.nextLong(), progress);
-                table.add(row);
-                for (String[] attack : new String[][] {{"l0_token_rate", "1 vocab match L0"},
-                        {"unmasked_token_rate", "2 unmask from weights"}, {"attn_token_rate", "3 attention scores"},
-                        {"link_auc_scores", "4 linkability AUC"}, {"output_token_rate", "5 output tokens"}}) {
-                    if (row.get(attack[0]) instanceof Number v) {
-                        bars.add(new Charts.Bar(attack[1], lc.name(), v.doubleValue()));
-                    }
+                rows.add(row(lc, prompts, seeds.nextLong(), progress));
+            }
+        }
+        return write(rows, out, info);
+    }
+
+    /** The table (JSON/CSV/Markdown) and chart of {@code rows} under {@code out} (null: nothing written). */
+    public static ResultTable write(List<Map<String, Object>> rows, Path out, RunInfo info) {
+        ResultTable table = new ResultTable("Leakage: what the untrusted executor recovers from its own view");
+        List<Charts.Bar> bars = new ArrayList<>();
+        for (Map<String, Object> row : rows) {
+            table.add(row);
+            for (String[] attack : new String[][] {{"l0_token_rate", "1 vocab match L0"},
+                    {"unmasked_token_rate", "2 unmask from weights"}, {"attn_token_rate", "3 attention scores"},
+                    {"link_auc_scores", "4 linkability AUC"}, {"output_token_rate", "5 output tokens"}}) {
+                if (row.get(attack[0]) instanceof Number v) {
+                    bars.add(new Charts.Bar(attack[1], (String) row.get("config"), v.doubleValue()));
                 }
             }
         }

@@ -22,36 +22,62 @@ public final class TranscriptReader {
 
     private TranscriptReader() {}
 
-    /** One recorded call; tensors are loaded on demand. */
+    /** One recorded call; tensors are loaded on demand ({@code shapes}: rows, cols; a vector is one row). */
     public record Call(Path dir, long seq, String session, String call, int layer, JsonNode args, List<String> tensorNames,
-                       List<String> files) {
+                       List<String> files, List<int[]> shapes) {
         /** The named tensor as a matrix (a 1-D tensor becomes one row), or null if the call had none by that name. */
         public Matrix tensor(String name) {
             int i = tensorNames.indexOf(name);
             return i < 0 ? null : readNpy(dir.resolve(files.get(i)));
         }
+
+        /** The named tensor's shape {@code {rows, cols}} from the index, without reading it, or null. */
+        public int[] shape(String name) {
+            int i = tensorNames.indexOf(name);
+            return i < 0 ? null : shapes.get(i).clone();
+        }
     }
 
+    /**
+     * Every call in {@code dir/index.jsonl}, in order. A malformed line fails with its line number; a
+     * last line cut short (an executor killed while writing it) is dropped, as that call never ran.
+     */
     public static List<Call> read(Path dir) {
-        List<Call> calls = new ArrayList<>();
+        List<String> lines;
         try {
-            for (String line : Files.readAllLines(dir.resolve("index.jsonl"), StandardCharsets.UTF_8)) {
-                if (line.isBlank()) {
-                    continue;
-                }
-                JsonNode n = JSON.readTree(line);
-                List<String> names = new ArrayList<>(), files = new ArrayList<>();
-                for (JsonNode t : n.get("tensors")) {
-                    names.add(t.get("name").asText());
-                    files.add(t.get("file").asText());
-                }
-                calls.add(new Call(dir, n.get("seq").asLong(), n.get("session").asText(), n.get("call").asText(),
-                        n.get("layer").asInt(), n.get("args"), names, files));
-            }
+            lines = Files.readAllLines(dir.resolve("index.jsonl"), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read transcript " + dir + ": " + e.getMessage(), e);
         }
+        List<Call> calls = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.isBlank()) {
+                continue;
+            }
+            try {
+                calls.add(parse(dir, JSON.readTree(line)));
+            } catch (IOException | RuntimeException e) {
+                if (i == lines.size() - 1 && !line.endsWith("}")) {
+                    break;
+                }
+                throw new IllegalArgumentException("transcript " + dir + ": index.jsonl line " + (i + 1) + " is malformed");
+            }
+        }
         return calls;
+    }
+
+    private static Call parse(Path dir, JsonNode n) {
+        List<String> names = new ArrayList<>(), files = new ArrayList<>();
+        List<int[]> shapes = new ArrayList<>();
+        for (JsonNode t : n.get("tensors")) {
+            names.add(t.get("name").asText());
+            files.add(t.get("file").asText());
+            JsonNode sh = t.get("shape");
+            shapes.add(sh.size() == 1 ? new int[] {1, sh.get(0).asInt()} : new int[] {sh.get(0).asInt(), sh.get(1).asInt()});
+        }
+        return new Call(dir, n.get("seq").asLong(), n.get("session").asText(), n.get("call").asText(),
+                n.get("layer").asInt(), n.get("args"), names, files, shapes);
     }
 
     /** A float32 little-endian C-order .npy file of one or two dimensions. */

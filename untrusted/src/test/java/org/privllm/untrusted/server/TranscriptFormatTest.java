@@ -44,6 +44,20 @@ class TranscriptFormatTest {
         assertThat(calls.get(2).tensor("x").data).containsExactly(x.data);
         assertThat(calls.get(2).tensor("compensation").data).containsExactly(c.data);
         assertThat(calls.get(3).args().get("left_pad").toString()).isEqualTo("[0,3]");
+        assertThat(calls.get(1).shape("weight")).containsExactly(5, 3);
+        assertThat(calls.get(1).shape("bias")).containsExactly(1, 3);
+        assertThat(calls.get(2).shape("loraA")).isNull();
+
+        // an executor killed while writing its last line: that call never ran, the rest reads
+        Path index = dir.resolve("index.jsonl");
+        String whole = Files.readString(index, StandardCharsets.UTF_8);
+        Files.writeString(index, whole + whole.lines().skip(1).findFirst().orElseThrow().substring(0, 30));
+        assertThat(TranscriptReader.read(dir)).hasSize(calls.size());
+        // a broken line in the middle is an error naming it
+        Files.writeString(index, "{\"seq\":1,\n" + whole);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> TranscriptReader.read(dir))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageEndingWith("index.jsonl line 1 is malformed");
+        Files.writeString(index, whole);
 
         assumeTrue(numpyAvailable(), "python3 with numpy not installed");
         String script = """
