@@ -102,12 +102,15 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
         if (transcript == null || truth == null) {
             throw new IllegalArgumentException("--transcript and --truth go together");
         }
-        if (!spec.commandLine().getParseResult().hasMatchedOption("--masks")) {
+        var parsed = spec.commandLine().getParseResult();
+        if (!parsed.hasMatchedOption("--masks")) {
             // the attacker knows the scheme (Kerckhoffs), but this lab cannot guess it: the matcher depends on it
             throw new IllegalArgumentException("--transcript needs --masks: the mask family the run used");
         }
-        if (prompts != null || only != null) {
-            throw new IllegalArgumentException("--prompts and --only run the grid; with --transcript the prompts are in --truth");
+        for (String grid : new String[] {"--prompts", "--only", "--count", "--new-tokens"}) {
+            if (parsed.hasMatchedOption(grid)) {
+                throw new IllegalArgumentException(grid + " is for the grid run; with --transcript the prompts and tokens are in --truth");
+            }
         }
         if (!Files.isDirectory(transcript)) {
             throw new IllegalArgumentException("--transcript " + transcript + ": no such directory");

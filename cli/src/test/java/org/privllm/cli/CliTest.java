@@ -185,6 +185,8 @@ class CliTest {
                 "--truth", truth.toString(), "--out", out.toString()), "--masks");
         assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
                 "--masks", "perm", "--out", out.toString()), "go together");
+        assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
+                "--truth", truth.toString(), "--masks", "perm", "--count", "5", "--out", out.toString()), "--count is for the grid run");
         Files.writeString(truth, Files.readString(truth).lines().findFirst().orElseThrow());
         assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
                 "--truth", truth.toString(), "--masks", "block:8", "--out", out.toString()), "--truth holds 1 sequences, the transcript 4");
