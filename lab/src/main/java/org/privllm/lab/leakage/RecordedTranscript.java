@@ -79,6 +79,7 @@ public record RecordedTranscript(List<ExecutorView> views, int generations, bool
                 lora |= v.qkv().get(0).loraA() != null;
             }
             views.addAll(seqs);
+            g.entries().clear(); // the batch's tensors: only the per-sequence views are kept
         }
         return new RecordedTranscript(List.copyOf(views), gens.size(), pad, perCall, lora);
     }
@@ -103,6 +104,7 @@ public record RecordedTranscript(List<ExecutorView> views, int generations, bool
         List<Generation> out = new ArrayList<>();
         List<Transcript.Entry> current = null;
         long currentStart = -1;
+        Set<Integer> prefilled = new HashSet<>();
         for (TranscriptReader.Call c : calls) {
             switch (c.call()) {
                 case "upload_linear" -> {
@@ -123,6 +125,7 @@ public record RecordedTranscript(List<ExecutorView> views, int generations, bool
                     }
                     current = new ArrayList<>(uploads);
                     currentStart = c.seq();
+                    prefilled.clear();
                     JsonNode a = c.args();
                     List<Number> args = new ArrayList<>(List.of(a.path("layers").asInt(), a.path("capacity").asInt(),
                             a.path("width").asInt()));
@@ -132,7 +135,8 @@ public record RecordedTranscript(List<ExecutorView> views, int generations, bool
                     current.add(new Transcript.Entry(c.seq(), Transcript.Kind.START_CACHE, session, -1, -1, List.of(), args));
                 }
                 case "attention" -> {
-                    if (current != null) {
+                    // the attacks read the prefill (each layer's first call); decode steps are not loaded
+                    if (current != null && prefilled.add(c.layer())) {
                         current.add(entry(c, session, Transcript.Kind.ATTENTION, c.layer(), c.args().path("qkv").asLong(-1),
                                 List.of("x", "compensation"), 3 * d));
                     }
