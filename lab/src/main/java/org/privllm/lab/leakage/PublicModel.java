@@ -75,22 +75,38 @@ public final class PublicModel {
             return null;
         }
         return cached("l1@0", () -> {
-            int v = config.vocab();
-            int[] ids = new int[v], positions = new int[v];
-            for (int i = 0; i < v; i++) {
-                ids[i] = i;
+            // every token alone at position 0: batches of one-token sequences, in chunks so that the
+            // batch's KV cache and MLP activations stay small (all 50257 at once need ~5 GB at 124M)
+            int v = config.vocab(), d = config.embd();
+            Matrix table = new Matrix(v, d);
+            for (int from = 0; from < v; from += L1_CHUNK) {
+                int n = Math.min(L1_CHUNK, v - from);
+                int[] ids = new int[n];
+                for (int i = 0; i < n; i++) {
+                    ids[i] = from + i;
+                }
+                Matrix part = layer1Input(ids);
+                System.arraycopy(part.data, 0, table.data, from * d, n * d);
             }
-            PlainOps ops = new PlainOps(config, weights);
-            ops.startCache(new int[v], 1); // every token alone at position 0: a batch of V one-token sequences
-            Matrix h = forward.embed(ids, positions);
-            Gpt2Weights.Layer l = weights.layers().get(0);
-            Kernels.addInPlace(h, ops.attention(0, Gpt2Forward.layerNorm(h, l.ln1Gamma(), l.ln1Beta(), config.lnEpsilon()), 1));
-            Matrix up = ops.mlpUp(0, Gpt2Forward.layerNorm(h, l.ln2Gamma(), l.ln2Beta(), config.lnEpsilon()));
-            forward.activate(up);
-            Kernels.addInPlace(h, ops.mlpDown(0, up));
-            Gpt2Weights.Layer l1 = weights.layers().get(1);
-            return Gpt2Forward.layerNorm(h, l1.ln1Gamma(), l1.ln1Beta(), config.lnEpsilon());
+            return table;
         });
+    }
+
+    /** Tokens per batch when tabulating layer 1's input for the whole vocabulary. */
+    private static final int L1_CHUNK = 2048;
+
+    /** Layer 1's attention input for each of {@code ids} alone at position 0 ({@code n×d}). */
+    private Matrix layer1Input(int[] ids) {
+        PlainOps ops = new PlainOps(config, weights);
+        ops.startCache(new int[ids.length], 1);
+        Matrix h = forward.embed(ids, new int[ids.length]);
+        Gpt2Weights.Layer l = weights.layers().get(0);
+        Kernels.addInPlace(h, ops.attention(0, Gpt2Forward.layerNorm(h, l.ln1Gamma(), l.ln1Beta(), config.lnEpsilon()), 1));
+        Matrix up = ops.mlpUp(0, Gpt2Forward.layerNorm(h, l.ln2Gamma(), l.ln2Beta(), config.lnEpsilon()));
+        forward.activate(up);
+        Kernels.addInPlace(h, ops.mlpDown(0, up));
+        Gpt2Weights.Layer l1 = weights.layers().get(1);
+        return Gpt2Forward.layerNorm(h, l1.ln1Gamma(), l1.ln1Beta(), config.lnEpsilon());
     }
 
     static Matrix gather(Matrix table, int[] rows) {
