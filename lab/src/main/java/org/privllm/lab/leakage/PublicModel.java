@@ -9,6 +9,7 @@ import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Weights;
 import org.privllm.model.PlainOps;
+import org.privllm.model.TransformerOps;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Matrix;
 
@@ -79,13 +80,14 @@ public final class PublicModel {
             // batch's KV cache and MLP activations stay small (all 50257 at once need ~5 GB at 124M)
             int v = config.vocab(), d = config.embd();
             Matrix table = new Matrix(v, d);
+            TransformerOps ops = forward.ops(); // plain ops over the public weights (packed once)
             for (int from = 0; from < v; from += L1_CHUNK) {
                 int n = Math.min(L1_CHUNK, v - from);
                 int[] ids = new int[n];
                 for (int i = 0; i < n; i++) {
                     ids[i] = from + i;
                 }
-                Matrix part = layer1Input(ids);
+                Matrix part = layer1Input(ops, ids);
                 System.arraycopy(part.data, 0, table.data, from * d, n * d);
             }
             return table;
@@ -96,8 +98,7 @@ public final class PublicModel {
     private static final int L1_CHUNK = 2048;
 
     /** Layer 1's attention input for each of {@code ids} alone at position 0 ({@code n×d}). */
-    private Matrix layer1Input(int[] ids) {
-        PlainOps ops = new PlainOps(config, weights);
+    private Matrix layer1Input(TransformerOps ops, int[] ids) {
         ops.startCache(new int[ids.length], 1);
         Matrix h = forward.embed(ids, new int[ids.length]);
         Gpt2Weights.Layer l = weights.layers().get(0);
