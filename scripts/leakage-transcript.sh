@@ -19,17 +19,29 @@ mkdir -p "$out"
 tr="$out/transcript" truth="$out/truth.jsonl"
 rm -rf "$tr" "$truth"
 
-# token ids, one prompt per line -> "1,2,3;4,5"
-ids_of() { head -n "$1" "$prompts" | grep -v '^[[:space:]]*$' | sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&"/' \
-  | "$privllm" tokenize --model "$model" | tr -d '[] ' | paste -sd';'; }
+# token ids of the first N prompts (stripped, blank lines dropped, JSON-escaped) -> "1,2,3;4,5"
+ids_of() {
+  awk -v n="$1" '{ sub(/\r$/, ""); gsub(/^[ \t]+|[ \t]+$/, ""); if ($0 == "") next; if (++k > n) exit
+                   gsub(/\\/, "&&"); gsub(/"/, "\\\""); gsub(/\t/, "\\t"); print "\"" $0 "\"" }' "$prompts" \
+    | "$privllm" tokenize --model "$model" | tr -d '[] ' | paste -sd';'
+}
 all=$(ids_of 50)
 rep=$(ids_of "$repeats")
+[ -n "$all" ] || { echo "error: $prompts holds no prompt" >&2; exit 2; }
 
+cleanup() {
+  kill "$executor" 2>/dev/null || true
+  [ "${KEEP_TRANSCRIPT:-0}" = 1 ] || rm -rf "$tr" "$truth"
+}
 "$privllm" executor --listen 127.0.0.1:0 --transcript "$tr" > "$out/executor.log" 2>&1 &
 executor=$!
-trap 'kill $executor 2>/dev/null || true' EXIT
-for _ in $(seq 120); do grep -q listening "$out/executor.log" && break; sleep 1; done
-address=$(grep -o '127\.0\.0\.1:[0-9]*' "$out/executor.log" | head -n 1)
+trap cleanup EXIT
+for _ in $(seq 120); do
+  grep -q listening "$out/executor.log" && break
+  kill -0 "$executor" 2>/dev/null || break
+  sleep 1
+done
+address=$(grep -m 1 -o '127\.0\.0\.1:[0-9]*' "$out/executor.log" || true)
 [ -n "$address" ] || { echo "error: the executor did not start (see $out/executor.log)" >&2; exit 1; }
 
 for batch in "$all" "$rep"; do
@@ -37,7 +49,5 @@ for batch in "$all" "$rep"; do
     --masks "$masks" --executor "$address" --json >> "$truth"
 done
 kill "$executor"; wait "$executor" 2>/dev/null || true
-trap - EXIT
 
 "$privllm" experiment leakage --model "$model" --transcript "$tr" --truth "$truth" --masks "$masks" --out "$out"
-[ "${KEEP_TRANSCRIPT:-0}" = 1 ] || rm -rf "$tr" "$truth"

@@ -6,14 +6,12 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import org.privllm.lab.leakage.LeakageConfig;
 import org.privllm.lab.leakage.LeakageLab;
 import org.privllm.lab.leakage.LeakagePrompts;
-import org.privllm.lab.leakage.ExecutorView;
 import org.privllm.lab.leakage.RecordedTranscript;
 import org.privllm.lab.leakage.ViewCollector;
 import org.privllm.trusted.obf.MaskScope;
@@ -47,7 +45,7 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
     Path transcript;
 
     @Option(names = "--truth", paramLabel = "FILE", description = "with --transcript: the trusted side's own output, "
-            + "generate --json lines in the order the executor served them (used only to score the attacks)")
+            + "generate --json lines in the order the runs started, one client at a time (used only to score the attacks)")
     Path truth;
 
     @Mixin MaskFamilyOption masks = new MaskFamilyOption();
@@ -56,8 +54,9 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        checkOptions();
         Gpt2Model m = model.load();
-        if (transcript != null || truth != null) {
+        if (transcript != null) {
             return recorded(m);
         }
         List<String> texts = null;
@@ -97,17 +96,23 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** {@code --transcript}: one row, the attacks on a recorded executor's view, scored against {@code --truth}. */
-    private int recorded(Gpt2Model m) throws Exception {
+    /** Option checks that need no model: one-line errors before seconds of loading. */
+    private void checkOptions() {
+        var parsed = spec.commandLine().getParseResult();
+        if (transcript == null && truth == null) {
+            if (parsed.hasMatchedOption("--masks")) {
+                throw new IllegalArgumentException("--masks is for --transcript; the grid runs every family (use --only to pick rows)");
+            }
+            return;
+        }
         if (transcript == null || truth == null) {
             throw new IllegalArgumentException("--transcript and --truth go together");
         }
-        var parsed = spec.commandLine().getParseResult();
         if (!parsed.hasMatchedOption("--masks")) {
             // the attacker knows the scheme (Kerckhoffs), but this lab cannot guess it: the matcher depends on it
             throw new IllegalArgumentException("--transcript needs --masks: the mask family the run used");
         }
-        for (String grid : new String[] {"--prompts", "--only", "--count", "--new-tokens"}) {
+        for (String grid : new String[] {"--prompts", "--only", "--count", "--new-tokens", "--seed"}) {
             if (parsed.hasMatchedOption(grid)) {
                 throw new IllegalArgumentException(grid + " is for the grid run; with --transcript the prompts and tokens are in --truth");
             }
@@ -115,23 +120,20 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
         if (!Files.isDirectory(transcript)) {
             throw new IllegalArgumentException("--transcript " + transcript + ": no such directory");
         }
+        if (!Files.isRegularFile(truth)) {
+            throw new IllegalArgumentException("--truth " + truth + ": no such file");
+        }
+        masks.family();
+    }
+
+    /** {@code --transcript}: one row, the attacks on a recorded executor's view, scored against {@code --truth}. */
+    private int recorded(Gpt2Model m) throws Exception {
         long t0 = System.nanoTime();
         RecordedTranscript rec = RecordedTranscript.read(transcript, m.config());
-        List<int[]> truthIds = truthSequences(truth);
-        if (truthIds.size() != rec.views().size()) {
-            throw new IllegalArgumentException("--truth holds " + truthIds.size() + " sequences, the transcript "
-                    + rec.views().size() + ": give the generate --json output of every run the executor served, in order");
-        }
-        List<ViewCollector.Sample> samples = new ArrayList<>();
-        for (int i = 0; i < truthIds.size(); i++) {
-            ExecutorView v = rec.views().get(i);
-            int[] ids = truthIds.get(i);
-            int n = v.promptLength();
-            if (ids.length < n) {
-                throw new IllegalArgumentException("--truth sequence " + (i + 1) + " has " + ids.length
-                        + " ids, but the executor saw a prompt of " + n + ": the files do not belong together");
-            }
-            samples.add(new ViewCollector.Sample(Arrays.copyOf(ids, n), Arrays.copyOfRange(ids, n, ids.length), v));
+        List<ViewCollector.Sample> samples = rec.samples(truthSequences(truth));
+        if (rec.skipped() > 0) {
+            System.err.printf("leakage: %d incomplete generation(s) in the transcript left out (a failed, retried or "
+                    + "killed run)%n", rec.skipped());
         }
         LeakageConfig lc = LeakageConfig.masked(rec.padMode() ? ObfuscationMode.PAD : ObfuscationMode.MASK, masks.family(),
                 rec.perCall() ? MaskScope.PER_CALL : MaskScope.PER_SESSION, rec.lora());

@@ -188,6 +188,10 @@ class CliTest {
                 "--masks", "perm", "--out", out.toString()), "go together");
         assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
                 "--truth", truth.toString(), "--masks", "perm", "--count", "5", "--out", out.toString()), "--count is for the grid run");
+        assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
+                "--truth", truth.toString(), "--masks", "perm", "--seed", "5", "--out", out.toString()), "--seed is for the grid run");
+        assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--masks", "perm", "--out", out.toString()),
+                "--masks is for --transcript");
         Files.writeString(truth, Files.readString(truth).lines().findFirst().orElseThrow());
         assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),
                 "--truth", truth.toString(), "--masks", "block:8", "--out", out.toString()), "--truth holds 1 sequences, the transcript 4");

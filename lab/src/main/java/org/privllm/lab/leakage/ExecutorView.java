@@ -128,6 +128,16 @@ public record ExecutorView(int[] visibleTokens, List<Matrix> prefillInputs, List
             throw new IllegalArgumentException("cache start and prefill disagree on the batch");
         }
         int t = x[0].rows / batch;
+        for (int l = 1; l < x.length; l++) {
+            if (x[l].rows != x[0].rows) {
+                throw new IllegalArgumentException("layer " + l + "'s prefill has " + x[l].rows + " rows, layer 0's " + x[0].rows);
+            }
+        }
+        for (Call c : head) {
+            if (c.x().rows != batch) {
+                throw new IllegalArgumentException("an LM-head call has " + c.x().rows + " rows for a batch of " + batch);
+            }
+        }
         List<ExecutorView> views = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
             int pad = args.get(3 + b).intValue();

@@ -28,15 +28,23 @@ import org.privllm.untrusted.server.TranscriptReader;
  * and is given by the user.
  *
  * @param views       one per sequence, in arrival order (generations by cache start, then batch rows)
- * @param generations executor sessions' generations (cache starts)
+ * @param generationOf for each view, the index of its generation (0, 1, …)
+ * @param generations executor sessions' complete generations (cache starts with a prefill of every layer and
+ *                    at least one LM-head call)
+ * @param skipped     generations left out as incomplete (a run that failed, was retried or was killed before
+ *                    its first token: the executor records a call before it runs it)
  * @param padMode     compensations arrived with the attention inputs
  * @param perCall     some sessions computed linear layers without a cache (per-call MLP masks)
  * @param lora        the c_attn uploads carry a masked adapter
  */
-public record RecordedTranscript(List<ExecutorView> views, int generations, boolean padMode, boolean perCall,
-                                 boolean lora) {
+public record RecordedTranscript(List<ExecutorView> views, List<Integer> generationOf, int generations, int skipped,
+                                 boolean padMode, boolean perCall, boolean lora) {
 
-    /** Reads {@code dir} for a model of shape {@code config}; a one-line error if it holds no generation of it. */
+    /**
+     * Reads {@code dir} for a model of shape {@code config}; a one-line error if it holds no complete generation
+     * of it. Memory: every session's c_attn and head uploads (about 240 MB per session at 124M) and every
+     * prefill are held while reading.
+     */
     public static RecordedTranscript read(Path dir, Gpt2Config config) {
         List<TranscriptReader.Call> calls = TranscriptReader.read(dir);
         Map<String, List<TranscriptReader.Call>> bySession = new LinkedHashMap<>();
@@ -60,13 +68,17 @@ public record RecordedTranscript(List<ExecutorView> views, int generations, bool
                         + e.getMessage() + " (is it a transcript of this model?)");
             }
         }
-        if (gens.isEmpty()) {
-            throw new IllegalArgumentException("transcript " + dir + " holds no generation (no session started a KV cache)");
-        }
         gens.sort(java.util.Comparator.comparingLong(Generation::startSeq));
         List<ExecutorView> views = new ArrayList<>();
+        List<Integer> generationOf = new ArrayList<>();
         boolean pad = false, lora = false;
+        int complete = 0, skipped = 0;
         for (Generation g : gens) {
+            if (!g.complete(config.layers())) {
+                skipped++;
+                g.entries().clear();
+                continue;
+            }
             List<ExecutorView> seqs;
             try {
                 seqs = ExecutorView.sequences(g.entries(), config);
@@ -77,14 +89,70 @@ public record RecordedTranscript(List<ExecutorView> views, int generations, bool
             for (ExecutorView v : seqs) {
                 pad |= v.prefillCompensation().get(0) != null;
                 lora |= v.qkv().get(0).loraA() != null;
+                views.add(v);
+                generationOf.add(complete);
             }
-            views.addAll(seqs);
+            complete++;
             g.entries().clear(); // the batch's tensors: only the per-sequence views are kept
         }
-        return new RecordedTranscript(List.copyOf(views), gens.size(), pad, perCall, lora);
+        if (complete == 0) {
+            throw new IllegalArgumentException("transcript " + dir + " holds no complete generation (a cache started, "
+                    + "every layer's prefill and at least one LM-head call)" + (skipped > 0 ? "; " + skipped + " incomplete" : ""));
+        }
+        return new RecordedTranscript(List.copyOf(views), List.copyOf(generationOf), complete, skipped, pad, perCall, lora);
     }
 
-    private record Generation(long startSeq, List<Transcript.Entry> entries) {}
+    /**
+     * The attack samples: each view with its ground truth, the user's own output ids ({@code generate --json}'s
+     * {@code output_ids}, one per sequence in the order of the views). The lines must fit the transcript: one
+     * per sequence, each at least its prompt (the prompt length the executor saw) plus 1 to {@code rounds}
+     * generated tokens, and in every generation some sequence generated on every round (the batch stops
+     * when its last sequence does). Anything else means the files do not belong together or are out of order.
+     */
+    public List<ViewCollector.Sample> samples(List<int[]> truth) {
+        if (truth.size() != views.size()) {
+            throw new IllegalArgumentException("--truth holds " + truth.size() + " sequences, the transcript " + views.size()
+                    + ": give the generate --json output of every run the executor served, in the order the runs started "
+                    + "(a run retried after a failure leaves a partial generation behind: record runs that did not fail)");
+        }
+        List<ViewCollector.Sample> out = new ArrayList<>();
+        int[] longest = new int[generations];
+        for (int i = 0; i < truth.size(); i++) {
+            ExecutorView v = views.get(i);
+            int[] ids = truth.get(i);
+            int n = v.promptLength(), generated = ids.length - n;
+            if (generated < 1 || generated > v.rounds()) {
+                throw new IllegalArgumentException("--truth sequence " + (i + 1) + " has " + ids.length + " ids, but the "
+                        + "executor saw a prompt of " + n + " and " + v.rounds() + " rounds: the files do not belong together "
+                        + "or are out of order (run clients one at a time)");
+            }
+            longest[generationOf.get(i)] = Math.max(longest[generationOf.get(i)], generated);
+            out.add(new ViewCollector.Sample(java.util.Arrays.copyOf(ids, n), java.util.Arrays.copyOfRange(ids, n, ids.length), v));
+        }
+        for (int i = 0; i < views.size(); i++) {
+            if (longest[generationOf.get(i)] != views.get(i).rounds()) {
+                throw new IllegalArgumentException("--truth: generation " + (generationOf.get(i) + 1) + " ran "
+                        + views.get(i).rounds() + " rounds but no sequence of it generated that many tokens: the files "
+                        + "do not belong together or are out of order (run clients one at a time)");
+            }
+        }
+        return out;
+    }
+
+    private record Generation(long startSeq, List<Transcript.Entry> entries) {
+        /** A prefill call for every layer and at least one LM-head call (the head is the only LINEAR kept). */
+        boolean complete(int layers) {
+            Set<Integer> prefilled = new HashSet<>();
+            boolean head = false;
+            for (Transcript.Entry e : entries) {
+                if (e.kind() == Transcript.Kind.ATTENTION) {
+                    prefilled.add(e.layer());
+                }
+                head |= e.kind() == Transcript.Kind.LINEAR;
+            }
+            return head && prefilled.size() == layers;
+        }
+    }
 
     /**
      * The generations of one session: each cache start with the calls up to the next one, after the

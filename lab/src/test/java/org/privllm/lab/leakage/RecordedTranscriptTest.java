@@ -46,20 +46,31 @@ class RecordedTranscriptTest {
      */
     static List<int[]> record(Path dir, Transcript memory, ObfuscationConfig obf, boolean verify,
                               Map<String, LowRankAdapter> adapters, List<List<List<int[]>>> sessions) {
-        List<int[]> truth = new ArrayList<>();
+        return record(dir, memory, obf, verify, adapters, sessions, -1);
+    }
+
+    static List<int[]> record(Path dir, Transcript memory, ObfuscationConfig obf, boolean verify,
+                              Map<String, LowRankAdapter> adapters, List<List<List<int[]>>> sessions, int eos) {
         try (DiskTranscript disk = new DiskTranscript(dir)) {
             Executor executor = new RecordingExecutor(memory == null ? new InProcessExecutor() : new InProcessExecutor(memory), disk);
             if (verify) {
                 executor = new VerifyingExecutor(executor, new Random(3));
             }
-            long seed = 40;
-            for (List<List<int[]>> batches : sessions) {
-                try (ObfuscatedGpt2 ops = new ObfuscatedGpt2(CONFIG, LeakageLabTest.MODEL.weights(), executor,
-                        obf.withSeed(seed++), adapters)) {
-                    for (List<int[]> batch : batches) {
-                        truth.addAll(new Generator(new Gpt2Forward(CONFIG, LeakageLabTest.MODEL.weights(), ops))
-                                .generate(batch, 3, Sampling.GREEDY, -1, null).outputIds());
-                    }
+            return generate(executor, obf, adapters, sessions, eos);
+        }
+    }
+
+    /** Each group of batches in its own trusted session on {@code executor}; the output ids in order. */
+    static List<int[]> generate(Executor executor, ObfuscationConfig obf, Map<String, LowRankAdapter> adapters,
+                                List<List<List<int[]>>> sessions, int eos) {
+        List<int[]> truth = new ArrayList<>();
+        long seed = 40;
+        for (List<List<int[]>> batches : sessions) {
+            try (ObfuscatedGpt2 ops = new ObfuscatedGpt2(CONFIG, LeakageLabTest.MODEL.weights(), executor,
+                    obf.withSeed(seed++), adapters)) {
+                for (List<int[]> batch : batches) {
+                    truth.addAll(new Generator(new Gpt2Forward(CONFIG, LeakageLabTest.MODEL.weights(), ops))
+                            .generate(batch, 3, Sampling.GREEDY, eos, null).outputIds());
                 }
             }
         }
@@ -126,7 +137,22 @@ class RecordedTranscriptTest {
         int t = PROMPTS.get(0).length;
         assertThat(rec.views().get(1).prefillInputs().get(0).data)
                 .containsExactly(firstAttention.tensor("x").rows(2 * t - 3, 2 * t).data);
+        // and each LM-head call's row b is sequence b's
+        long headId = all.stream().filter(e -> e.kind() == Transcript.Kind.UPLOAD_LINEAR
+                && e.tensor("weight").cols == CONFIG.vocab()).findFirst().orElseThrow().weight();
+        List<Transcript.Entry> headCalls = all.subList(0, second).stream()
+                .filter(e -> e.kind() == Transcript.Kind.LINEAR && e.weight() == headId).toList();
+        assertThat(headCalls).hasSize(3);
+        for (int r = 0; r < 3; r++) {
+            for (int b = 0; b < 2; b++) {
+                assertThat(rec.views().get(b).headCalls().get(r).x().data)
+                        .containsExactly(headCalls.get(r).tensor("x").rows(b, b + 1).data);
+            }
+        }
         assertThat(truth).hasSize(3);
+        assertThat(rec.generationOf()).containsExactly(0, 0, 1);
+        assertThat(rec.samples(truth)).extracting(ViewCollector.Sample::prompt)
+                .containsExactly(PROMPTS.get(0), shortPrompt, PROMPTS.get(2));
     }
 
     @Test
@@ -159,12 +185,19 @@ class RecordedTranscriptTest {
         Map<String, LowRankAdapter> adapter = Map.of("h.0.attn.c_attn", new LowRankAdapter(
                 Dense.gaussian(d, 2, 0.2, rnd), Dense.gaussian(2, 3 * d, 0.05, rnd), 1.0));
         ObfuscationConfig c = obf("block:4").withMode(ObfuscationMode.PAD).withScope(MaskScope.PER_CALL);
-        record(dir, null, c, true, adapter, List.of(List.of(List.of(PROMPTS.get(0)))));
+        Transcript memory = new Transcript();
+        int[] shortPrompt = Arrays.copyOf(PROMPTS.get(1), 2);
+        record(dir, memory, c, true, adapter, List.of(List.of(List.of(PROMPTS.get(0), shortPrompt))));
         RecordedTranscript rec = RecordedTranscript.read(dir, CONFIG);
         assertThat(rec.padMode()).isTrue();
         assertThat(rec.perCall()).isTrue();
         assertThat(rec.lora()).isTrue();
-        ExecutorView v = rec.views().get(0);
+        ExecutorView v = rec.views().get(1);
+        Transcript.Entry prefill = memory.entries().stream().filter(e -> e.kind() == Transcript.Kind.ATTENTION)
+                .findFirst().orElseThrow();
+        int t = PROMPTS.get(0).length;
+        assertThat(v.prefillCompensation().get(0).data).as("the padded row's compensation rows")
+                .containsExactly(prefill.tensor("compensation").rows(2 * t - 2, 2 * t).data);
         assertThat(v.prefillCompensation().get(0).cols).isEqualTo(3 * d);
         assertThat(v.headCalls().get(0).compensation().cols).as("checksum columns dropped").isEqualTo(CONFIG.vocab());
     }
@@ -179,6 +212,37 @@ class RecordedTranscriptTest {
         Path index = dir.resolve("index.jsonl");
         List<String> lines = Files.readAllLines(index, StandardCharsets.UTF_8);
         Files.write(index, lines.stream().filter(l -> l.contains("upload_linear") || l.contains("open_session")).toList());
-        assertThatThrownBy(() -> RecordedTranscript.read(dir, CONFIG)).hasMessageContaining("holds no generation");
+        assertThatThrownBy(() -> RecordedTranscript.read(dir, CONFIG)).hasMessageContaining("holds no complete generation");
+    }
+
+    @Test
+    void theTruthMustFitTheTranscriptAndIncompleteGenerationsAreLeftOut(@TempDir Path dir) {
+        // a token the model generates right after prompt 0: as end-of-sequence it stops row 0 after one token
+        int eos = new Generator(new Gpt2Forward(CONFIG, LeakageLabTest.MODEL.weights(), LeakageLabTest.MODEL.plainForward().ops()))
+                .generate(List.of(PROMPTS.get(0)), 1, Sampling.GREEDY, -1, null).outputIds().get(0)[PROMPTS.get(0).length];
+        List<int[]> truth;
+        try (DiskTranscript disk = new DiskTranscript(dir)) {
+            Executor e = new RecordingExecutor(new InProcessExecutor(), disk);
+            truth = generate(e, obf("perm"), Map.of(),
+                    List.of(List.of(List.of(PROMPTS.get(0), PROMPTS.get(1))), List.of(List.of(PROMPTS.get(2)))), eos);
+            // a run that died before its first token: a cache started, nothing else
+            e.startCache(e.openSession(), CONFIG.layers(), 8, CONFIG.embd(), new int[] {0});
+        }
+        assertThat(truth.get(0).length - PROMPTS.get(0).length).as("row 0 stopped early").isEqualTo(1);
+        RecordedTranscript rec = RecordedTranscript.read(dir, CONFIG);
+        assertThat(rec.skipped()).isEqualTo(1);
+        assertThat(rec.generations()).isEqualTo(2);
+        List<ViewCollector.Sample> samples = rec.samples(truth);
+        assertThat(samples.get(0).generated()).hasSize(1);
+        assertThat(samples.get(1).generated()).hasSize(rec.views().get(1).rounds());
+
+        assertThatThrownBy(() -> rec.samples(truth.subList(0, 2))).hasMessageContaining("--truth holds 2 sequences, the transcript 3");
+        // the two runs' lines swapped: the lengths no longer fit
+        assertThatThrownBy(() -> rec.samples(List.of(truth.get(2), truth.get(0), truth.get(1))))
+                .hasMessageContaining("do not belong together or are out of order");
+        // a line from a run that stopped every row early: no sequence of the generation ran its rounds
+        int[] cut = Arrays.copyOf(truth.get(1), truth.get(1).length - 1);
+        assertThatThrownBy(() -> rec.samples(List.of(truth.get(0), cut, truth.get(2))))
+                .hasMessageContaining("generation 1 ran 3 rounds");
     }
 }

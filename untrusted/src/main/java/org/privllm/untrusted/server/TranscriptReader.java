@@ -43,12 +43,15 @@ public final class TranscriptReader {
      * last line cut short (an executor killed while writing it) is dropped, as that call never ran.
      */
     public static List<Call> read(Path dir) {
-        List<String> lines;
+        String text;
         try {
-            lines = Files.readAllLines(dir.resolve("index.jsonl"), StandardCharsets.UTF_8);
+            text = Files.readString(dir.resolve("index.jsonl"), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read transcript " + dir + ": " + e.getMessage(), e);
         }
+        // every complete line ends in '\n' (the writer flushes whole lines): without one, the last was cut short
+        boolean cut = !text.isEmpty() && !text.endsWith("\n");
+        List<String> lines = text.lines().toList();
         List<Call> calls = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i);
@@ -58,7 +61,7 @@ public final class TranscriptReader {
             try {
                 calls.add(parse(dir, JSON.readTree(line)));
             } catch (IOException | RuntimeException e) {
-                if (i == lines.size() - 1 && !line.endsWith("}")) {
+                if (cut && i == lines.size() - 1) {
                     break;
                 }
                 throw new IllegalArgumentException("transcript " + dir + ": index.jsonl line " + (i + 1) + " is malformed");

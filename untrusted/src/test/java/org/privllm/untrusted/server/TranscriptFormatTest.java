@@ -51,7 +51,10 @@ class TranscriptFormatTest {
         // an executor killed while writing its last line: that call never ran, the rest reads
         Path index = dir.resolve("index.jsonl");
         String whole = Files.readString(index, StandardCharsets.UTF_8);
-        Files.writeString(index, whole + whole.lines().skip(1).findFirst().orElseThrow().substring(0, 30));
+        String upload = whole.lines().skip(1).findFirst().orElseThrow();
+        Files.writeString(index, whole + upload.substring(0, 30));
+        assertThat(TranscriptReader.read(dir)).hasSize(calls.size());
+        Files.writeString(index, whole + upload.substring(0, upload.indexOf('}') + 1)); // cut after a nested object
         assertThat(TranscriptReader.read(dir)).hasSize(calls.size());
         // a broken line in the middle is an error naming it
         Files.writeString(index, "{\"seq\":1,\n" + whole);
