@@ -27,6 +27,10 @@ public final class DiskTranscript implements AutoCloseable {
 
     public DiskTranscript(Path dir) {
         this.dir = dir;
+        if (Files.exists(dir.resolve("index.jsonl"))) {
+            // a restarted executor would overwrite the earlier sessions' files: keep every transcript whole
+            throw new IllegalArgumentException("--transcript " + dir + " already holds a transcript: give a new or empty folder");
+        }
         try {
             Files.createDirectories(dir);
             this.index = Files.newBufferedWriter(dir.resolve("index.jsonl"), StandardCharsets.UTF_8);

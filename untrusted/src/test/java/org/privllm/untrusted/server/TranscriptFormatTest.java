@@ -61,6 +61,8 @@ class TranscriptFormatTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> TranscriptReader.read(dir))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageEndingWith("index.jsonl line 1 is malformed");
         Files.writeString(index, whole);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new DiskTranscript(dir))
+                .hasMessageContaining("already holds a transcript");
 
         assumeTrue(numpyAvailable(), "python3 with numpy not installed");
         String script = """
