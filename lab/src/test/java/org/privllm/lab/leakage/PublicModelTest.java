@@ -3,11 +3,11 @@ package org.privllm.lab.leakage;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
+import org.privllm.lab.verify.RecordingOps;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Model;
 import org.privllm.model.PlainOps;
-import org.privllm.model.TransformerOps;
 import org.privllm.tensor.Matrix;
 
 /** The attacker's public tables equal what the public model computes for each token on its own. */
@@ -20,45 +20,10 @@ class PublicModelTest {
         assertThat(table.rows).isEqualTo(5000);
         for (int token : new int[] {0, 1, 2047, 2048, 2049, 4095, 4096, 4999}) {
             // layer 1's attention input when the token is the whole prompt, captured from a plain forward pass
-            Matrix[] seen = new Matrix[1];
-            PlainOps plain = new PlainOps(m.config(), m.weights());
-            TransformerOps ops = new TransformerOps() {
-                @Override
-                public void startCache(int[] leftPad, int capacity) {
-                    plain.startCache(leftPad, capacity);
-                }
-
-                @Override
-                public Matrix attention(int layer, Matrix x, int t) {
-                    if (layer == 1) {
-                        seen[0] = x.copy();
-                    }
-                    return plain.attention(layer, x, t);
-                }
-
-                @Override
-                public Matrix mlpUp(int layer, Matrix x) {
-                    return plain.mlpUp(layer, x);
-                }
-
-                @Override
-                public Matrix mlpDown(int layer, Matrix x) {
-                    return plain.mlpDown(layer, x);
-                }
-
-                @Override
-                public void advance(int t) {
-                    plain.advance(t);
-                }
-
-                @Override
-                public Matrix lmHead(Matrix h) {
-                    return plain.lmHead(h);
-                }
-            };
+            RecordingOps ops = new RecordingOps(new PlainOps(m.config(), m.weights()));
             ops.startCache(new int[1], 1);
             new Gpt2Forward(m.config(), m.weights(), ops).step(new int[] {token}, new int[] {0}, 1);
-            float[] want = seen[0].data, got = table.row(token);
+            float[] want = ops.ln1(1).data, got = table.row(token);
             for (int k = 0; k < want.length; k++) {
                 assertThat((double) got[k]).as("token %d dim %d", token, k).isCloseTo(want[k],
                         org.assertj.core.data.Offset.offset(1e-5 * (1 + Math.abs(want[k]))));
