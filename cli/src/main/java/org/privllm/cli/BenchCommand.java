@@ -21,6 +21,11 @@ import org.privllm.tensor.Parallel;
 import org.privllm.trusted.gpt2.ObfuscatedGpt2;
 import org.privllm.trusted.gpt2.SchemeCost;
 import org.privllm.trusted.obf.PadPool;
+import org.privllm.trusted.gpt2.BoundaryMeter;
+import org.privllm.trusted.privacy.BlindedSession;
+import org.privllm.trusted.privacy.BlindingConfig;
+import org.privllm.trusted.privacy.PrivacyLevel;
+import org.privllm.trusted.privacy.TrustedAttentionGpt2;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -58,14 +63,25 @@ final class BenchCommand implements Callable<Integer> {
         Speed plain = measure(engine.plainForward(m), prompts, c);
         Map<String, Object> j = new LinkedHashMap<>();
         Speed main = plain;
-        if (engine.obfuscate) {
-            ObfuscationConfig oc = engine.obfuscationConfig();
-            SchemeCost.Prediction p = SchemeCost.predict(c, oc.family(), oc.mode(), !oc.padPool(), promptTokens);
+        if (engine.protectedRun()) {
+            PrivacyLevel level = engine.level();
+            SchemeCost.Prediction p;
+            boolean pool;
+            if (level == PrivacyLevel.SEED) {
+                ObfuscationConfig oc = engine.obfuscationConfig();
+                pool = oc.padPool();
+                p = SchemeCost.predict(c, oc.family(), oc.mode(), !pool, promptTokens);
+            } else {
+                BlindingConfig bc = engine.blindingConfig();
+                pool = bc.poolCapacity() > 0;
+                int passes = level.parties() + (level == PrivacyLevel.STRONG && !pool ? 1 : 0);
+                p = SchemeCost.predictBlinded(c, passes, promptTokens);
+            }
             Run obf;
             try {
                 obf = engine.withEngine(m, e -> run(e, prompts, c));
                 if (engine.remote()) {
-                    // The same scheme with the executor in this process, measured in the same run.
+                    // The same scheme with the executors in this process, measured in the same run.
                     try (EngineOptions.Engine local = engine.open(m)) {
                         Run in = run(local, prompts, c);
                         j.put("in_process_prefill_tokens_per_s", Json.round(in.speed().prefill(), 2));
@@ -77,8 +93,8 @@ final class BenchCommand implements Callable<Integer> {
             }
             main = obf.speed();
             j.put("obfuscated", true);
-            j.put("scheme", Map.of("mode", engine.mode, "masks", engine.masks.masks, "pad_pool", oc.padPool(),
-                    "executor", engine.executorName()));
+            j.put("privacy", level.label());
+            j.put("scheme", engine.scheme());
             j.put("session_setup_s", Json.round(obf.setupSeconds(), 2));
             j.put("plaintext_prefill_tokens_per_s", Json.round(plain.prefill(), 2));
             j.put("plaintext_decode_tokens_per_s", Json.round(plain.decode(), 2));
@@ -87,9 +103,12 @@ final class BenchCommand implements Callable<Integer> {
             j.put("predicted_decode_time_ratio", Json.round(p.decodeRatio(), 3));
             j.put("predicted_prefill_time_ratio", Json.round(p.prefillRatio(), 3));
             j.put("trusted_time_share", Json.round(obf.trustedShare(), 3));
-            if (oc.padPool()) {
+            if (pool) {
                 j.put("pad_pool_misses", main.padMisses());
                 j.put("pad_pool_refill_s", Json.round(main.padRefillSeconds(), 3));
+            }
+            if (obf.work() != null) {
+                j.putAll(obf.work());
             }
             j.put("boundary", obf.boundary());
         }
@@ -118,26 +137,80 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** One obfuscated engine measured: speeds, its session set-up time, the trusted share and the boundary traffic. */
-    record Run(Speed speed, double setupSeconds, double trustedShare, Map<String, Object> boundary) {}
+    /**
+     * One protected engine measured: speeds, its session set-up time, the trusted share, the boundary traffic
+     * (per executor) and, for the blinded levels, the counted work of one request.
+     */
+    record Run(Speed speed, double setupSeconds, double trustedShare, Object boundary, Map<String, Object> work) {}
 
     private Run run(EngineOptions.Engine e, List<int[]> prompts, Gpt2Config c) {
-        Speed s = measure(e.forward(), prompts, c);
-        double executorShare = e.meter().executorNanos() / (double) s.nanos();
-        return new Run(s, setupSeconds(e), 1 - executorShare, e.meter().summary());
+        Speed s = measure(e, prompts, c);
+        // concurrent parties: the longest one is the executors' share of the wall time
+        long executorNanos = e.meters().stream().mapToLong(BoundaryMeter::executorNanos).max().orElse(0);
+        Object boundary = e.meters().size() == 1 ? e.meter().summary()
+                : e.meters().stream().map(BoundaryMeter::summary).toList();
+        return new Run(s, setupSeconds(e), 1 - executorNanos / (double) s.nanos(), boundary, work(e, c));
+    }
+
+    /**
+     * Per request (the measured repetitions' mean): trusted and plaintext FLOPs counted for the same calls, by
+     * kind; the trusted KV cache; the attention core's trusted cost per token at 128, 512 and 1024 of context.
+     */
+    private Map<String, Object> work(EngineOptions.Engine e, Gpt2Config c) {
+        TrustedAttentionGpt2 t = e.blinded();
+        if (t == null) {
+            return null;
+        }
+        Map<String, Object> w = new LinkedHashMap<>();
+        long trusted = t.trustedWork().total() / reps, plaintext = t.plaintextWork().total() / reps;
+        w.put("trusted_flops", trusted);
+        w.put("plaintext_flops", plaintext);
+        w.put("trusted_flops_ratio", Json.round(trusted / (double) plaintext, 4));
+        Map<String, Object> byKind = new LinkedHashMap<>();
+        t.trustedWork().byKind().forEach((k, v) -> byKind.put(k, v / reps));
+        w.put("trusted_flops_by_kind", byKind);
+        w.put("trusted_kv_bytes", t.cache().bytes());
+        Map<String, Object> perToken = new LinkedHashMap<>();
+        for (int ctx : new int[] {128, 512, 1024}) {
+            perToken.put(String.valueOf(ctx), Map.of(
+                    "flops", (long) c.layers() * (4L * ctx * c.embd() + 5L * ctx * c.heads()),
+                    "kv_bytes", 2L * c.layers() * ctx * c.embd() * Float.BYTES));
+        }
+        w.put("trusted_attention_per_token", perToken);
+        return w;
     }
 
     private static double setupSeconds(EngineOptions.Engine e) {
         return e.setupNanos() / 1e9;
     }
 
+    private Speed measure(EngineOptions.Engine e, List<int[]> prompts, Gpt2Config c) {
+        return measure(e.forward(), prompts, c);
+    }
+
+    /** The pad pool of a protected engine (seed pad mode or strong), or null. */
+    private static ReadyPool pool(Gpt2Forward f) {
+        if (f.ops() instanceof ObfuscatedGpt2 o && o.session().pads() instanceof PadPool p) {
+            return new ReadyPool(p::backgroundRefill, p::replenish, p::misses);
+        }
+        if (f.ops() instanceof TrustedAttentionGpt2 t && t.placement() instanceof BlindedSession b && b.pool() != null) {
+            var q = b.pool();
+            return new ReadyPool(q::backgroundRefill, q::replenish, q::misses);
+        }
+        return null;
+    }
+
+    /** The three things bench does with a pool. */
+    private record ReadyPool(java.util.function.Consumer<Boolean> backgroundRefill, java.util.function.LongSupplier replenish,
+                             java.util.function.LongSupplier misses) {}
+
     private Speed measure(Gpt2Forward f, List<int[]> prompts, Gpt2Config c) {
         Generator gen = new Generator(f);
         // A pad pool is refilled between repetitions, as a server would between requests, never during one:
         // on two cores a background refill competes with the critical path it exists to relieve.
-        PadPool pool = f.ops() instanceof ObfuscatedGpt2 o && o.session().pads() instanceof PadPool p ? p : null;
+        ReadyPool pool = pool(f);
         if (pool != null) {
-            pool.backgroundRefill(false);
+            pool.backgroundRefill().accept(false);
         }
         // Warm-up: let the JIT compile (C2, with its loop optimisations) every kernel at these shapes; the big
         // prefill tiles need several full-size passes before they run at speed.
@@ -149,15 +222,15 @@ final class BenchCommand implements Callable<Integer> {
         if (pool != null) { // one full-length run so every (layer, rows) learns how many pads a request uses
             gen.generate(prompts, newTokens, Sampling.GREEDY, -1, null);
         }
-        if (f.ops() instanceof ObfuscatedGpt2) {
+        if (!(f.ops() instanceof org.privllm.model.PlainOps)) {
             engine.resetMeter();
         }
         double[] prefill = new double[reps], decode = new double[reps], refill = new double[reps];
-        long nanos = 0, missesBefore = pool == null ? 0 : pool.misses();
+        long nanos = 0, missesBefore = pool == null ? 0 : pool.misses().getAsLong();
         for (int i = 0; i < reps; i++) {
             if (pool != null) {
                 long t0 = System.nanoTime();
-                pool.replenish();
+                pool.replenish().getAsLong();
                 refill[i] = (System.nanoTime() - t0) / 1e9;
             }
             Generator.Result r = gen.generate(prompts, newTokens, Sampling.GREEDY, -1, null);
@@ -167,7 +240,8 @@ final class BenchCommand implements Callable<Integer> {
             nanos += r.prefillNanos() + r.decodeNanos();
         }
         return new Speed(median(prefill), median(decode), Arrays.stream(prefill).max().orElse(0),
-                Arrays.stream(decode).max().orElse(0), nanos, pool == null ? 0 : pool.misses() - missesBefore, median(refill));
+                Arrays.stream(decode).max().orElse(0), nanos, pool == null ? 0 : pool.misses().getAsLong() - missesBefore,
+                median(refill));
     }
 
     static List<int[]> randomPrompts(int batch, int len, int vocab, long seed) {

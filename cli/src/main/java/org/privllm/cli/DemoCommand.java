@@ -53,8 +53,7 @@ final class DemoCommand implements Callable<Integer> {
         int[] a = plain.outputIds().get(0), b = masked.outputIds().get(0);
         System.out.println("model:       " + model.dir() + " (" + m.config().layers() + " layers, n_embd " + m.config().embd()
                 + ", " + m.config().heads() + " heads, vocab " + m.config().vocab() + ")");
-        System.out.println("scheme:      " + engine.obfuscationConfig().mode().toString().toLowerCase() + " mode, "
-                + engine.masks.masks + " masks, per-session scope, " + engine.executorName() + " executor");
+        System.out.println("privacy:     " + describe(engine));
         System.out.println("prompt ids:  " + GenerateCommand.join(prompts.get(0)));
         System.out.println("plaintext:   " + GenerateCommand.join(java.util.Arrays.copyOfRange(a, prompts.get(0).length, a.length)));
         System.out.println("obfuscated:  " + GenerateCommand.join(java.util.Arrays.copyOfRange(b, prompts.get(0).length, b.length)));
@@ -69,5 +68,17 @@ final class DemoCommand implements Callable<Integer> {
         System.out.printf("speed:       plaintext %.1f tok/s decode, obfuscated %.1f tok/s decode (cold JVM: use bench for speed)%n",
                 plain.decodeTokensPerSecond(), masked.decodeTokensPerSecond());
         return same ? 0 : 1;
+    }
+
+    /** One line on what the executors see at this level (no secrets). */
+    static String describe(EngineOptions engine) {
+        return switch (engine.level()) {
+            case SEED -> "seed (" + engine.obfuscationConfig().mode().toString().toLowerCase() + " mode, " + engine.masks
+                    + " masks; leaks the prompt to an executor that knows the public weights), " + engine.executorName() + " executor";
+            case STRONG -> "strong (every linear input padded ~10^6x its size, attention and KV cache trusted), "
+                    + engine.executorName() + " executor";
+            case TWO_PARTY -> "two-party (additive shares on two non-colluding executors, attention and KV cache trusted), "
+                    + engine.executorName() + " executors";
+        };
     }
 }

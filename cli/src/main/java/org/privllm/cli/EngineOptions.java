@@ -1,6 +1,9 @@
 package org.privllm.cli;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Model;
 import org.privllm.model.Gpt2Weights;
@@ -14,6 +17,9 @@ import org.privllm.trusted.gpt2.ObfuscatedGpt2;
 import org.privllm.trusted.obf.MaskScope;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
+import org.privllm.trusted.privacy.BlindingConfig;
+import org.privllm.trusted.privacy.PrivacyLevel;
+import org.privllm.trusted.privacy.TrustedAttentionGpt2;
 import org.privllm.untrusted.InProcessExecutor;
 import org.privllm.protocol.grpc.ExecutorEndpoints;
 import org.privllm.protocol.grpc.GrpcExecutorClient;
@@ -25,25 +31,35 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Where the forward pass runs: plaintext (default) or {@code --obfuscate} on an untrusted executor
- * (in-process unless {@code --executor} names one), with the scheme's options.
+ * Where the forward pass runs: plaintext (default) or protected on untrusted executors (in-process unless
+ * {@code --executor} names one) at a {@code --privacy} level, with the level's options.
  */
 final class EngineOptions {
-    @Option(names = "--obfuscate", description = "Run on the untrusted executor behind masks.")
+    @Option(names = "--obfuscate", description = "Run protected on untrusted executor(s) (the --privacy level; default strong).")
     boolean obfuscate;
 
-    @Option(names = "--mode", defaultValue = "mask", paramLabel = "mask|pad",
-            description = "Obfuscation mode (default ${DEFAULT-VALUE}).")
+    @Option(names = "--privacy", paramLabel = "seed|strong|two-party",
+            description = "What the executors may learn: strong (default: one executor, huge fresh pads, attention trusted), "
+                    + "two-party (two non-colluding executors on additive shares), seed (the seed masking scheme; "
+                    + "leaks the prompt to an executor that knows the public weights: docs/leakage.md). Implies --obfuscate.")
+    String privacy;
+
+    @Option(names = "--mode", paramLabel = "mask|pad", description = "Seed level: obfuscation mode (default mask; implies --privacy seed).")
     String mode;
 
     @Mixin MaskFamilyOption masks = new MaskFamilyOption();
 
-    @Option(names = "--scope", defaultValue = "session", paramLabel = "session|call",
-            description = "Mask scope of the MLP layers (attention and head are always per session).")
+    @Option(names = "--scope", paramLabel = "session|call",
+            description = "Seed level: mask scope of the MLP layers (default session; implies --privacy seed).")
     String scope;
 
-    @Option(names = "--pad-pool", paramLabel = "N", description = "Pad mode: draw pads from a precomputed pool holding up to N per layer and input size (refilled in the background; bench refills it between repetitions).")
+    @Option(names = "--pad-pool", paramLabel = "N", description = "Precomputed pads, up to N per layer and input size (seed pad mode: "
+            + "pads with compensations; strong: pad products T·W), refilled in the background (bench refills between repetitions).")
     Integer padPool;
+
+    @Option(names = "--pad-ratio", paramLabel = "RHO", description = "Strong and two-party: pad standard deviation over the layer "
+            + "input's calibrated RMS (default 2^20; lower only for experiments).")
+    Double padRatio;
 
     @Option(names = "--mask-seed", paramLabel = "S", description = "Seed masks and pads (experiments only; default: SecureRandom).")
     Long maskSeed;
@@ -52,7 +68,7 @@ final class EngineOptions {
     boolean check;
 
     @Option(names = "--lora", paramLabel = "DIR", description = "Private PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors); "
-            + "masked on the executor, never merged there.")
+            + "kept in the trusted domain (strong, two-party) or masked on the executor (seed), never merged there.")
     java.nio.file.Path lora;
 
     private Map<String, LowRankAdapter> adapters;
@@ -71,8 +87,47 @@ final class EngineOptions {
         return new Gpt2Forward(m.config(), w, new PlainOps(m.config(), w));
     }
 
-    /** An engine over a model: its forward pass and, when obfuscated, the boundary meter. */
-    record Engine(Gpt2Forward forward, BoundaryMeter meter, AutoCloseable resources, long setupNanos) implements AutoCloseable {
+    /** Whether the run is protected at all: {@code --obfuscate}, {@code --privacy} or an executor address. */
+    boolean protectedRun() {
+        return obfuscate || privacy != null || remote();
+    }
+
+    /**
+     * The privacy level: {@code --privacy} when given; otherwise {@code seed} if a seed-only option
+     * ({@code --mode}, {@code --masks}, {@code --scope}) was named — so today's command lines keep their
+     * meaning — else {@code strong}, the safe default.
+     */
+    PrivacyLevel level() {
+        boolean seedOptions = mode != null || masks.given() || scope != null;
+        if (privacy == null) {
+            return seedOptions ? PrivacyLevel.SEED : PrivacyLevel.STRONG;
+        }
+        PrivacyLevel l = PrivacyLevel.parse(privacy);
+        if (l != PrivacyLevel.SEED && seedOptions) {
+            throw new IllegalArgumentException("--mode, --masks and --scope configure --privacy seed, not " + l);
+        }
+        if (l == PrivacyLevel.SEED && padRatio != null) {
+            throw new IllegalArgumentException("--pad-ratio applies to --privacy strong and two-party");
+        }
+        if (l != PrivacyLevel.TWO_PARTY && shareExecutorAddresses != null) {
+            throw new IllegalArgumentException("--share-executor is the second party of --privacy two-party");
+        }
+        return l;
+    }
+
+    /** An engine over a model: its forward pass, the boundary meters (one per executor) and what to close. */
+    record Engine(Gpt2Forward forward, List<BoundaryMeter> meters, AutoCloseable resources, long setupNanos)
+            implements AutoCloseable {
+        /** The first executor's meter (the only one below two-party); null for plaintext. */
+        BoundaryMeter meter() {
+            return meters.isEmpty() ? null : meters.get(0);
+        }
+
+        /** The blinded levels' model (trusted attention, counted trusted work), or null. */
+        TrustedAttentionGpt2 blinded() {
+            return forward.ops() instanceof TrustedAttentionGpt2 t ? t : null;
+        }
+
         @Override
         public void close() {
             if (resources != null) {
@@ -87,13 +142,14 @@ final class EngineOptions {
         }
     }
 
+    /** The seed level's scheme from {@code --mode/--masks/--scope/--pad-pool/--mask-seed}. */
     ObfuscationConfig obfuscationConfig() {
-        ObfuscationMode m = switch (mode) {
+        ObfuscationMode m = switch (mode == null ? "mask" : mode) {
             case "mask" -> ObfuscationMode.MASK;
             case "pad" -> ObfuscationMode.PAD;
             default -> throw new IllegalArgumentException("--mode must be mask or pad, got '" + mode + "'");
         };
-        MaskScope s = switch (scope) {
+        MaskScope s = switch (scope == null ? "session" : scope) {
             case "session" -> MaskScope.PER_SESSION;
             case "call" -> MaskScope.PER_CALL;
             default -> throw new IllegalArgumentException("--scope must be session or call, got '" + scope + "'");
@@ -101,16 +157,55 @@ final class EngineOptions {
         ObfuscationConfig c = ObfuscationConfig.defaults().withMode(m).withScope(s).withFamily(masks.family());
         if (padPool != null) {
             if (m != ObfuscationMode.PAD) {
-                throw new IllegalArgumentException("--pad-pool needs --mode pad");
+                throw new IllegalArgumentException("--pad-pool at --privacy seed needs --mode pad");
             }
             c = c.withPadPool(padPool);
         }
         return maskSeed != null ? c.withSeed(maskSeed) : c;
     }
 
+    /** The strong and two-party levels' blinding from {@code --pad-ratio/--pad-pool/--mask-seed}. */
+    BlindingConfig blindingConfig() {
+        BlindingConfig c = BlindingConfig.of(level());
+        if (padRatio != null) {
+            c = c.withRho(padRatio);
+        }
+        if (padPool != null) {
+            if (padPool <= 0) {
+                throw new IllegalArgumentException("--pad-pool must be positive, got " + padPool);
+            }
+            c = c.withPadPool(padPool);
+        }
+        return maskSeed != null ? c.withSeed(maskSeed) : c;
+    }
+
+    /** A short description of the protection for reports (no secrets). */
+    Map<String, Object> scheme() {
+        Map<String, Object> s = new java.util.LinkedHashMap<>();
+        PrivacyLevel l = level();
+        s.put("privacy", l.label());
+        if (l == PrivacyLevel.SEED) {
+            ObfuscationConfig oc = obfuscationConfig();
+            s.put("mode", oc.mode().name().toLowerCase());
+            s.put("masks", masks.toString());
+            s.put("pad_pool", oc.padPool());
+        } else {
+            BlindingConfig bc = blindingConfig();
+            s.put("pad_ratio", bc.rho());
+            s.put("pad_pool", bc.poolCapacity() > 0);
+        }
+        s.put("executor", executorName());
+        return s;
+    }
+
     @Option(names = "--executor", paramLabel = "HOST:PORT[,HOST:PORT…]",
-            description = "Use the executor process(es) at these addresses (gRPC; see `privllm executor`); retries move down the list.")
+            description = "Use the executor process(es) at these addresses (gRPC; see `privllm executor`); retries move down the list. "
+                    + "Implies --obfuscate.")
     String executorAddresses;
+
+    @Option(names = "--share-executor", paramLabel = "HOST:PORT[,HOST:PORT…]",
+            description = "--privacy two-party: the second, non-colluding executor (its own failover list).")
+    String shareExecutorAddresses;
 
     @Option(names = "--retries", defaultValue = "0", paramLabel = "N",
             description = "On a dead, stalled or tampering executor, redo the work on a fresh session up to N more times.")
@@ -132,48 +227,69 @@ final class EngineOptions {
     boolean noIntegrity;
 
     private ExecutorEndpoints endpoints;
+    private ExecutorEndpoints shareEndpoints;
 
     boolean remote() {
-        return executorAddresses != null;
+        return executorAddresses != null || shareExecutorAddresses != null;
     }
 
-    private ExecutorEndpoints endpoints() {
-        if (endpoints == null) {
-            if ((tlsCert == null) != (tlsKey == null)) {
-                throw new IllegalArgumentException("--tls-cert and --tls-key go together");
-            }
-            var creds = tlsCa == null && tlsCert == null ? InsecureChannelCredentials.create()
-                    : TlsFiles.client(tlsCa, tlsCert, tlsKey);
-            var options = GrpcExecutorClient.Options.defaults().withCallTimeout(java.time.Duration.ofMillis(deadlineMs));
-            endpoints = ExecutorEndpoints.parse(executorAddresses, creds, options);
+    private ExecutorEndpoints endpoints(String list) {
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
         }
-        return endpoints;
+        var creds = tlsCa == null && tlsCert == null ? InsecureChannelCredentials.create()
+                : TlsFiles.client(tlsCa, tlsCert, tlsKey);
+        var options = GrpcExecutorClient.Options.defaults().withCallTimeout(java.time.Duration.ofMillis(deadlineMs));
+        return ExecutorEndpoints.parse(list, creds, options);
     }
 
-    /** Where the executor runs, for reports. */
+    /** Where the executors run, for reports. */
     String executorName() {
-        return remote() ? "grpc " + executorAddresses : "in-process";
+        if (!remote()) {
+            return level() == PrivacyLevel.TWO_PARTY ? "two in-process" : "in-process";
+        }
+        return "grpc " + executorAddresses + (shareExecutorAddresses != null ? " + " + shareExecutorAddresses : "");
     }
 
     /**
-     * Runs {@code work} on an engine over this model. With {@code --executor}, every attempt opens a
-     * fresh session (re-upload, re-prefill) on the next address, results are integrity-checked, and a
-     * dead, stalled or lying executor is retried {@code --retries} times before a one-line error.
+     * Runs {@code work} on an engine over this model. With remote executors, every attempt opens fresh
+     * sessions (re-upload, re-prefill) on the next address of each list, results are integrity-checked, and
+     * a dead, stalled or lying executor is retried {@code --retries} times before a one-line error.
      */
-    <T> T withEngine(Gpt2Model m, java.util.function.Function<Engine, T> work) {
-        if (!obfuscate || !remote()) {
-            if (remote()) {
-                throw new IllegalArgumentException("--executor runs the obfuscated pipeline: add --obfuscate");
-            }
-            try (Engine e = open(m, new InProcessExecutor())) {
+    <T> T withEngine(Gpt2Model m, Function<Engine, T> work) {
+        PrivacyLevel l = protectedRun() ? level() : null;
+        if (!remote()) {
+            try (Engine e = open(m)) {
                 return work.apply(e);
             }
         }
-        return endpoints().withRetries(retries, ex -> ex instanceof IntegrityException, ex -> {
-            try (Engine e = open(m, noIntegrity ? ex : new VerifyingExecutor(ex))) {
+        if (executorAddresses == null) {
+            throw new IllegalArgumentException("--share-executor needs --executor for the first party");
+        }
+        if (endpoints == null) {
+            endpoints = endpoints(executorAddresses);
+        }
+        if (l == PrivacyLevel.TWO_PARTY) {
+            if (shareExecutorAddresses == null) {
+                throw new IllegalArgumentException("--privacy two-party with --executor needs --share-executor for the second party");
+            }
+            if (shareEndpoints == null) {
+                shareEndpoints = endpoints(shareExecutorAddresses);
+            }
+        }
+        return ExecutorEndpoints.retrying(retries, ex -> ex instanceof IntegrityException, attempt -> {
+            List<Executor> parties = new ArrayList<>(List.of(checked(endpoints.forAttempt(attempt))));
+            if (l == PrivacyLevel.TWO_PARTY) {
+                parties.add(checked(shareEndpoints.forAttempt(attempt)));
+            }
+            try (Engine e = open(m, parties, false)) {
                 return work.apply(e);
             }
         });
+    }
+
+    private Executor checked(Executor remote) {
+        return noIntegrity ? remote : new VerifyingExecutor(remote);
     }
 
     /** Closes remote connections (after the last {@link #withEngine}). */
@@ -181,41 +297,63 @@ final class EngineOptions {
         if (endpoints != null) {
             endpoints.close();
         }
+        if (shareEndpoints != null) {
+            shareEndpoints.close();
+        }
     }
 
-    private BoundaryMeter lastMeter;
+    private Engine lastEngine;
 
     /** Zeroes the boundary counters of the engine opened last (to exclude warm-up from measurements). */
     void resetMeter() {
-        if (lastMeter != null) {
-            lastMeter.reset();
-        }
-    }
-
-    /** An engine on an in-process executor (callers that need retries use {@link #withEngine}). */
-    Engine open(Gpt2Model m) {
-        return open(m, new InProcessExecutor());
-    }
-
-    private Engine open(Gpt2Model m, Executor executor) {
-        if (!obfuscate) {
-            if (check) {
-                throw new IllegalArgumentException("--check compares an --obfuscate run with plaintext: add --obfuscate");
+        if (lastEngine != null) {
+            lastEngine.meters().forEach(BoundaryMeter::reset);
+            if (lastEngine.blinded() != null) {
+                lastEngine.blinded().trustedWork().reset();
+                lastEngine.blinded().plaintextWork().reset();
             }
-            return new Engine(plainForward(m), null, null, 0);
         }
-        ObfuscationConfig c = obfuscationConfig();
+    }
+
+    /** An engine on in-process executors (callers that need retries use {@link #withEngine}). */
+    Engine open(Gpt2Model m) {
+        if (!protectedRun()) {
+            if (check) {
+                throw new IllegalArgumentException("--check compares a protected run with plaintext: add --obfuscate");
+            }
+            return new Engine(plainForward(m), List.of(), null, 0);
+        }
+        List<Executor> parties = new ArrayList<>();
+        for (int p = 0; p < level().parties(); p++) {
+            parties.add(new InProcessExecutor());
+        }
+        return open(m, parties, true);
+    }
+
+    /** An engine whose executors are {@code parties} (closed with the engine when {@code owned}). */
+    private Engine open(Gpt2Model m, List<Executor> parties, boolean owned) {
+        PrivacyLevel l = level();
         long t0 = System.nanoTime();
-        BoundaryMeter meter = new BoundaryMeter(executor);
-        lastMeter = meter;
-        ObfuscatedGpt2 ops = new ObfuscatedGpt2(m.config(), m.weights(), meter, c, adapters(m));
-        // A remote client belongs to the endpoint list (reused by retries); only in-process executors die with the engine.
-        boolean ownsExecutor = executor instanceof InProcessExecutor;
-        return new Engine(new Gpt2Forward(m.config(), m.weights(), ops), meter, () -> {
+        List<BoundaryMeter> meters = parties.stream().map(BoundaryMeter::new).toList();
+        AutoCloseable ops;
+        Gpt2Forward forward;
+        if (l == PrivacyLevel.SEED) {
+            ObfuscatedGpt2 o = new ObfuscatedGpt2(m.config(), m.weights(), meters.get(0), obfuscationConfig(), adapters(m));
+            ops = o;
+            forward = new Gpt2Forward(m.config(), m.weights(), o);
+        } else {
+            TrustedAttentionGpt2 t = TrustedAttentionGpt2.blinded(m.config(), m.weights(), adapters(m),
+                    List.copyOf(meters), blindingConfig());
+            ops = t;
+            forward = new Gpt2Forward(m.config(), m.weights(), t);
+        }
+        Engine e = new Engine(forward, meters, () -> {
             ops.close();
-            if (ownsExecutor) {
-                meter.close();
+            if (owned) {
+                meters.forEach(BoundaryMeter::close);
             }
         }, System.nanoTime() - t0);
+        lastEngine = e;
+        return e;
     }
 }

@@ -5,17 +5,24 @@ import picocli.CommandLine.Option;
 
 /** {@code --masks FAMILY}: one declaration for every command that takes a mask family. */
 final class MaskFamilyOption {
-    @Option(names = "--masks", defaultValue = "orthogonal", paramLabel = "FAMILY",
-            description = "Mask family: orthogonal, gaussian[:K], block:B, perm (default ${DEFAULT-VALUE}).")
-    String masks = "orthogonal";
+    static final String DEFAULT = "orthogonal";
+
+    @Option(names = "--masks", paramLabel = "FAMILY",
+            description = "Mask family: orthogonal, gaussian[:K], block:B, perm (default " + DEFAULT + ").")
+    String masks;
 
     /** The parsed family (a one-line error for an unknown one). */
     MaskFamily family() {
-        return MaskFamily.parse(masks);
+        return MaskFamily.parse(toString());
+    }
+
+    /** Whether the user named a family (the seed level's option: it implies {@code --privacy seed}). */
+    boolean given() {
+        return masks != null;
     }
 
     @Override
     public String toString() {
-        return masks;
+        return masks == null ? DEFAULT : masks;
     }
 }

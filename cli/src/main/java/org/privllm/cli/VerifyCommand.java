@@ -52,7 +52,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Gpt2Model m = model.load();
-        ObfuscationConfig config = obfuscationConfig(mode, masks.masks, seed);
+        ObfuscationConfig config = obfuscationConfig(mode, masks.toString(), seed);
         LoraAdapter adapter = lora == null ? null : LoraAdapter.load(lora, m.config());
         Random data = seed != null ? new Random(seed) : new SecureRandom();
         LoraAdapter stage1 = adapter != null ? adapter : Verifier.randomAdapter(m.config(), data.nextLong());

@@ -1,5 +1,6 @@
 package org.privllm.protocol;
 
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Matrix;
 
 /**
@@ -26,6 +27,13 @@ public interface Executor extends AutoCloseable {
      * {@code Ỹ = X̃·W̃ + (X̃·Ã)·B̃ + b̃ + C}; the compensation {@code C (n×out)} is null in mask mode.
      */
     Matrix linear(SessionId session, WeightId weight, Matrix x, Matrix compensation);
+
+    /**
+     * {@code Y = X·W} in float64 on a stored weight that was uploaded without bias and adapter. The
+     * blinded privacy levels send rows padded far beyond the signal (or additive shares of it) against the
+     * public weight; only float64 keeps the pad's product cancelling on the trusted side.
+     */
+    DoubleMatrix linear64(SessionId session, WeightId weight, DoubleMatrix x);
 
     /**
      * Starts a new (empty) KV cache for a batch of left-padded sequences in this session, replacing

@@ -12,6 +12,8 @@ import org.privllm.protocol.LinearWeights;
 import org.privllm.protocol.SessionId;
 import org.privllm.protocol.WeightId;
 import org.privllm.tensor.Attention;
+import org.privllm.tensor.DoubleMatrix;
+import org.privllm.tensor.WideKernels;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
@@ -107,6 +109,26 @@ public final class InProcessExecutor implements Executor {
                 record(Kind.LINEAR, session, -1, weight.value(), ts, List.of());
             }
             return apply(weight(s, weight), x, compensation, "linear");
+        }
+    }
+
+    @Override
+    public DoubleMatrix linear64(SessionId session, WeightId weight, DoubleMatrix x) {
+        Session s = session(session);
+        synchronized (s) {
+            if (transcript != null) {
+                List<Tensor> ts = new ArrayList<>();
+                Transcript.add(ts, "x", x);
+                record(Kind.LINEAR64, session, -1, weight.value(), ts, List.of());
+            }
+            Linear w = weight(s, weight);
+            if (w.bias != null || w.loraA != null) {
+                throw new IllegalArgumentException("linear64 needs a weight uploaded without bias or adapter");
+            }
+            if (x.cols != w.in()) {
+                throw new IllegalArgumentException("linear64 input " + x.shape() + " does not fit weight " + w.in() + "x" + w.out());
+            }
+            return WideKernels.matmul(x, w.weight);
         }
     }
 

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import org.privllm.protocol.SessionId;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Matrix;
 
 /**
@@ -15,13 +16,30 @@ import org.privllm.tensor.Matrix;
 public final class Transcript {
 
     /** What kind of request an entry records. */
-    public enum Kind { OPEN_SESSION, CLOSE_SESSION, UPLOAD_LINEAR, LINEAR, START_CACHE, ATTENTION, ADVANCE_CACHE }
+    public enum Kind { OPEN_SESSION, CLOSE_SESSION, UPLOAD_LINEAR, LINEAR, LINEAR64, START_CACHE, ATTENTION, ADVANCE_CACHE }
 
-    /** One named tensor of a request (a vector such as a bias is recorded as a 1×n matrix). */
-    public record Tensor(String name, Matrix value) {
+    /**
+     * One named tensor of a request (a vector such as a bias is recorded as a 1×n matrix): float32 in
+     * {@code value}, or float64 (the blinded levels' wide wire) in {@code wide}; exactly one is set.
+     */
+    public record Tensor(String name, Matrix value, DoubleMatrix wide) {
+        public Tensor(String name, Matrix value) {
+            this(name, value, null);
+        }
+
+        public Tensor {
+            if ((value == null) == (wide == null)) {
+                throw new IllegalArgumentException("a transcript tensor is either float32 or float64");
+            }
+        }
+
+        public String shape() {
+            return value != null ? value.shape() : wide.shape();
+        }
+
         @Override
         public String toString() {
-            return name + "[" + value.shape() + "]";
+            return name + "[" + shape() + (wide != null ? " f64" : "") + "]";
         }
     }
 
@@ -34,11 +52,21 @@ public final class Transcript {
      */
     public record Entry(long seq, Kind kind, SessionId session, int layer, long weight, List<Tensor> tensors,
                         List<Number> args) {
-        /** The tensor recorded under {@code name}, or null. */
+        /** The float32 tensor recorded under {@code name}, or null. */
         public Matrix tensor(String name) {
             for (Tensor t : tensors) {
                 if (t.name.equals(name)) {
                     return t.value;
+                }
+            }
+            return null;
+        }
+
+        /** The float64 tensor recorded under {@code name}, or null. */
+        public DoubleMatrix wide(String name) {
+            for (Tensor t : tensors) {
+                if (t.name.equals(name)) {
+                    return t.wide;
                 }
             }
             return null;
@@ -83,6 +111,12 @@ public final class Transcript {
     static void add(List<Tensor> out, String name, Matrix m) {
         if (m != null) {
             out.add(new Tensor(name, m.copy()));
+        }
+    }
+
+    static void add(List<Tensor> out, String name, DoubleMatrix m) {
+        if (m != null) {
+            out.add(new Tensor(name, null, m.copy()));
         }
     }
 

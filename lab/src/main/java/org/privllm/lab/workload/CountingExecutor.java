@@ -8,6 +8,7 @@ import org.privllm.protocol.Executor;
 import org.privllm.protocol.LinearWeights;
 import org.privllm.protocol.SessionId;
 import org.privllm.protocol.WeightId;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Matrix;
 
 /**
@@ -77,6 +78,13 @@ public final class CountingExecutor implements Executor {
         Shape s = shape(session, weight);
         ledger.linearCall(x.rows, s.in(), s.out(), s.rank(), s.bias(), compensation != null);
         return timed(() -> inner.linear(session, weight, x, compensation));
+    }
+
+    @Override
+    public DoubleMatrix linear64(SessionId session, WeightId weight, DoubleMatrix x) {
+        Shape s = shape(session, weight);
+        ledger.linear64Call(x.rows, s.in(), s.out());
+        return timed(() -> inner.linear64(session, weight, x));
     }
 
     @Override

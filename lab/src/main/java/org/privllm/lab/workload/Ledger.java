@@ -109,6 +109,12 @@ public final class Ledger {
         crossing(OpCosts.FLOAT_BYTES * n * (in + (compensated ? out : 0)), OpCosts.FLOAT_BYTES * n * out, 1);
     }
 
+    /** An executor {@code linear64} call: {@code n×in} float64 rows in, {@code n×out} float64 back (no bias). */
+    public void linear64Call(long n, long in, long out) {
+        untrusted("linear64", OpCosts.linear(n, in, out, 0, false));
+        crossing(2 * OpCosts.FLOAT_BYTES * n * in, 2 * OpCosts.FLOAT_BYTES * n * out, 1);
+    }
+
     /**
      * An executor {@code attention} call on {@code n = batch·t} rows of width {@code d}: fused c_attn, the
      * core over the cache, c_proj.

@@ -23,7 +23,7 @@ import org.privllm.trusted.mask.DenseMask;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
-import org.privllm.trusted.partition.TrustedNonlinearGpt2;
+import org.privllm.trusted.privacy.TrustedAttentionGpt2;
 import org.privllm.untrusted.InProcessExecutor;
 
 /**
@@ -152,7 +152,7 @@ public final class WorkloadAnalyzer {
         for (Placement p : placements(c, o)) {
             out.add(switch (p) {
                 case PlainPlacement plain -> live(model, plain, null, prompt, o);
-                case TrustedNonlinearPlacement t -> live(model, t, ex -> new TrustedNonlinearGpt2(c, model.weights(), ex), prompt, o);
+                case TrustedNonlinearPlacement t -> live(model, t, ex -> TrustedAttentionGpt2.plaintextLinears(c, model.weights(), ex), prompt, o);
                 case MaskedPlacement m -> {
                     ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(m.obfuscationMode()).withFamily(m.maskFamily());
                     ObfuscationConfig cfg = masks == null ? obf : obf.withSeed(masks.nextLong());

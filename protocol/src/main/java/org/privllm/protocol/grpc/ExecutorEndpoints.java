@@ -4,6 +4,7 @@ import io.grpc.ChannelCredentials;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 import java.util.function.Predicate;
 import org.privllm.protocol.Executor;
 
@@ -56,12 +57,20 @@ public final class ExecutorEndpoints implements AutoCloseable {
      * failure is rethrown with the number of attempts in its message.
      */
     public <T> T withRetries(int retries, Predicate<RuntimeException> retryable, Function<Executor, T> work) {
+        return retrying(retries, retryable, attempt -> work.apply(forAttempt(attempt)));
+    }
+
+    /**
+     * The retry loop of {@link #withRetries(int, Predicate, Function)} for work that picks its executors
+     * itself from the attempt number (e.g. one from each of two lists, for two non-colluding parties).
+     */
+    public static <T> T retrying(int retries, Predicate<RuntimeException> retryable, IntFunction<T> attemptWork) {
         if (retries < 0) {
             throw new IllegalArgumentException("--retries must be >= 0, got " + retries);
         }
         for (int attempt = 0; ; attempt++) {
             try {
-                return work.apply(forAttempt(attempt));
+                return attemptWork.apply(attempt);
             } catch (RuntimeException e) {
                 boolean again = e instanceof ExecutorCallException c ? c.retryable() : retryable.test(e);
                 if (!again || attempt >= retries) {

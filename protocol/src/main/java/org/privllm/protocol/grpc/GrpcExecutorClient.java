@@ -21,7 +21,9 @@ import org.privllm.protocol.WeightId;
 import org.privllm.protocol.grpc.proto.AdvanceCacheRequest;
 import org.privllm.protocol.grpc.proto.AttentionRequest;
 import org.privllm.protocol.grpc.proto.ExecutorServiceGrpc;
+import org.privllm.protocol.grpc.proto.Linear64Request;
 import org.privllm.protocol.grpc.proto.LinearRequest;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.protocol.grpc.proto.OpenSessionRequest;
 import org.privllm.protocol.grpc.proto.Part;
 import org.privllm.protocol.grpc.proto.SessionRef;
@@ -176,6 +178,13 @@ public final class GrpcExecutorClient implements Executor {
             r.setCompensation(WireTensors.toWire(compensation));
         }
         return call("linear", () -> WireTensors.fromWire(stub().linear(r.build()), "linear result"));
+    }
+
+    @Override
+    public DoubleMatrix linear64(SessionId session, WeightId weight, DoubleMatrix x) {
+        Linear64Request r = Linear64Request.newBuilder().setSession(session(session)).setWeight(weight.value())
+                .setX(WireTensors.toWire(x)).build();
+        return call("linear64", () -> WireTensors.fromWire(stub().linear64(r), "linear64 result"));
     }
 
     @Override

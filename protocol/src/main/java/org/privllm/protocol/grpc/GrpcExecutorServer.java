@@ -27,7 +27,10 @@ import org.privllm.protocol.grpc.proto.AdvanceCacheRequest;
 import org.privllm.protocol.grpc.proto.AttentionRequest;
 import org.privllm.protocol.grpc.proto.Empty;
 import org.privllm.protocol.grpc.proto.ExecutorServiceGrpc;
+import org.privllm.protocol.grpc.proto.Linear64Request;
 import org.privllm.protocol.grpc.proto.LinearRequest;
+import org.privllm.protocol.grpc.proto.Tensor64;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.protocol.grpc.proto.OpenSessionReply;
 import org.privllm.protocol.grpc.proto.OpenSessionRequest;
 import org.privllm.protocol.grpc.proto.Part;
@@ -129,7 +132,7 @@ public final class GrpcExecutorServer implements AutoCloseable {
     private static final class Session {
         final Executor backend;
         final SessionId backendId;
-        final Map<Long, int[]> weights = new HashMap<>(); // id -> {in, out}
+        final Map<Long, int[]> weights = new HashMap<>(); // id -> {in, out, 1 if it has a bias or an adapter}
         long bytes;
         long cacheBytes;
         int[] cache; // {layers, batch, capacity, width, length}, null before startCache
@@ -324,6 +327,21 @@ public final class GrpcExecutorServer implements AutoCloseable {
                     throw invalid("linear compensation " + c.shape() + " for output " + x.rows + "x" + shape[1]);
                 }
                 return WireTensors.toWire(s.backend.linear(s.backendId, new WeightId(r.getWeight()), x, c));
+            }));
+        }
+
+        @Override
+        public void linear64(Linear64Request r, StreamObserver<Tensor64> out) {
+            answer(out, () -> withSession(r.getSession(), s -> {
+                int[] shape = weightShape(s, r.getWeight(), "linear64");
+                if (shape[2] != 0) {
+                    throw invalid("linear64: weight " + r.getWeight() + " has a bias or an adapter (only bare weights)");
+                }
+                DoubleMatrix x = WireTensors.fromWire(r.getX(), "linear64 input");
+                if (x.cols != shape[0]) {
+                    throw invalid("linear64 input " + x.shape() + " does not fit weight " + shape[0] + "x" + shape[1]);
+                }
+                return WireTensors.toWire(s.backend.linear64(s.backendId, new WeightId(r.getWeight()), x));
             }));
         }
 
@@ -532,7 +550,7 @@ public final class GrpcExecutorServer implements AutoCloseable {
                     Matrix a = parts[2] == null ? null : new Matrix(inDim, parts[2].length / inDim, parts[2]);
                     Matrix b = parts[3] == null ? null : new Matrix(a.cols, outDim, parts[3]);
                     WeightId wid = s.backend.uploadLinear(s.backendId, new LinearWeights(w, parts[1], a, b));
-                    s.weights.put(wid.value(), new int[] {inDim, outDim});
+                    s.weights.put(wid.value(), new int[] {inDim, outDim, parts[1] != null || a != null ? 1 : 0});
                     s.bytes += reserved;
                     reserved = 0;
                     return wid;

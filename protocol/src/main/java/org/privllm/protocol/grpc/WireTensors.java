@@ -5,9 +5,11 @@ import com.google.protobuf.UnsafeByteOperations;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.privllm.protocol.grpc.proto.Tensor;
+import org.privllm.protocol.grpc.proto.Tensor64;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Matrix;
 
-/** Matrices and float runs on the wire: packed little-endian float32, shapes checked on arrival. */
+/** Matrices and float runs on the wire: packed little-endian float32 (or float64), shapes checked on arrival. */
 public final class WireTensors {
     private WireTensors() {}
 
@@ -50,5 +52,27 @@ public final class WireTensors {
         float[] data = new float[(int) n];
         unpack(t.getData(), data, 0);
         return new Matrix(t.getRows(), t.getCols(), data);
+    }
+
+    public static Tensor64 toWire(DoubleMatrix m) {
+        ByteBuffer buf = ByteBuffer.allocate(Math.multiplyExact(m.data.length, Double.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asDoubleBuffer().put(m.data);
+        return Tensor64.newBuilder().setRows(m.rows).setCols(m.cols).setData(UnsafeByteOperations.unsafeWrap(buf.array()))
+                .build();
+    }
+
+    /** A float64 wire tensor as a matrix, with the same checks as {@link #fromWire(Tensor, String)}. */
+    public static DoubleMatrix fromWire(Tensor64 t, String what) {
+        long n = (long) t.getRows() * t.getCols();
+        if (t.getRows() < 0 || t.getCols() < 0 || n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(what + ": bad shape " + t.getRows() + "x" + t.getCols());
+        }
+        if (t.getData().size() != n * Double.BYTES) {
+            throw new IllegalArgumentException(what + ": shape " + t.getRows() + "x" + t.getCols() + " needs "
+                    + n * Double.BYTES + " bytes, got " + t.getData().size());
+        }
+        double[] data = new double[(int) n];
+        t.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(data);
+        return new DoubleMatrix(t.getRows(), t.getCols(), data);
     }
 }

@@ -9,15 +9,16 @@ import org.privllm.protocol.Executor;
 import org.privllm.protocol.LinearWeights;
 import org.privllm.protocol.SessionId;
 import org.privllm.protocol.WeightId;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Matrix;
 
 /**
  * Counts what crosses the trust boundary: calls per kind and tensor bytes each way (float32 on the
- * wire). A transparent decorator: it sees only what the executor sees.
+ * wire, float64 for {@code linear64}). A transparent decorator: it sees only what the executor sees.
  */
 public final class BoundaryMeter implements Executor {
     /** The calls of the executor interface. */
-    public enum Call { OPEN_SESSION, CLOSE_SESSION, UPLOAD_LINEAR, LINEAR, START_CACHE, ATTENTION, ADVANCE_CACHE }
+    public enum Call { OPEN_SESSION, CLOSE_SESSION, UPLOAD_LINEAR, LINEAR, LINEAR64, START_CACHE, ATTENTION, ADVANCE_CACHE }
 
     private final Executor inner;
     private final Map<Call, AtomicLong> calls = new EnumMap<>(Call.class);
@@ -120,6 +121,14 @@ public final class BoundaryMeter implements Executor {
     public Matrix linear(SessionId session, WeightId weight, Matrix x, Matrix compensation) {
         count(Call.LINEAR, bytes(x) + bytes(compensation));
         return received(timed(() -> inner.linear(session, weight, x, compensation)));
+    }
+
+    @Override
+    public DoubleMatrix linear64(SessionId session, WeightId weight, DoubleMatrix x) {
+        count(Call.LINEAR64, 8L * x.data.length);
+        DoubleMatrix y = timed(() -> inner.linear64(session, weight, x));
+        bytesFromExecutor.addAndGet(8L * y.data.length);
+        return y;
     }
 
     @Override

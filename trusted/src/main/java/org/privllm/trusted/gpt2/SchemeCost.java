@@ -44,6 +44,33 @@ public final class SchemeCost {
                 (maskFlopsPerRow + extraFlopsPerRow) * promptTokens);
     }
 
+    /**
+     * A float64 multiply-add costs two float32 ones on the vector units (half the lanes): the blinded
+     * levels' products run wide.
+     */
+    public static final double WIDE_COST = 2.0;
+
+    /**
+     * The blinded levels' predicted time ratios to plaintext, from their operation counts: every weight
+     * pass — one per executor, plus the trusted {@code T·W} at the strong level with online pads — reads
+     * the float32 weights once (decode) and does the plaintext's multiply-adds in float64 (prefill); the
+     * pads add one Gaussian draw (and, decode, 16 bytes) per input value. With in-process executors all
+     * passes share this machine's cores, so the ratio counts them all.
+     *
+     * @param passes weight passes per token: executors, plus one for online strong pads
+     */
+    public static Prediction predictBlinded(Gpt2Config c, int passes, int promptTokens) {
+        int d = c.embd(), in = c.inner();
+        double linearParams = (double) c.layers() * ((long) d * 3 * d + (long) d * d + 2L * d * in);
+        double weights = linearParams + (double) c.vocab() * d;
+        double padValues = (double) c.layers() * (3L * d + in) + d; // one pad value per linear input per token
+        double plainBytes = 4 * weights, plainFlops = 2 * weights;
+        double blindedBytes = passes * plainBytes + 16 * padValues;
+        double blindedFlops = passes * WIDE_COST * plainFlops + org.privllm.trusted.privacy.TrustedWork.PER_GAUSSIAN * padValues;
+        return new Prediction(blindedBytes / plainBytes, blindedFlops / plainFlops, plainBytes, blindedBytes - plainBytes,
+                plainFlops * promptTokens, (blindedFlops - plainFlops) * promptTokens);
+    }
+
     /** Bytes of float32 mask data read to apply a mask of this family to one row of width d. */
     static double maskBytes(MaskFamily f, int d) {
         return switch (f) {

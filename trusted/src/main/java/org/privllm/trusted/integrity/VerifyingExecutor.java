@@ -9,6 +9,7 @@ import org.privllm.protocol.Executor;
 import org.privllm.protocol.LinearWeights;
 import org.privllm.protocol.SessionId;
 import org.privllm.protocol.WeightId;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Matrix;
 
@@ -76,7 +77,7 @@ public final class VerifyingExecutor implements Executor {
     }
 
     /** Per-weight check data: nothing here ever leaves this process. */
-    private record Check(int in, int out, int rank, float[][] r, double[][] wr, double[][] absWr, double[] br,
+    private record Check(int in, int out, int rank, boolean bias, float[][] r, double[][] wr, double[][] absWr, double[] br,
                          double[] absBr, float[] checksum, double[][] absChecksumW, double[] absChecksumB) {}
 
     private static final class Session {
@@ -178,7 +179,7 @@ public final class VerifyingExecutor implements Executor {
                     w.loraA(), rank == 0 ? null : appendColumns(w.loraB(), Kernels.matmul(w.loraB(), rc)));
         }
         WeightId id = inner.uploadLinear(session, sent);
-        s.checks.put(id.value(), new Check(in, out, rank, r, wr, absWr, br, absBr, checksum, absChecksumW, absChecksumB));
+        s.checks.put(id.value(), new Check(in, out, rank, w.bias() != null, r, wr, absWr, br, absBr, checksum, absChecksumW, absChecksumB));
         return id;
     }
 
@@ -205,6 +206,69 @@ public final class VerifyingExecutor implements Executor {
         }
         verifyFreivalds(session, s, c, weight, x, compensation, y);
         return y;
+    }
+
+    /**
+     * Freivalds in float64 on a wide product: {@code |Y_i·r − X_i·(W·r)| ≤ λ·√(in+3)·2⁻⁵³·|X_i|·(|W||r|)}.
+     * Padded rows are about a million times the signal, so this bound is about 1e-8 of the signal: any
+     * corruption the trusted side would notice after removing the pad is caught here first. A weight that
+     * got checksum columns at upload (the shape rule above) returns them too; they are checked and dropped.
+     */
+    @Override
+    public DoubleMatrix linear64(SessionId session, WeightId weight, DoubleMatrix x) {
+        Session s = session(session);
+        Check c = check(s, weight);
+        if (x.cols != c.in || c.rank != 0 || c.bias) {
+            throw new IllegalArgumentException("linear64 input " + x.shape() + " does not fit bare weight " + c.in + "x" + c.out);
+        }
+        DoubleMatrix y = inner.linear64(session, weight, x);
+        int cols = c.out + (c.checksum == null ? 0 : CHECK_COLUMNS);
+        String what = "linear64 (weight " + weight.value() + ")";
+        if (y.rows != x.rows || y.cols != cols) {
+            abort(session, s, what + " returned " + y.shape() + " for " + x.rows + "x" + cols);
+        }
+        double gamma = LAMBDA * Math.sqrt(c.in + 3.0) * 0x1p-53;
+        for (int i = 0; i < y.rows; i++) {
+            int xo = i * x.cols, yo = i * y.cols;
+            for (int t = 0; t < VECTORS; t++) {
+                float[] r = c.r[t];
+                double lhs = 0, rhs = 0, bound = 0;
+                for (int j = 0; j < c.out; j++) {
+                    lhs += y.data[yo + j] * r[j];
+                    bound += Math.abs(y.data[yo + j] * r[j]);
+                }
+                double[] wr = c.wr[t], awr = c.absWr[t];
+                for (int k = 0; k < c.in; k++) {
+                    rhs += x.data[xo + k] * wr[k];
+                    bound += Math.abs(x.data[xo + k]) * awr[k];
+                }
+                if (!(Math.abs(lhs - rhs) <= gamma * bound + Double.MIN_NORMAL)) {
+                    abort(session, s, what + " row " + i + " of " + y.rows + " fails Freivalds' check");
+                }
+            }
+            for (int k = 0; c.checksum != null && k < CHECK_COLUMNS; k++) {
+                double expect = 0, bound = Math.abs(y.data[yo + c.out + k]);
+                for (int j = 0; j < c.out; j++) {
+                    double term = y.data[yo + j] * c.checksum[j * CHECK_COLUMNS + k];
+                    expect += term;
+                    bound += Math.abs(term);
+                }
+                for (int q = 0; q < c.in; q++) {
+                    bound += Math.abs(x.data[xo + q]) * c.absChecksumW[k][q];
+                }
+                if (!(Math.abs(y.data[yo + c.out + k] - expect) <= gamma * bound + Double.MIN_NORMAL)) {
+                    abort(session, s, what + " row " + i + " of " + y.rows + " fails its checksum");
+                }
+            }
+        }
+        if (c.checksum == null) {
+            return y;
+        }
+        DoubleMatrix stripped = new DoubleMatrix(y.rows, c.out);
+        for (int i = 0; i < y.rows; i++) {
+            System.arraycopy(y.data, i * y.cols, stripped.data, i * c.out, c.out);
+        }
+        return stripped;
     }
 
     @Override

@@ -7,7 +7,9 @@ import java.util.Random;
 import javax.crypto.Cipher;
 import javax.crypto.spec.IvParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Kernels;
+import org.privllm.tensor.WideKernels;
 import org.privllm.tensor.Matrix;
 
 /**
@@ -63,6 +65,36 @@ public final class GaussianStream {
         } finally {
             java.util.Arrays.fill(key, (byte) 0);
         }
+    }
+
+    /**
+     * A fresh {@code rows×cols} float64 matrix of {@code N(0, std²)} entries with 52 random mantissa bits
+     * each (the blinded levels' pads: see {@link WideKernels#gaussian}).
+     */
+    public synchronized DoubleMatrix gaussian64(int rows, int cols, double std) {
+        DoubleMatrix m = new DoubleMatrix(rows, cols);
+        double[] out = m.data;
+        long[] longs = new long[CHUNK_WORDS / 2];
+        int done = 0;
+        while (done < out.length) {
+            int n = Math.min(CHUNK_WORDS / 2, out.length - done + 1) & ~1;
+            try {
+                keystream.update(zeros, 0, 8 * n, block, 0);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES-CTR keystream failed", e);
+            }
+            ByteBuffer.wrap(block, 0, 8 * n).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(longs, 0, n);
+            int take = Math.min(n, out.length - done);
+            if (take == n) {
+                WideKernels.gaussian(longs, out, done, n, std);
+            } else {
+                double[] pair = new double[n];
+                WideKernels.gaussian(longs, pair, 0, n, std);
+                System.arraycopy(pair, 0, out, done, take);
+            }
+            done += take;
+        }
+        return m;
     }
 
     /** A fresh {@code rows×cols} matrix of {@code N(0, std²)} entries. */

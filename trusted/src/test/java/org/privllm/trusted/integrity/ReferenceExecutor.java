@@ -11,6 +11,8 @@ import org.privllm.protocol.LinearWeights;
 import org.privllm.protocol.SessionId;
 import org.privllm.protocol.WeightId;
 import org.privllm.tensor.Attention;
+import org.privllm.tensor.DoubleMatrix;
+import org.privllm.tensor.WideKernels;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
@@ -78,6 +80,18 @@ final class ReferenceExecutor implements Executor {
     @Override
     public synchronized Matrix linear(SessionId s, WeightId id, Matrix x, Matrix c) {
         return maybeTamper(apply(s, id, x, c));
+    }
+
+    @Override
+    public synchronized DoubleMatrix linear64(SessionId s, WeightId id, DoubleMatrix x) {
+        DoubleMatrix y = WideKernels.matmul(x, weights.get(s.value()).get(id.value()).w);
+        if (random.nextDouble() < tamper) {
+            tampered++;
+            int i = random.nextInt(y.data.length);
+            // a shift of about the signal's size: a millionth of a padded value
+            y.data[i] += (random.nextBoolean() ? 1e-6 : 1.0) * (1 + Math.abs(y.data[i]));
+        }
+        return y;
     }
 
     @Override

@@ -15,8 +15,8 @@ import java.util.Map;
 
 /**
  * Everything an executor receives, on disk (format: {@code docs/transcript-format.md}): one JSON line
- * per call in {@code index.jsonl}, each tensor in its own {@code .npy} file (float32, little-endian,
- * C order) under a folder per session. Thread-safe; each line is flushed as it is written, so a
+ * per call in {@code index.jsonl}, each tensor in its own {@code .npy} file (float32, or float64 for
+ * the wide wire; little-endian, C order) under a folder per session. Thread-safe; each line is flushed as it is written, so a
  * killed executor leaves a readable prefix.
  */
 public final class DiskTranscript implements AutoCloseable {
@@ -44,8 +44,23 @@ public final class DiskTranscript implements AutoCloseable {
         return String.format("s%06d", ++sessions);
     }
 
-    /** One named tensor of a call: a matrix (2-D) or a vector (1-D, {@code rows < 0}). */
-    public record Item(String name, int rows, int cols, float[] data) {}
+    /**
+     * One named tensor of a call: a matrix (2-D) or a vector (1-D, {@code rows < 0}), float32 in {@code data}
+     * or float64 in {@code wide} (at most one is set; neither: the call did not carry it).
+     */
+    public record Item(String name, int rows, int cols, float[] data, double[] wide) {
+        public Item(String name, int rows, int cols, float[] data) {
+            this(name, rows, cols, data, null);
+        }
+
+        boolean present() {
+            return data != null || wide != null;
+        }
+
+        String dtype() {
+            return wide != null ? "<f8" : "<f4";
+        }
+    }
 
     /**
      * Appends one call.
@@ -66,13 +81,13 @@ public final class DiskTranscript implements AutoCloseable {
             line.append("},\"tensors\":[");
             List<String> parts = new ArrayList<>();
             for (Item t : tensors) {
-                if (t.data() == null) {
+                if (!t.present()) {
                     continue;
                 }
                 String file = session + "/" + String.format("%08d", n) + "-" + t.name() + ".npy";
                 writeNpy(dir.resolve(file), t);
                 String shape = t.rows() < 0 ? "[" + t.cols() + "]" : "[" + t.rows() + "," + t.cols() + "]";
-                parts.add("{\"name\":\"" + t.name() + "\",\"dtype\":\"<f4\",\"shape\":" + shape + ",\"file\":\"" + file + "\"}");
+                parts.add("{\"name\":\"" + t.name() + "\",\"dtype\":\"" + t.dtype() + "\",\"shape\":" + shape + ",\"file\":\"" + file + "\"}");
             }
             line.append(String.join(",", parts)).append("]}\n");
             index.write(line.toString());
@@ -99,15 +114,20 @@ public final class DiskTranscript implements AutoCloseable {
     /** NumPy's .npy v1.0: magic, header length, a Python dict literal padded to 64 bytes, raw data. */
     static void writeNpy(Path file, Item t) throws IOException {
         String shape = t.rows() < 0 ? "(" + t.cols() + ",)" : "(" + t.rows() + ", " + t.cols() + ")";
-        StringBuilder header = new StringBuilder("{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }");
+        StringBuilder header = new StringBuilder("{'descr': '" + t.dtype() + "', 'fortran_order': False, 'shape': " + shape + ", }");
         while ((10 + header.length() + 1) % 64 != 0) {
             header.append(' ');
         }
         header.append('\n');
-        ByteBuffer buf = ByteBuffer.allocate(10 + header.length() + 4 * t.data().length).order(ByteOrder.LITTLE_ENDIAN);
+        int bytes = t.wide() != null ? 8 * t.wide().length : 4 * t.data().length;
+        ByteBuffer buf = ByteBuffer.allocate(10 + header.length() + bytes).order(ByteOrder.LITTLE_ENDIAN);
         buf.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
         buf.putShort((short) header.length()).put(header.toString().getBytes(StandardCharsets.US_ASCII));
-        buf.asFloatBuffer().put(t.data());
+        if (t.wide() != null) {
+            buf.asDoubleBuffer().put(t.wide());
+        } else {
+            buf.asFloatBuffer().put(t.data());
+        }
         try (OutputStream out = Files.newOutputStream(file)) {
             out.write(buf.array());
         }

@@ -9,6 +9,7 @@ import org.privllm.protocol.Executor;
 import org.privllm.protocol.LinearWeights;
 import org.privllm.protocol.SessionId;
 import org.privllm.protocol.WeightId;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Matrix;
 
 /** Writes every request to a {@link DiskTranscript} before passing it on; results are not recorded. */
@@ -70,6 +71,13 @@ public final class RecordingExecutor implements Executor {
         sink.record(label(session), "linear", -1, args("weight", weight.value()),
                 List.of(item("x", x), item("compensation", compensation)));
         return inner.linear(session, weight, x, compensation);
+    }
+
+    @Override
+    public DoubleMatrix linear64(SessionId session, WeightId weight, DoubleMatrix x) {
+        sink.record(label(session), "linear64", -1, args("weight", weight.value()),
+                List.of(new DiskTranscript.Item("x", x.rows, x.cols, null, x.data)));
+        return inner.linear64(session, weight, x);
     }
 
     @Override

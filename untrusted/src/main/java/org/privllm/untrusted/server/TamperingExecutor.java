@@ -8,12 +8,16 @@ import org.privllm.protocol.Executor;
 import org.privllm.protocol.LinearWeights;
 import org.privllm.protocol.SessionId;
 import org.privllm.protocol.WeightId;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Matrix;
 
 /**
  * A dishonest executor for tests: with probability {@code probability} per call it corrupts the
  * result of {@code linear} or {@code attention} — either one element shifted by {@code 1 + |v|}, or one
- * whole row replaced by noise of the row's scale. Everything else passes through.
+ * whole row replaced by noise of the row's scale — or of {@code linear64}, whose padded results are a
+ * million times the signal: there it also shifts one element by a millionth of its value (about the
+ * signal's own size, far below what a careless check of the padded value would notice). Everything else
+ * passes through.
  */
 public final class TamperingExecutor implements Executor {
     private final Executor inner;
@@ -78,6 +82,26 @@ public final class TamperingExecutor implements Executor {
     @Override
     public Matrix linear(SessionId session, WeightId weight, Matrix x, Matrix compensation) {
         return maybeCorrupt(inner.linear(session, weight, x, compensation));
+    }
+
+    @Override
+    public DoubleMatrix linear64(SessionId session, WeightId weight, DoubleMatrix x) {
+        return maybeCorrupt(inner.linear64(session, weight, x));
+    }
+
+    private synchronized DoubleMatrix maybeCorrupt(DoubleMatrix y) {
+        if (y.data.length == 0 || random.nextDouble() >= probability) {
+            return y;
+        }
+        tampered.incrementAndGet();
+        int i = random.nextInt(y.data.length);
+        double sign = random.nextBoolean() ? 1 : -1;
+        y.data[i] += switch (random.nextInt(3)) {
+            case 0 -> sign * (1 + Math.abs(y.data[i]));
+            case 1 -> sign * 1e-6 * (1 + Math.abs(y.data[i]));
+            default -> sign * 1e3 * (1 + Math.abs(y.data[i]));
+        };
+        return y;
     }
 
     @Override

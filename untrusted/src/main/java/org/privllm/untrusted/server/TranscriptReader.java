@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Matrix;
 
 /** Reads a transcript folder written by {@link DiskTranscript} (see {@code docs/transcript-format.md}). */
@@ -29,6 +30,12 @@ public final class TranscriptReader {
         public Matrix tensor(String name) {
             int i = tensorNames.indexOf(name);
             return i < 0 ? null : readNpy(dir.resolve(files.get(i)));
+        }
+
+        /** The named float64 tensor (the wide wire of {@code linear64}), or null if the call had none by that name. */
+        public DoubleMatrix wide(String name) {
+            int i = tensorNames.indexOf(name);
+            return i < 0 ? null : readNpyWide(dir.resolve(files.get(i)));
         }
 
         /** The named tensor's shape {@code {rows, cols}} from the index, without reading it, or null. */
@@ -85,26 +92,42 @@ public final class TranscriptReader {
 
     /** A float32 little-endian C-order .npy file of one or two dimensions. */
     public static Matrix readNpy(Path file) {
-        try {
-            byte[] raw = Files.readAllBytes(file);
-            ByteBuffer buf = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-            if (raw.length < 10 || (raw[0] & 0xff) != 0x93 || raw[6] != 1) {
-                throw new IllegalArgumentException(file + " is not a version-1 .npy file");
+        Npy a = Npy.read(file, "<f4");
+        float[] data = new float[a.rows * a.cols];
+        a.data.asFloatBuffer().get(data);
+        return new Matrix(a.rows, a.cols, data);
+    }
+
+    /** A float64 little-endian C-order .npy file of one or two dimensions. */
+    public static DoubleMatrix readNpyWide(Path file) {
+        Npy a = Npy.read(file, "<f8");
+        double[] data = new double[a.rows * a.cols];
+        a.data.asDoubleBuffer().get(data);
+        return new DoubleMatrix(a.rows, a.cols, data);
+    }
+
+    /** A parsed .npy header (a vector is one row) and its data. */
+    private record Npy(int rows, int cols, ByteBuffer data) {
+        static Npy read(Path file, String dtype) {
+            try {
+                byte[] raw = Files.readAllBytes(file);
+                ByteBuffer buf = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+                if (raw.length < 10 || (raw[0] & 0xff) != 0x93 || raw[6] != 1) {
+                    throw new IllegalArgumentException(file + " is not a version-1 .npy file");
+                }
+                int headerLen = Short.toUnsignedInt(buf.getShort(8));
+                String header = new String(raw, 10, headerLen, StandardCharsets.US_ASCII);
+                Matcher m = SHAPE.matcher(header);
+                if (!header.contains("'" + dtype + "'") || header.contains("'fortran_order': True") || !m.find()) {
+                    throw new IllegalArgumentException(file + ": expected a " + dtype + " C-order 1-D/2-D array");
+                }
+                int rows = m.group(2) == null ? 1 : Integer.parseInt(m.group(1));
+                int cols = Integer.parseInt(m.group(2) == null ? m.group(1) : m.group(2));
+                buf.position(10 + headerLen);
+                return new Npy(rows, cols, buf.slice().order(ByteOrder.LITTLE_ENDIAN));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
             }
-            int headerLen = Short.toUnsignedInt(buf.getShort(8));
-            String header = new String(raw, 10, headerLen, StandardCharsets.US_ASCII);
-            Matcher m = SHAPE.matcher(header);
-            if (!header.contains("'<f4'") || header.contains("'fortran_order': True") || !m.find()) {
-                throw new IllegalArgumentException(file + ": only float32 little-endian C-order 1-D/2-D arrays are read");
-            }
-            int rows = m.group(2) == null ? 1 : Integer.parseInt(m.group(1));
-            int cols = Integer.parseInt(m.group(2) == null ? m.group(1) : m.group(2));
-            float[] data = new float[rows * cols];
-            buf.position(10 + headerLen);
-            buf.asFloatBuffer().get(data);
-            return new Matrix(rows, cols, data);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }
     }
 }

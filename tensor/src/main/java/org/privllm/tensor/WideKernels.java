@@ -1,0 +1,174 @@
+package org.privllm.tensor;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Float64 products with float32 weights: {@code Y = X·W} for a float64 {@code X} and a {@link PackedWeight},
+ * accumulated in float64. The blinded privacy levels send rows padded a million times larger than the
+ * signal; the executor's product and the trusted side's pad product must cancel to well below float32's
+ * resolution, so they are computed wide. The weight stays float32 (exactly representable in float64), so
+ * decode reads the same bytes as the plaintext engine; only the arithmetic is wide (half the lanes).
+ *
+ * <p>Same layout as {@link Kernels}: work split over the weight's panels; each panel of {@code NR} float
+ * columns is done in two halves of two double vectors, six rows at a time (twelve accumulators).
+ */
+public final class WideKernels {
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    /** Floats that widen into one double vector. */
+    private static final VectorSpecies<Float> F = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+    private static final VectorSpecies<Long> L = LongVector.SPECIES_PREFERRED;
+    private static final int DL = D.length();
+    private static final int MR = 6;
+    private static final long SERIAL_MACS = 1 << 16;
+
+    static {
+        if (PackedWeight.NR != 4 * DL) {
+            throw new IllegalStateException("panel width " + PackedWeight.NR + " is not four double vectors of " + DL);
+        }
+    }
+
+    private WideKernels() {}
+
+    /** {@code X·W} into a new matrix. */
+    public static DoubleMatrix matmul(DoubleMatrix x, PackedWeight w) {
+        if (x.cols != w.in) {
+            throw new IllegalArgumentException("matmul shapes " + x.shape() + " · " + w.in + "x" + w.out);
+        }
+        DoubleMatrix y = new DoubleMatrix(x.rows, w.out);
+        int n = x.rows;
+        if (n == 0) {
+            return y;
+        }
+        long macsPerPanel = (long) n * w.in * PackedWeight.NR;
+        int grain = (int) Math.min(w.panelCount(), Math.max(1, SERIAL_MACS / macsPerPanel));
+        Parallel.forRange(w.panelCount(), grain, (from, to) -> multiply(x.data, n, w.in, w.panels, from, to,
+                y.data, w.out, new double[MR * 2 * DL]));
+        return y;
+    }
+
+    private static void multiply(double[] a, int n, int k, float[] b, int qFrom, int qTo, double[] c, int out,
+                                 double[] tile) {
+        int nr = PackedWeight.NR, half = 2 * DL;
+        for (int q = qFrom; q < qTo; q++) {
+            int po = q * k * nr;
+            for (int h = 0; h < 2; h++) {
+                int j0 = q * nr + h * half, cols = Math.min(half, out - j0);
+                if (cols <= 0) {
+                    break;
+                }
+                for (int i0 = 0; i0 < n; i0 += MR) {
+                    int rows = Math.min(MR, n - i0);
+                    tile(a, i0 * k, k, rows, b, po + h * half, tile);
+                    for (int r = 0; r < rows; r++) {
+                        System.arraycopy(tile, r * half, c, (i0 + r) * out + j0, cols);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Two double vectors of columns of one half panel at {@code b[bo + p·NR]}, for up to six rows of {@code a}. */
+    private static void tile(double[] a, int ao, int k, int rows, float[] b, int bo, double[] out) {
+        int last = rows - 1;
+        int a0 = ao, a1 = ao + Math.min(1, last) * k, a2 = ao + Math.min(2, last) * k;
+        int a3 = ao + Math.min(3, last) * k, a4 = ao + Math.min(4, last) * k, a5 = ao + Math.min(5, last) * k;
+        DoubleVector c00 = DoubleVector.zero(D), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        DoubleVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
+            DoubleVector b0 = (DoubleVector) FloatVector.fromArray(F, b, bo).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector b1 = (DoubleVector) FloatVector.fromArray(F, b, bo + DL).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector av = DoubleVector.broadcast(D, a[a0 + p]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = DoubleVector.broadcast(D, a[a1 + p]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = DoubleVector.broadcast(D, a[a2 + p]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = DoubleVector.broadcast(D, a[a3 + p]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+            av = DoubleVector.broadcast(D, a[a4 + p]);
+            c40 = av.fma(b0, c40);
+            c41 = av.fma(b1, c41);
+            av = DoubleVector.broadcast(D, a[a5 + p]);
+            c50 = av.fma(b0, c50);
+            c51 = av.fma(b1, c51);
+        }
+        int w = 2 * DL;
+        c00.intoArray(out, 0);
+        c01.intoArray(out, DL);
+        c10.intoArray(out, w);
+        c11.intoArray(out, w + DL);
+        c20.intoArray(out, 2 * w);
+        c21.intoArray(out, 2 * w + DL);
+        c30.intoArray(out, 3 * w);
+        c31.intoArray(out, 3 * w + DL);
+        c40.intoArray(out, 4 * w);
+        c41.intoArray(out, 4 * w + DL);
+        c50.intoArray(out, 5 * w);
+        c51.intoArray(out, 5 * w + DL);
+    }
+
+    /** {@code y[yo..yo+n) += alpha · x[xo..xo+n)}. */
+    public static void axpy(double alpha, double[] x, int xo, double[] y, int yo, int n) {
+        int i = 0, bound = D.loopBound(n);
+        DoubleVector va = DoubleVector.broadcast(D, alpha);
+        for (; i < bound; i += DL) {
+            DoubleVector.fromArray(D, x, xo + i).fma(va, DoubleVector.fromArray(D, y, yo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            y[yo + i] += alpha * x[xo + i];
+        }
+    }
+
+    /** {@code y += x} elementwise (same shape). */
+    public static void addInPlace(DoubleMatrix y, DoubleMatrix x) {
+        if (y.rows != x.rows || y.cols != x.cols) {
+            throw new IllegalArgumentException("add shapes " + y.shape() + " + " + x.shape());
+        }
+        axpy(1, x.data, 0, y.data, 0, y.data.length);
+    }
+
+    private static final double TWO_PI = 2 * Math.PI;
+    private static final long ONE_BITS = Double.doubleToRawLongBits(1.0);
+
+    /**
+     * Box–Muller in float64: {@code N(0, std²)} values into {@code out[off..off+len)} from the random words
+     * {@code bits[0..len)} ({@code len} even). The top 52 bits of a word become a uniform in {@code [1, 2)}
+     * through the exponent field (AVX2 has no 64-bit integer-to-double conversion), so {@code u₁ ∈ (0, 1]}
+     * has 52 random bits and a pad's low bits are as random as its high ones: a pad on a coarser grid
+     * would let a row's own low bits through the addition.
+     */
+    public static void gaussian(long[] bits, double[] out, int off, int len, double std) {
+        if ((len & 1) != 0 || bits.length < len || off + len > out.length) {
+            throw new IllegalArgumentException("gaussian needs an even length within both arrays");
+        }
+        int lanes = L.length(), i = 0;
+        for (; i + 2 * lanes <= len; i += 2 * lanes) {
+            DoubleVector u1 = unit(LongVector.fromArray(L, bits, i)).neg().add(2.0); // (0, 1]
+            DoubleVector angle = unit(LongVector.fromArray(L, bits, i + lanes)).sub(1.0).mul(TWO_PI);
+            DoubleVector r = u1.lanewise(VectorOperators.LOG).mul(-2.0).sqrt().mul(std);
+            r.mul(angle.lanewise(VectorOperators.COS)).intoArray(out, off + i);
+            r.mul(angle.lanewise(VectorOperators.SIN)).intoArray(out, off + i + lanes);
+        }
+        for (; i < len; i += 2) {
+            double u1 = 2.0 - Double.longBitsToDouble(ONE_BITS | (bits[i] >>> 12));
+            double angle = (Double.longBitsToDouble(ONE_BITS | (bits[i + 1] >>> 12)) - 1.0) * TWO_PI;
+            double r = std * Math.sqrt(-2 * Math.log(u1));
+            out[off + i] = r * Math.cos(angle);
+            out[off + i + 1] = r * Math.sin(angle);
+        }
+    }
+
+    /** Uniform in {@code [1, 2)} from the top 52 bits of each lane. */
+    private static DoubleVector unit(LongVector w) {
+        return (DoubleVector) w.lanewise(VectorOperators.LSHR, 12).or(ONE_BITS).reinterpretShape(D, 0);
+    }
+}

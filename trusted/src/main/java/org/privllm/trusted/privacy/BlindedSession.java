@@ -1,0 +1,229 @@
+package org.privllm.trusted.privacy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.privllm.protocol.Executor;
+import org.privllm.protocol.LinearWeights;
+import org.privllm.protocol.SessionId;
+import org.privllm.protocol.WeightId;
+import org.privllm.tensor.DoubleMatrix;
+import org.privllm.tensor.Matrix;
+import org.privllm.tensor.WideKernels;
+import org.privllm.trusted.linalg.GaussianStream;
+import org.privllm.trusted.obf.ReadyQueues;
+
+/**
+ * The trusted side of the blinded levels: one session on each executor, the public weights uploaded once
+ * (without bias), and every linear call blinded so that no executor sees a linear input in the clear.
+ *
+ * <pre>
+ *   strong:     send X + T (T fresh, N(0, σ²), σ = ρ·rms)   executor: (X + T)·W     trusted: Y = · − T·W + b
+ *   two-party:  send X + R to A, −R to B (R fresh, same σ)   A: (X + R)·W, B: (−R)·W  trusted: Y = A + B + b
+ * </pre>
+ *
+ * Everything crosses in float64 ({@link Executor#linear64}): a pad a million times the signal cancels to
+ * about 1e-8 of it there, where float32 would leave nothing. {@code T·W} is as much work as the product it
+ * blinds (Slalom's trade): online it doubles the linear work; with a pool ({@link BlindingConfig#poolCapacity})
+ * it is made ahead of time, off the request path. Two-party needs no such product: its trusted work is
+ * O(n·d) per call. A private adapter's path {@code s·(X·A)·B} runs here, O(n·r·(in + out)).
+ *
+ * <p>Not thread-safe (one forward pass at a time); the pool refills on its own thread.
+ */
+public final class BlindedSession implements LinearPlacement {
+    private final BlindingConfig config;
+    private final List<Executor> parties;
+    private final List<SessionId> sessions = new ArrayList<>();
+    private final GaussianStream noise;
+    private final ReadyQueues<PadKey, PadProduct> pool;
+    private final ExecutorService second;
+    private final TrustedWork work;
+
+    /** A pad and its product with the layer's weight, used once. */
+    private record PadProduct(DoubleMatrix pad, DoubleMatrix product) {}
+
+    private record PadKey(PlacedLinear layer, int rows) {}
+
+    /**
+     * @param parties one executor ({@link PrivacyLevel#STRONG}) or two that do not collude
+     *                ({@link PrivacyLevel#TWO_PARTY}); the caller keeps them (this closes only its sessions)
+     */
+    public BlindedSession(List<Executor> parties, BlindingConfig config, TrustedWork work) {
+        if (parties.size() != config.level().parties()) {
+            throw new IllegalArgumentException("--privacy " + config.level() + " needs " + config.level().parties()
+                    + " executor(s), got " + parties.size());
+        }
+        this.config = config;
+        this.parties = List.copyOf(parties);
+        this.work = work;
+        this.noise = new GaussianStream(config.random());
+        this.pool = config.poolCapacity() > 0
+                ? new ReadyQueues<>(config.poolCapacity(), k -> padProduct(k.layer(), k.rows()), "privllm-pad-products") : null;
+        this.second = parties.size() > 1 ? Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "privllm-second-party");
+            t.setDaemon(true);
+            return t;
+        }) : null;
+        try {
+            for (Executor e : this.parties) {
+                sessions.add(e.openSession());
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    public BlindingConfig config() {
+        return config;
+    }
+
+    /** The pad-product pool (strong with {@code --pad-pool}), or null. */
+    public ReadyQueues<?, ?> pool() {
+        return pool;
+    }
+
+    /**
+     * Uploads {@code local}'s public weight (no bias, no adapter) to every executor and returns the layer
+     * bound to those uploads, its pads scaled to {@code ρ·inputRms}.
+     */
+    @Override
+    public PlacedLinear bind(PlacedLinear local, double inputRms) {
+        LinearWeights bare = new LinearWeights(local.weight().toMatrix(), null);
+        WeightId[] ids = new WeightId[parties.size()];
+        for (int p = 0; p < ids.length; p++) {
+            ids[p] = parties.get(p).uploadLinear(sessions.get(p), bare);
+        }
+        double std = config.rho() * Math.max(inputRms, MIN_RMS);
+        return local.placed(ids, std);
+    }
+
+    /** A floor for a calibrated RMS (a layer whose calibration input was all zeros still gets real pads). */
+    private static final double MIN_RMS = 1e-3;
+
+    /** Pads are scaled to each layer's input RMS on public text. */
+    @Override
+    public boolean calibrated() {
+        return true;
+    }
+
+    /** {@code X·W + b + s·(X·A)·B}, with {@code X·W} computed by the executors on blinded rows. */
+    @Override
+    public Matrix forward(PlacedLinear l, Matrix x) {
+        if (x.cols != l.inDim()) {
+            throw new IllegalArgumentException("input " + x.shape() + " does not fit " + l);
+        }
+        int n = x.rows;
+        DoubleMatrix sum = switch (config.level()) {
+            case STRONG -> padded(l, x);
+            case TWO_PARTY -> shared(l, x);
+            case SEED -> throw new IllegalStateException("seed level has no blinded session");
+        };
+        Matrix y = new Matrix(n, l.outDim());
+        for (int i = 0; i < n; i++) {
+            int o = i * y.cols;
+            for (int j = 0; j < y.cols; j++) {
+                y.data[o + j] = (float) (sum.data[o + j] + (l.bias() == null ? 0 : l.bias()[j]));
+            }
+        }
+        if (l.loraA() != null) {
+            l.addAdapter(x, y);
+            work.add("adapter", 2L * n * l.rank() * (l.inDim() + l.outDim()));
+        }
+        work.add("recombine", (long) n * l.outDim() * (l.bias() == null ? 1 : 2));
+        return y;
+    }
+
+    /** Strong: {@code (X + T)·W − T·W}. */
+    private DoubleMatrix padded(PlacedLinear l, Matrix x) {
+        int n = x.rows;
+        PadProduct p = pool != null ? pool.next(new PadKey(l, n)) : padProduct(l, n);
+        DoubleMatrix blinded = DoubleMatrix.of(x);
+        WideKernels.addInPlace(blinded, p.pad());
+        DoubleMatrix y = parties.get(0).linear64(sessions.get(0), l.ids()[0], blinded);
+        WideKernels.axpy(-1, p.product().data, 0, y.data, 0, y.data.length);
+        work.add("blinding", 2L * n * l.inDim());
+        return y;
+    }
+
+    /** A fresh pad {@code T} and {@code T·W}: the trusted product the strong level pays for. */
+    private PadProduct padProduct(PlacedLinear l, int rows) {
+        DoubleMatrix t = noise.gaussian64(rows, l.inDim(), l.padStd());
+        work.add("pads", TrustedWork.PER_GAUSSIAN * rows * l.inDim());
+        work.add("pad_products", 2L * rows * l.inDim() * l.outDim());
+        return new PadProduct(t, WideKernels.matmul(t, l.weight()));
+    }
+
+    /** Two-party: {@code (X + R)·W} on one executor, {@code (−R)·W} on the other, concurrently. */
+    private DoubleMatrix shared(PlacedLinear l, Matrix x) {
+        int n = x.rows;
+        DoubleMatrix r = noise.gaussian64(n, l.inDim(), l.padStd());
+        DoubleMatrix a = DoubleMatrix.of(x);
+        WideKernels.addInPlace(a, r);
+        for (int i = 0; i < r.data.length; i++) {
+            r.data[i] = -r.data[i];
+        }
+        work.add("pads", TrustedWork.PER_GAUSSIAN * n * l.inDim());
+        work.add("blinding", 2L * n * l.inDim());
+        Future<DoubleMatrix> other = second.submit(() -> parties.get(1).linear64(sessions.get(1), l.ids()[1], r));
+        DoubleMatrix ya;
+        try {
+            ya = parties.get(0).linear64(sessions.get(0), l.ids()[0], a);
+        } catch (RuntimeException e) {
+            awaitQuietly(other);
+            throw e;
+        }
+        WideKernels.addInPlace(ya, await(other));
+        return ya;
+    }
+
+    private static DoubleMatrix await(Future<DoubleMatrix> f) {
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException("second executor failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the second executor", e);
+        }
+    }
+
+    private static void awaitQuietly(Future<?> f) {
+        try {
+            f.get();
+        } catch (ExecutionException ignored) {
+            // the first party's failure is the one reported
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Closes this session on every executor and stops the pool (the executors themselves stay open). */
+    @Override
+    public void close() {
+        if (pool != null) {
+            pool.close();
+        }
+        if (second != null) {
+            second.shutdownNow();
+        }
+        for (int p = 0; p < sessions.size(); p++) {
+            try {
+                parties.get(p).closeSession(sessions.get(p));
+            } catch (RuntimeException ignored) {
+                // a dead executor has dropped the session already
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "BlindedSession[" + config + "]";
+    }
+}

@@ -1,0 +1,61 @@
+package org.privllm.trusted.privacy;
+
+import org.privllm.protocol.WeightId;
+import org.privllm.tensor.Kernels;
+import org.privllm.tensor.Matrix;
+import org.privllm.tensor.PackedWeight;
+
+/**
+ * One linear layer {@code Y = X·W + b + s·(X·A)·B} whose product runs where a {@link LinearPlacement} puts
+ * it. For the blinded levels the executors hold the public {@code W} (uploaded without bias) and the trusted
+ * domain keeps {@code b}, a private adapter's {@code A}, {@code s·B} and a packed copy of {@code W} (for the
+ * strong level's pad products and the calibration run).
+ *
+ * @param name    for reports and errors only (never sent)
+ * @param weight  packed {@code W}: the trusted copy for {@code T·W} (strong) and the calibration run
+ * @param bias    nullable
+ * @param loraA   nullable: a private adapter's {@code A (in×r)}
+ * @param loraB   nullable: {@code s·B (r×out)}
+ * @param ids     the weight's id on each executor, in party order (null before placement)
+ * @param padStd  blinded levels: standard deviation of this layer's pad entries ({@code ρ} times the
+ *                calibrated input RMS); 0 elsewhere
+ */
+public record PlacedLinear(String name, PackedWeight weight, float[] bias, PackedWeight loraA, PackedWeight loraB,
+                            WeightId[] ids, double padStd) {
+    public int inDim() {
+        return weight.inDim();
+    }
+
+    public int outDim() {
+        return weight.outDim();
+    }
+
+    public int rank() {
+        return loraA == null ? 0 : loraA.outDim();
+    }
+
+    /** {@code X·W + b + s·(X·A)·B} on the trusted side (the calibration run and the reference of tests). */
+    public Matrix local(Matrix x) {
+        Matrix y = Kernels.matmul(x, weight, bias);
+        addAdapter(x, y);
+        return y;
+    }
+
+    /** {@code y += s·(X·A)·B}: the private adapter never leaves the trusted domain; O(n·r·(in + out)). */
+    public void addAdapter(Matrix x, Matrix y) {
+        if (loraA != null) {
+            Kernels.addInPlace(y, Kernels.matmul(
+                    Kernels.matmul(x, loraA, null), loraB, null));
+        }
+    }
+
+    /** This layer bound to its uploads. */
+    public PlacedLinear placed(WeightId[] ids, double padStd) {
+        return new PlacedLinear(name, weight, bias, loraA, loraB, ids, padStd);
+    }
+
+    @Override
+    public String toString() {
+        return "PlacedLinear[" + name + " " + inDim() + "x" + outDim() + "]";
+    }
+}

@@ -1,0 +1,242 @@
+package org.privllm.trusted.privacy;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.privllm.model.Gpt2Config;
+import org.privllm.model.Gpt2Forward;
+import org.privllm.model.Gpt2Weights;
+import org.privllm.model.TransformerOps;
+import org.privllm.tensor.Attention;
+import org.privllm.tensor.KvCache;
+import org.privllm.tensor.Matrix;
+import org.privllm.tensor.PackedWeight;
+import org.privllm.trusted.linalg.Dense;
+import org.privllm.trusted.lora.LowRankAdapter;
+
+/**
+ * GPT-2 with the attention core (scores, softmax, {@code P·V}) and the KV cache in the trusted domain and
+ * every linear layer — c_attn, c_proj, c_fc, the MLP c_proj, the LM head — placed by a
+ * {@link LinearPlacement}: blinded on untrusted executors (the strong and two-party levels), or in
+ * plaintext on one (the TSLP baseline). Nothing an executor computes is a function of {@code Q·Kᵀ} in
+ * plaintext score space: it only ever multiplies (blinded) rows by public weights.
+ *
+ * <p>Trusted cost per token and layer beyond the plaintext engine's nonlinear work: the attention core,
+ * O(t·d) FLOPs for a context of t, and a cache of 2·t·d floats. {@link #trustedWork()} counts every
+ * trusted FLOP from the shapes of the calls; {@link #plaintextWork()} counts what the plaintext engine
+ * does for the same calls, for {@code bench}'s ratio.
+ *
+ * <p>Blinded placements scale each layer's pads to its input RMS on fixed public calibration text (a
+ * 16-token run of this model in the trusted domain at construction), never to the user's rows: a pad
+ * scaled to its row would reveal the row's norm.
+ */
+public final class TrustedAttentionGpt2 implements TransformerOps, AutoCloseable {
+    /** Length of the calibration run. */
+    static final int CALIBRATION_TOKENS = 16;
+
+    private final Gpt2Config config;
+    private final PlacedLinear[][] layers;
+    private PlacedLinear head;
+    private LinearPlacement placement;
+    private final TrustedWork trusted;
+    private final TrustedWork plaintext = new TrustedWork();
+    private KvCache cache;
+
+    /**
+     * @param adapters  private LoRA adapters keyed {@code h.N.attn.c_attn}, {@code h.N.attn.c_proj},
+     *                  {@code h.N.mlp.c_fc}, {@code h.N.mlp.c_proj} (empty for none); they stay trusted
+     * @param placement where the linear products run (closed with this model)
+     * @param trusted   where trusted FLOPs are counted (the placement's blinding work goes there too)
+     */
+    public TrustedAttentionGpt2(Gpt2Config config, Gpt2Weights weights, Map<String, LowRankAdapter> adapters,
+                                LinearPlacement placement, TrustedWork trusted) {
+        this.config = config;
+        this.trusted = trusted;
+        this.layers = new PlacedLinear[config.layers()][];
+        for (int i = 0; i < config.layers(); i++) {
+            Gpt2Weights.Layer l = weights.layers().get(i);
+            String p = "h." + i + ".";
+            layers[i] = new PlacedLinear[] {
+                    local(p + "attn.c_attn", PackedWeight.pack(l.cAttn()), l.cAttnBias(), adapters),
+                    local(p + "attn.c_proj", PackedWeight.pack(l.cProj()), l.cProjBias(), adapters),
+                    local(p + "mlp.c_fc", PackedWeight.pack(l.cFc()), l.cFcBias(), adapters),
+                    local(p + "mlp.c_proj", PackedWeight.pack(l.mlpProj()), l.mlpProjBias(), adapters)};
+        }
+        head = local("lm_head", PackedWeight.packTransposed(weights.head()), null, adapters);
+        Map<String, Double> rms = placement.calibrated() ? calibrate(weights) : Map.of();
+        try {
+            for (PlacedLinear[] l : layers) {
+                for (int k = 0; k < l.length; k++) {
+                    l[k] = placement.bind(l[k], rms.getOrDefault(l[k].name(), 0.0));
+                }
+            }
+            head = placement.bind(head, rms.getOrDefault(head.name(), 0.0));
+        } catch (RuntimeException e) {
+            placement.close();
+            throw e;
+        }
+        this.placement = placement;
+        trusted.reset();
+        plaintext.reset();
+    }
+
+    private static PlacedLinear local(String name, PackedWeight w, float[] bias, Map<String, LowRankAdapter> adapters) {
+        LowRankAdapter a = adapters.get(name);
+        return new PlacedLinear(name, w, bias, a == null ? null : PackedWeight.pack(Dense.toFloat(a.a())),
+                a == null ? null : PackedWeight.pack(Dense.toFloat(Dense.scale(a.scale(), a.b()))), null, 0);
+    }
+
+    /** The blinded levels on their executors (one for strong, two for two-party), pads from {@code blinding}. */
+    public static TrustedAttentionGpt2 blinded(Gpt2Config config, Gpt2Weights weights, Map<String, LowRankAdapter> adapters,
+                                               List<org.privllm.protocol.Executor> parties, BlindingConfig blinding) {
+        TrustedWork work = new TrustedWork();
+        return new TrustedAttentionGpt2(config, weights, adapters, new BlindedSession(parties, blinding, work), work);
+    }
+
+    /** The TSLP baseline: linear layers in plaintext on {@code executor}. */
+    public static TrustedAttentionGpt2 plaintextLinears(Gpt2Config config, Gpt2Weights weights,
+                                                        org.privllm.protocol.Executor executor) {
+        return new TrustedAttentionGpt2(config, weights, Map.of(), new PlaintextPlacement(executor), new TrustedWork());
+    }
+
+    /**
+     * Each layer's largest input-row RMS on a fixed public token sequence, computed by this very forward
+     * pass with the linear products done locally.
+     */
+    private Map<String, Double> calibrate(Gpt2Weights weights) {
+        Map<String, Double> rms = new HashMap<>();
+        placement = new LinearPlacement() {
+            @Override
+            public PlacedLinear bind(PlacedLinear local, double inputRms) {
+                return local;
+            }
+
+            @Override
+            public Matrix forward(PlacedLinear layer, Matrix x) {
+                for (int r = 0; r < x.rows; r++) {
+                    double s = 0;
+                    for (int c = 0; c < x.cols; c++) {
+                        double v = x.data[r * x.cols + c];
+                        s += v * v;
+                    }
+                    rms.merge(layer.name(), Math.sqrt(s / x.cols), Math::max);
+                }
+                return layer.local(x);
+            }
+        };
+        int[] ids = calibrationIds(config.vocab(), Math.min(CALIBRATION_TOKENS, config.positions()));
+        int[] pos = new int[ids.length];
+        for (int i = 0; i < pos.length; i++) {
+            pos[i] = i;
+        }
+        startCache(new int[] {0}, ids.length);
+        lmHead(new Gpt2Forward(config, weights, this).step(ids, pos, ids.length));
+        cache = null;
+        return rms;
+    }
+
+    /** A fixed, public token sequence spread over the vocabulary (no user data). */
+    static int[] calibrationIds(int vocab, int n) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = (int) Long.remainderUnsigned((i + 1) * 0x9E3779B97F4A7C15L, vocab);
+        }
+        return ids;
+    }
+
+    /** FLOPs the trusted domain performed (attention core, nonlinear work, blinding, pad products, adapters). */
+    public TrustedWork trustedWork() {
+        return trusted;
+    }
+
+    /** FLOPs the plaintext engine performs for the same calls. */
+    public TrustedWork plaintextWork() {
+        return plaintext;
+    }
+
+    /** The trusted KV cache (plaintext keys and values; null before the first generation). */
+    public KvCache cache() {
+        return cache;
+    }
+
+    /** Where the linear products run. */
+    public LinearPlacement placement() {
+        return placement;
+    }
+
+    /** The model's linear layers in order (c_attn, c_proj, c_fc, mlp c_proj per layer, then the head): for verification. */
+    public List<PlacedLinear> linears() {
+        List<PlacedLinear> all = new java.util.ArrayList<>();
+        for (PlacedLinear[] l : layers) {
+            all.addAll(List.of(l));
+        }
+        all.add(head);
+        return all;
+    }
+
+    @Override
+    public void startCache(int[] leftPad, int capacity) {
+        cache = new KvCache(config.layers(), leftPad.length, capacity, config.embd(), leftPad);
+    }
+
+    @Override
+    public Matrix attention(int layer, Matrix x, int t) {
+        if (cache == null) {
+            throw new IllegalStateException("attention before startCache");
+        }
+        nonlinear("layer_norm", TrustedWork.PER_NORM * x.rows * x.cols);
+        nonlinear("residual", (long) x.rows * x.cols);
+        Matrix qkv = linear(layers[layer][0], x);
+        long past = cache.length();
+        Matrix attended = Attention.attend(cache, layer, qkv, t, config.heads(), config.attentionScale(layer));
+        // Q·Kᵀ and P·V over the keys so far, plus the softmax: all trusted
+        nonlinear("attention_core", 4L * x.rows * (past + t) * config.embd() + 5L * x.rows * (past + t) * config.heads());
+        return linear(layers[layer][1], attended);
+    }
+
+    @Override
+    public Matrix mlpUp(int layer, Matrix x) {
+        nonlinear("layer_norm", TrustedWork.PER_NORM * x.rows * x.cols);
+        return linear(layers[layer][2], x);
+    }
+
+    @Override
+    public Matrix mlpDown(int layer, Matrix x) {
+        nonlinear("activation", TrustedWork.PER_GELU * x.rows * x.cols);
+        nonlinear("residual", (long) x.rows * config.embd());
+        return linear(layers[layer][3], x);
+    }
+
+    @Override
+    public void advance(int t) {
+        long rows = (long) cache.batch() * t;
+        nonlinear("embedding", rows * config.embd());
+        nonlinear("layer_norm", TrustedWork.PER_NORM * rows * config.embd());
+        cache.advance(t);
+    }
+
+    @Override
+    public Matrix lmHead(Matrix h) {
+        nonlinear("sampling", (long) h.rows * config.vocab());
+        return linear(head, h);
+    }
+
+    private Matrix linear(PlacedLinear l, Matrix x) {
+        plaintext.add("linear", 2L * x.rows * l.inDim() * l.outDim() + (l.bias() == null ? 0 : (long) x.rows * l.outDim()));
+        if (l.loraA() != null) {
+            plaintext.add("adapter", 2L * x.rows * l.rank() * (l.inDim() + l.outDim()));
+        }
+        return placement.forward(l, x);
+    }
+
+    /** Work both sides do alike (it stays trusted at every level). */
+    private void nonlinear(String kind, long flops) {
+        trusted.add(kind, flops);
+        plaintext.add(kind, flops);
+    }
+
+    @Override
+    public void close() {
+        placement.close();
+    }
+}
