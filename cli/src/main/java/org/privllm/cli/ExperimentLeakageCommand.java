@@ -50,12 +50,35 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
 
     @Mixin MaskFamilyOption masks = new MaskFamilyOption();
 
+    @Option(names = "--privacy", paramLabel = "strong|two-party[,…]", description = "attack the blinded levels instead of the "
+            + "seed grid: each level (with a private adapter, with known plaintext; strong also over a pad-ratio curve), every party")
+    String privacy;
+
+    @Option(names = "--party", defaultValue = "0", description = "with --transcript at two-party: 0 for the X+R executor, 1 for the -R one")
+    int party;
+
+    @Option(names = "--known-first", description = "with --transcript at a blinded level: the first prompt of every generation "
+            + "is known to the attacker (a shared system prompt)")
+    boolean knownFirst;
+
+    @Option(names = "--no-all-layers", description = "blinded levels: skip the whole-vocabulary likelihood over every layer at "
+            + "position 0 (a full forward pass per vocabulary entry)")
+    boolean noAllLayers;
+
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
         checkOptions();
         Gpt2Model m = model.load();
+        if (privacy != null && transcript != null) {
+            List<org.privllm.trusted.privacy.PrivacyLevel> levels = BlindedLeakageRun.levels(privacy);
+            if (levels.size() != 1) {
+                throw new IllegalArgumentException("--transcript holds one level: give --privacy strong or two-party");
+            }
+            return BlindedLeakageRun.recorded(m, transcript, truth, levels.get(0), party, knownFirst, !noAllLayers, run.out,
+                    run.info(m.config()));
+        }
         if (transcript != null) {
             return recorded(m);
         }
@@ -71,6 +94,11 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
         }
         long base = run.seed != null ? run.seed : new SecureRandom().nextLong();
         List<int[]> ids = LeakagePrompts.resolve(texts, model.tokenizer(), m.config().vocab(), m.config().positions(), count, base);
+        if (privacy != null) {
+            var blinded = BlindedLeakageRun.configs(BlindedLeakageRun.levels(privacy), only);
+            var adapter = org.privllm.lab.leakage.ViewCollector.userAdapter(m.config(), base);
+            return BlindedLeakageRun.grid(m, ids, blinded, newTokens, base, !noAllLayers, adapter, run.out, run.info(m.config()));
+        }
         List<LeakageConfig> configs = LeakageConfig.all(m.config().embd());
         if (only != null) {
             Pattern p = Pattern.compile(only);
@@ -99,6 +127,24 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
     /** Option checks that need no model: one-line errors before seconds of loading. */
     private void checkOptions() {
         var parsed = spec.commandLine().getParseResult();
+        if (privacy != null) {
+            BlindedLeakageRun.levels(privacy);
+            if (parsed.hasMatchedOption("--masks")) {
+                throw new IllegalArgumentException("--masks is for the seed level; the blinded levels use no masks");
+            }
+            if ((transcript == null) != (truth == null)) {
+                throw new IllegalArgumentException("--transcript and --truth go together");
+            }
+            if (transcript != null && !Files.isDirectory(transcript)) {
+                throw new IllegalArgumentException("--transcript " + transcript + ": no such directory");
+            }
+            return;
+        }
+        for (String blindedOnly : new String[] {"--party", "--known-first", "--no-all-layers"}) {
+            if (parsed.hasMatchedOption(blindedOnly)) {
+                throw new IllegalArgumentException(blindedOnly + " is for --privacy strong|two-party");
+            }
+        }
         if (transcript == null && truth == null) {
             if (parsed.hasMatchedOption("--masks")) {
                 throw new IllegalArgumentException("--masks is for --transcript; the grid runs every family (use --only to pick rows)");

@@ -102,6 +102,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         if (json) {
             Map<String, Object> j = toJson(r, tok);
+            j.put("prompt_lengths", prompts.stream().map(p -> p.length).toList());
             if (engine.check) {
                 j.put("max_logit_abs_err", Checks.maxAbsError(reference, observed));
             }

@@ -13,7 +13,6 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 import org.privllm.model.Activation;
 import org.privllm.trusted.gpt2.ObfuscatedGpt2;
-import org.privllm.model.Fixture;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Model;
@@ -31,17 +30,7 @@ class ObfuscatedGpt2Test {
     static final Gpt2Model SMALL = write(new Gpt2Config(2, 48, 4, 192, 300, 64, 1e-5f, Activation.GELU_NEW, true, true, 299), 21);
 
     static Gpt2Model write(Gpt2Config c, long seed) {
-        try {
-            Path dir = Files.createTempDirectory("privllm-obf");
-            Fixture.write(dir, c, seed);
-            Gpt2Model m = Gpt2Model.load(dir);
-            try (var s = Files.walk(dir)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-            return m;
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        return TestModels.write(c, seed);
     }
 
     static ObfuscationConfig config(String mode, String family, String scope) {

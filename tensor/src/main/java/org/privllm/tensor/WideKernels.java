@@ -56,6 +56,11 @@ public final class WideKernels {
         int nr = PackedWeight.NR, half = 2 * DL;
         for (int q = qFrom; q < qTo; q++) {
             int po = q * k * nr;
+            if (n == 1) { // decode's GEMV: one pass over the whole panel, memory-bound
+                tile1(a, k, b, po, tile);
+                System.arraycopy(tile, 0, c, q * nr, Math.min(nr, out - q * nr));
+                continue;
+            }
             for (int h = 0; h < 2; h++) {
                 int j0 = q * nr + h * half, cols = Math.min(half, out - j0);
                 if (cols <= 0) {
@@ -72,6 +77,44 @@ public final class WideKernels {
         }
     }
 
+    /**
+     * {@code out[0..NR) = a[0..k) · panel}: one row against all four double vectors of a panel, two
+     * accumulator sets (even and odd steps) to hide the FMA latency. The six-row tile would do six times
+     * the arithmetic and turn decode compute-bound.
+     */
+    private static void tile1(double[] a, int k, float[] b, int bo, double[] out) {
+        DoubleVector c0 = DoubleVector.zero(D), c1 = c0, c2 = c0, c3 = c0, d0 = c0, d1 = c0, d2 = c0, d3 = c0;
+        int p = 0, nr = PackedWeight.NR;
+        for (; p + 1 < k; p += 2, bo += 2 * nr) {
+            DoubleVector av = DoubleVector.broadcast(D, a[p]);
+            c0 = av.fma(widen(b, bo), c0);
+            c1 = av.fma(widen(b, bo + DL), c1);
+            c2 = av.fma(widen(b, bo + 2 * DL), c2);
+            c3 = av.fma(widen(b, bo + 3 * DL), c3);
+            av = DoubleVector.broadcast(D, a[p + 1]);
+            d0 = av.fma(widen(b, bo + nr), d0);
+            d1 = av.fma(widen(b, bo + nr + DL), d1);
+            d2 = av.fma(widen(b, bo + nr + 2 * DL), d2);
+            d3 = av.fma(widen(b, bo + nr + 3 * DL), d3);
+        }
+        if (p < k) {
+            DoubleVector av = DoubleVector.broadcast(D, a[p]);
+            c0 = av.fma(widen(b, bo), c0);
+            c1 = av.fma(widen(b, bo + DL), c1);
+            c2 = av.fma(widen(b, bo + 2 * DL), c2);
+            c3 = av.fma(widen(b, bo + 3 * DL), c3);
+        }
+        c0.add(d0).intoArray(out, 0);
+        c1.add(d1).intoArray(out, DL);
+        c2.add(d2).intoArray(out, 2 * DL);
+        c3.add(d3).intoArray(out, 3 * DL);
+    }
+
+    /** {@code DL} floats at {@code b[o]} widened to one double vector. */
+    private static DoubleVector widen(float[] b, int o) {
+        return (DoubleVector) FloatVector.fromArray(F, b, o).convertShape(VectorOperators.F2D, D, 0);
+    }
+
     /** Two double vectors of columns of one half panel at {@code b[bo + p·NR]}, for up to six rows of {@code a}. */
     private static void tile(double[] a, int ao, int k, int rows, float[] b, int bo, double[] out) {
         int last = rows - 1;
@@ -80,8 +123,7 @@ public final class WideKernels {
         DoubleVector c00 = DoubleVector.zero(D), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
         DoubleVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
         for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
-            DoubleVector b0 = (DoubleVector) FloatVector.fromArray(F, b, bo).convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector b1 = (DoubleVector) FloatVector.fromArray(F, b, bo + DL).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector b0 = widen(b, bo), b1 = widen(b, bo + DL);
             DoubleVector av = DoubleVector.broadcast(D, a[a0 + p]);
             c00 = av.fma(b0, c00);
             c01 = av.fma(b1, c01);

@@ -102,6 +102,11 @@ public final class ViewCollector {
         return out;
     }
 
+    /** The user's private adapter of the {@code +lora} rows for a given seed (the same one {@link #ViewCollector} uses). */
+    public static Map<String, LowRankAdapter> userAdapter(Gpt2Config config, long adapterSeed) {
+        return new ViewCollector(config, null, 1, adapterSeed).adapter;
+    }
+
     /** A private adapter on c_attn and c_fc of every layer, large enough to change the activations visibly. */
     private Map<String, LowRankAdapter> adapters(Random rnd) {
         Map<String, LowRankAdapter> m = new HashMap<>();
