@@ -17,7 +17,7 @@ import org.privllm.tensor.Matrix;
 /** A tampering executor in its own process, checked through gRPC: no corrupted result is ever accepted. */
 class RemoteTamperTest {
     /** Starts {@link TestExecutorServerMain} in its own JVM on the test classpath. */
-    static Process start(double tamper) throws java.io.IOException {
+    public static Process start(double tamper) throws java.io.IOException {
         return new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
                 "--add-modules=jdk.incubator.vector", "-XX:TieredStopAtLevel=1", "-Xmx512m", "-cp",
                 System.getProperty("java.class.path"), TestExecutorServerMain.class.getName(), Double.toString(tamper))
@@ -25,7 +25,7 @@ class RemoteTamperTest {
     }
 
     /** Waits (at most a minute) for the ready line and returns the announced HOST:PORT; call once per process. */
-    static String address(Process p) throws Exception {
+    public static String address(Process p) throws Exception {
         var reader = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         String ready = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {

@@ -15,4 +15,14 @@ public final class TestExecutors {
     public static Executor tampering(double p, long seed) {
         return new ReferenceExecutor(p, seed);
     }
+
+    /** An executor process over a {@link ReferenceExecutor} (see {@link RemoteTamperTest#start}). */
+    public static Process startProcess(double tamper) throws java.io.IOException {
+        return RemoteTamperTest.start(tamper);
+    }
+
+    /** The HOST:PORT a process from {@link #startProcess} announces (waits for its ready line). */
+    public static String address(Process p) throws Exception {
+        return RemoteTamperTest.address(p);
+    }
 }
