@@ -2,6 +2,7 @@ package org.privllm.model;
 
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Matrix;
+import org.privllm.tensor.Norms;
 import org.privllm.tensor.Parallel;
 
 /**
@@ -76,26 +77,6 @@ public final class Gpt2Forward {
 
     /** LayerNorm over each row (biased variance, as torch), into a new matrix. */
     public static Matrix layerNorm(Matrix x, float[] gamma, float[] beta, float eps) {
-        Matrix y = new Matrix(x.rows, x.cols);
-        int d = x.cols;
-        for (int r = 0; r < x.rows; r++) {
-            int o = r * d;
-            double mean = 0;
-            for (int i = 0; i < d; i++) {
-                mean += x.data[o + i];
-            }
-            mean /= d;
-            double var = 0;
-            for (int i = 0; i < d; i++) {
-                double c = x.data[o + i] - mean;
-                var += c * c;
-            }
-            var /= d;
-            double inv = 1.0 / Math.sqrt(var + eps);
-            for (int i = 0; i < d; i++) {
-                y.data[o + i] = (float) ((x.data[o + i] - mean) * inv) * gamma[i] + beta[i];
-            }
-        }
-        return y;
+        return Norms.layerNorm(x, gamma, beta, eps);
     }
 }
