@@ -11,7 +11,7 @@ import org.privllm.tensor.Parallel;
  * what stays here (embeddings, LayerNorm, activation, residuals) is exactly what the trusted
  * domain computes in the masked scheme.
  */
-public final class Gpt2Forward {
+public final class Gpt2Forward implements ForwardPass {
     private final Gpt2Config config;
     private final Gpt2Weights weights;
     private final TransformerOps ops;
@@ -30,14 +30,26 @@ public final class Gpt2Forward {
         return weights;
     }
 
+    @Override
     public TransformerOps ops() {
         return ops;
+    }
+
+    @Override
+    public int vocab() {
+        return config.vocab();
+    }
+
+    @Override
+    public int positions() {
+        return config.positions();
     }
 
     /**
      * Runs {@code t} new slots for each sequence; {@code ids} and {@code positions} hold
      * {@code batch·t} entries, sequence-major. Returns the final hidden states after {@code ln_f}.
      */
+    @Override
     public Matrix step(int[] ids, int[] positions, int t) {
         Matrix h = embed(ids, positions);
         for (int layer = 0; layer < config.layers(); layer++) {
