@@ -146,6 +146,15 @@ public record DecoderConfig(Architecture architecture, int layers, int hidden, i
         if (slidingWindow < 0) {
             throw new ModelFormatException("config: sliding_window must be a positive integer, got " + slidingWindow);
         }
+        for (int id : specialTokens.eos()) {
+            if (id < 0 || id >= vocab) {
+                throw new ModelFormatException("config: eos_token_id " + id + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        if (specialTokens.bos() >= vocab) {
+            throw new ModelFormatException("config: bos_token_id " + specialTokens.bos() + " is outside the vocabulary [0, "
+                    + vocab + ")");
+        }
         long qkvCols = (long) (heads + 2L * kvHeads) * headDim;
         if (qkvCols > Integer.MAX_VALUE / 8 || (long) vocab * hidden > Integer.MAX_VALUE - 8) {
             throw new ModelFormatException("config: shape too large (" + heads + " heads of " + headDim + ", vocab "

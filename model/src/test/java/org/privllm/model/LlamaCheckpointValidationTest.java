@@ -129,6 +129,8 @@ class LlamaCheckpointValidationTest {
         assertRefused("intermediate_size must be a positive integer");
         editConfig(s -> good.replace("\"tie_word_embeddings\" : false", "\"tie_word_embeddings\" : \"no\""));
         assertRefused("tie_word_embeddings must be true or false");
+        editConfig(s -> good.replace("\"eos_token_id\" : 2", "\"eos_token_id\" : [2, 32]"));
+        assertRefused("eos_token_id 32 is outside the vocabulary [0, 32)");
         editConfig(s -> "{\"model_type\": \"llama\"");
         assertRefused("config.json: not valid JSON");
     }
