@@ -55,6 +55,14 @@ public final class LlamaFixture {
                     false, seed, 10000.0, null, false);
         }
 
+        /** {@code --preset NAME}: only {@code llama-124m}. */
+        public static Spec preset(String name, long seed) {
+            if (!name.equals("llama-124m")) {
+                throw new IllegalArgumentException("unknown preset '" + name + "' (llama-124m)");
+            }
+            return llama124m(seed);
+        }
+
         boolean qkvBias() {
             return arch == Architecture.QWEN2 || attentionBias;
         }

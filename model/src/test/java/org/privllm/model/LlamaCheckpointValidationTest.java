@@ -9,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -181,5 +182,19 @@ class LlamaCheckpointValidationTest {
         write(Architecture.LLAMA);
         editConfig(s -> s.replace("\"head_dim\" : 8,", "").replace("\"num_key_value_heads\" : 2,", ""));
         assertThat(LlamaCheckpoint.config(dir)).extracting(DecoderConfig::headDim, DecoderConfig::kvHeads).containsExactly(4, 4);
+    }
+
+    @Test
+    void presetLlama124mHasItsShape() throws IOException {
+        LlamaFixture.Spec spec = LlamaFixture.Spec.preset("llama-124m", 1);
+        new com.fasterxml.jackson.databind.ObjectMapper().writeValue(dir.resolve("config.json").toFile(),
+                LlamaFixture.configJson(spec));
+        DecoderConfig c = LlamaCheckpoint.config(dir);
+        assertThat(List.of(c.architecture(), c.hidden(), c.layers(), c.heads(), c.kvHeads(), c.headDim(), c.inner(),
+                c.vocab(), c.positions(), c.tiedHead()))
+                .containsExactly(Architecture.LLAMA, 768, 12, 12, 4, 64, 2048, 32000, 2048, false);
+        long perLayer = (long) c.hidden() * (c.qkvWidth() + c.qWidth() + 3L * c.inner()) + 2L * c.hidden();
+        assertThat(perLayer * c.layers() + 2L * c.vocab() * c.hidden() + c.hidden()).as("parameters").isEqualTo(124_668_672L);
+        assertThatThrownBy(() -> LlamaFixture.Spec.preset("llama-7b", 1)).hasMessageContaining("unknown preset 'llama-7b'");
     }
 }
