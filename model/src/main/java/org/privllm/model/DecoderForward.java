@@ -61,13 +61,21 @@ public final class DecoderForward implements ForwardPass {
     public Matrix step(int[] ids, int[] positions, int t) {
         Matrix h = embed(ids, positions);
         for (int layer = 0; layer < config.layers(); layer++) {
-            DecoderWeights.Layer l = weights.layers().get(layer);
-            Kernels.addInPlace(h, ops.attention(layer, norm(h, l.attnNorm()), t));
-            Matrix up = ops.mlpUp(layer, norm(h, l.mlpNorm()));
-            Kernels.addInPlace(h, ops.mlpDown(layer, activate(up)));
+            block(layer, h, t);
         }
         ops.advance(t);
         return norm(h, weights.finalNorm());
+    }
+
+    /**
+     * One block on the residual stream {@code h} ({@code batch·t} rows), in place: attention and MLP
+     * sublayers with their norms and residual adds (for checks that compare a block at a time).
+     */
+    public void block(int layer, Matrix h, int t) {
+        DecoderWeights.Layer l = weights.layers().get(layer);
+        Kernels.addInPlace(h, ops.attention(layer, norm(h, l.attnNorm()), t));
+        Matrix up = ops.mlpUp(layer, norm(h, l.mlpNorm()));
+        Kernels.addInPlace(h, ops.mlpDown(layer, activate(up)));
     }
 
     /** Token embeddings, plus the learned position embeddings when the model has them. */
