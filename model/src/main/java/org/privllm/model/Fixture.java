@@ -22,6 +22,11 @@ public final class Fixture {
         return Gpt2Config.of(12, 768, 12, 50257, 1024);
     }
 
+    /** A random Llama-family checkpoint (llama, mistral, qwen2, qwen3) in HuggingFace layout; see {@link LlamaFixture}. */
+    public static void write(Path out, LlamaFixture.Spec spec) {
+        LlamaFixture.write(out, spec);
+    }
+
     public static void write(Path out, Gpt2Config c, long seed) {
         try {
             Files.createDirectories(out);
@@ -55,7 +60,7 @@ public final class Fixture {
         }
     }
 
-    private static float[] normal(SplittableRandom r, long n, double std, double mean) {
+    static float[] normal(SplittableRandom r, long n, double std, double mean) {
         float[] a = new float[Math.toIntExact(n)];
         for (int i = 0; i < a.length; i += 2) {
             // Box-Muller: two normals per pair of uniforms.

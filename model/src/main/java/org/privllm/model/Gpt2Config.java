@@ -1,10 +1,6 @@
 package org.privllm.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -58,39 +54,28 @@ public record Gpt2Config(int layers, int embd, int heads, int inner, int vocab, 
     }
 
     public static Gpt2Config load(Path dir) {
-        Path file = dir.resolve("config.json");
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(Files.readAllBytes(file));
-        } catch (NoSuchFileException e) {
-            throw new ModelFormatException(file + ": not found (a HuggingFace GPT-2 directory needs config.json)");
-        } catch (IOException e) {
-            throw new ModelFormatException(file + ": not valid JSON (" + firstLine(e.getMessage()) + ")");
-        }
-        if (root == null || !root.isObject()) {
-            throw new ModelFormatException(file + ": expected a JSON object");
-        }
-        String type = text(root, "model_type", "gpt2");
+        ConfigJson cj = ConfigJson.read(dir, "a HuggingFace GPT-2 directory");
+        Path file = cj.file;
+        JsonNode root = cj.root;
+        String type = cj.text("model_type", "gpt2");
         if (!type.equals("gpt2")) {
             throw new ModelFormatException(file + ": model_type '" + type + "' is not supported (only gpt2)");
         }
-        int embd = integer(root, "n_embd", file, null);
-        Integer inner = root.hasNonNull("n_inner") ? integer(root, "n_inner", file, null) : 4 * embd;
-        int vocab = integer(root, "vocab_size", file, null);
-        Activation act = Activation.parse(text(root, "activation_function", "gelu_new"), file);
-        if (root.path("reorder_and_upcast_attn").asBoolean(false)) {
-            // upcasting only changes precision, which we already compute in float32; accepted.
-        }
+        int embd = cj.integer("n_embd");
+        Integer inner = cj.has("n_inner") ? cj.integer("n_inner") : 4 * embd;
+        int vocab = cj.integer("vocab_size");
+        Activation act = Activation.parse(cj.text("activation_function", "gelu_new"), file);
+        // reorder_and_upcast_attn only changes precision, which we already compute in float32: accepted.
         if (root.has("add_cross_attention") && root.get("add_cross_attention").asBoolean(false)) {
             throw new ModelFormatException(file + ": add_cross_attention is not supported");
         }
         int eos = root.hasNonNull("eos_token_id") && root.get("eos_token_id").isInt()
                 ? root.get("eos_token_id").asInt() : vocab - 1;
         return new Gpt2Config(
-                integer(root, "n_layer", file, null), embd, integer(root, "n_head", file, null), inner, vocab,
-                integer(root, "n_positions", file, root.has("n_ctx") ? root.get("n_ctx").asInt() : null),
-                (float) number(root, "layer_norm_epsilon", 1e-5, file), act,
-                bool(root, "scale_attn_weights", true, file), bool(root, "scale_attn_by_inverse_layer_idx", false, file),
+                cj.integer("n_layer"), embd, cj.integer("n_head"), inner, vocab,
+                cj.integer("n_positions", root.has("n_ctx") ? root.get("n_ctx").asInt() : null),
+                (float) cj.number("layer_norm_epsilon", 1e-5), act,
+                cj.bool("scale_attn_weights", true), cj.bool("scale_attn_by_inverse_layer_idx", false),
                 eos);
     }
 
@@ -114,54 +99,5 @@ public record Gpt2Config(int layers, int embd, int heads, int inner, int vocab, 
         m.put("eos_token_id", eosTokenId);
         m.put("tie_word_embeddings", true);
         return m;
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "unreadable";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
-
-    private static String text(JsonNode root, String key, String dflt) {
-        JsonNode n = root.get(key);
-        return n == null || n.isNull() ? dflt : n.asText();
-    }
-
-    private static int integer(JsonNode root, String key, Path file, Integer dflt) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) {
-            if (dflt != null) {
-                return dflt;
-            }
-            throw new ModelFormatException(file + ": missing " + key);
-        }
-        if (!n.canConvertToInt() || !n.isIntegralNumber()) {
-            throw new ModelFormatException(file + ": " + key + " must be an integer, got " + n);
-        }
-        return n.asInt();
-    }
-
-    private static double number(JsonNode root, String key, double dflt, Path file) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) {
-            return dflt;
-        }
-        if (!n.isNumber()) {
-            throw new ModelFormatException(file + ": " + key + " must be a number, got " + n);
-        }
-        return n.asDouble();
-    }
-
-    private static boolean bool(JsonNode root, String key, boolean dflt, Path file) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) {
-            return dflt;
-        }
-        if (!n.isBoolean()) {
-            throw new ModelFormatException(file + ": " + key + " must be true or false, got " + n);
-        }
-        return n.asBoolean();
     }
 }

@@ -2,6 +2,7 @@ package org.privllm.model;
 
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Matrix;
+import org.privllm.tensor.Norms;
 import org.privllm.tensor.Parallel;
 
 /**
@@ -10,7 +11,7 @@ import org.privllm.tensor.Parallel;
  * what stays here (embeddings, LayerNorm, activation, residuals) is exactly what the trusted
  * domain computes in the masked scheme.
  */
-public final class Gpt2Forward {
+public final class Gpt2Forward implements ForwardPass {
     private final Gpt2Config config;
     private final Gpt2Weights weights;
     private final TransformerOps ops;
@@ -29,14 +30,26 @@ public final class Gpt2Forward {
         return weights;
     }
 
+    @Override
     public TransformerOps ops() {
         return ops;
+    }
+
+    @Override
+    public int vocab() {
+        return config.vocab();
+    }
+
+    @Override
+    public int positions() {
+        return config.positions();
     }
 
     /**
      * Runs {@code t} new slots for each sequence; {@code ids} and {@code positions} hold
      * {@code batch·t} entries, sequence-major. Returns the final hidden states after {@code ln_f}.
      */
+    @Override
     public Matrix step(int[] ids, int[] positions, int t) {
         Matrix h = embed(ids, positions);
         for (int layer = 0; layer < config.layers(); layer++) {
@@ -76,26 +89,6 @@ public final class Gpt2Forward {
 
     /** LayerNorm over each row (biased variance, as torch), into a new matrix. */
     public static Matrix layerNorm(Matrix x, float[] gamma, float[] beta, float eps) {
-        Matrix y = new Matrix(x.rows, x.cols);
-        int d = x.cols;
-        for (int r = 0; r < x.rows; r++) {
-            int o = r * d;
-            double mean = 0;
-            for (int i = 0; i < d; i++) {
-                mean += x.data[o + i];
-            }
-            mean /= d;
-            double var = 0;
-            for (int i = 0; i < d; i++) {
-                double c = x.data[o + i] - mean;
-                var += c * c;
-            }
-            var /= d;
-            double inv = 1.0 / Math.sqrt(var + eps);
-            for (int i = 0; i < d; i++) {
-                y.data[o + i] = (float) ((x.data[o + i] - mean) * inv) * gamma[i] + beta[i];
-            }
-        }
-        return y;
+        return Norms.layerNorm(x, gamma, beta, eps);
     }
 }

@@ -3,19 +3,24 @@ package org.privllm.model;
 import org.privllm.tensor.Matrix;
 
 /**
- * The heavy linear algebra of one GPT-2 forward pass, wherever it runs: locally in plaintext
- * ({@link PlainOps}) or on an untrusted executor behind masks (the trusted module's implementation).
- * {@link Gpt2Forward} keeps embeddings, LayerNorm, the activation and the residual adds.
+ * The heavy linear algebra of one decoder forward pass, wherever it runs: locally in plaintext
+ * ({@link PlainOps} for GPT-2, {@link PlainDecoderOps} for any {@link DecoderConfig}) or on an untrusted
+ * executor behind masks (the trusted module's implementation). {@link Gpt2Forward} and
+ * {@link DecoderForward} keep embeddings, norms, the activation and the residual adds.
  */
 public interface TransformerOps {
 
     /** Starts an empty KV cache for a batch whose sequence b begins with {@code leftPad[b]} padding slots. */
     void startCache(int[] leftPad, int capacity);
 
-    /** Attention sublayer of {@code layer} on LayerNorm output {@code x} ({@code batch·t} rows): c_attn, attention over the cache, c_proj. */
+    /**
+     * Attention sublayer of {@code layer} on norm output {@code x} ({@code batch·t} rows): the fused q/k/v
+     * product (GPT-2's c_attn), attention over the cache (with RoPE and q/k norms where the model has
+     * them: {@link AttentionCore}), the output projection (c_proj, o_proj).
+     */
     Matrix attention(int layer, Matrix x, int t);
 
-    /** {@code x·W_fc + b_fc} of {@code layer}. */
+    /** {@code x·W_fc + b_fc} of {@code layer}; for a gated MLP the fused {@code [gate | up]} product. */
     Matrix mlpUp(int layer, Matrix x);
 
     /** {@code x·W_proj + b_proj} of {@code layer}'s MLP. */

@@ -6,7 +6,9 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Multi-head causal attention over a {@link KvCache}: the same kernel serves the plaintext engine
- * and the untrusted executor (which runs it on masked Q̃, K̃, Ṽ with {@code N_Q·N_Kᵀ = I}).
+ * and the untrusted executor (which runs it on masked Q̃, K̃, Ṽ with {@code N_Q·N_Kᵀ = I}). Heads
+ * may be grouped (GQA: several query heads per key/value head) and need not be {@code width/heads}
+ * wide.
  */
 public final class Attention {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -14,7 +16,8 @@ public final class Attention {
     private Attention() {}
 
     /**
-     * Appends this step's keys and values to {@code cache} at {@code layer}, then attends.
+     * Appends this step's keys and values to {@code cache} at {@code layer}, then attends: GPT-2's
+     * multi-head attention, one key/value head per query head of width {@code width / heads}.
      *
      * @param qkv   {@code batch·t × 3·width}: [Q | K | V] for the {@code t} new slots of each sequence
      * @param heads number of heads ({@code width} must be divisible by it)
@@ -30,10 +33,37 @@ public final class Attention {
         if (width % heads != 0) {
             throw new IllegalArgumentException("width " + width + " not divisible by " + heads + " heads");
         }
-        cache.append(layer, qkv, qkv, width, 2 * width, t);
+        return attend(cache, layer, qkv, t, heads, heads, width / heads, scale);
+    }
+
+    /**
+     * Grouped-query attention: {@code heads} query heads share {@code kvHeads} key/value heads, query
+     * head {@code h} reading key/value head {@code h / (heads / kvHeads)}; the cache holds only the
+     * {@code kvHeads·headDim} key and value columns per slot. Appends this step's keys and values to
+     * {@code cache} at {@code layer}, then attends.
+     *
+     * @param qkv {@code batch·t × (heads + 2·kvHeads)·headDim}: [Q | K | V] for the {@code t} new slots
+     *            of each sequence (any rotary encoding already applied)
+     * @return {@code batch·t × heads·headDim}: per query head {@code softmax(scale·Q·Kᵀ + causal/pad mask)·V}
+     */
+    public static Matrix attend(KvCache cache, int layer, Matrix qkv, int t, int heads, int kvHeads, int headDim,
+                                float scale) {
+        if (heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException(heads + " query heads cannot share " + kvHeads + " key/value heads");
+        }
+        int kvWidth = kvHeads * headDim, qWidth = heads * headDim;
+        if (cache.width() != kvWidth) {
+            throw new IllegalArgumentException("KV cache width " + cache.width() + " != " + kvHeads + " heads x "
+                    + headDim);
+        }
+        if (qkv.cols != qWidth + 2 * kvWidth || qkv.rows != cache.batch() * t) {
+            throw new IllegalArgumentException("attention input " + qkv.shape() + " for batch " + cache.batch()
+                    + " x " + t + ", " + heads + " query and " + kvHeads + " key/value heads of " + headDim);
+        }
+        cache.append(layer, qkv, qkv, qWidth, qWidth + kvWidth, t);
         int past = cache.length();
-        Matrix out = new Matrix(qkv.rows, width);
-        int dh = width / heads;
+        Matrix out = new Matrix(qkv.rows, qWidth);
+        int dh = headDim, group = heads / kvHeads;
         int batch = cache.batch();
         float[] kd = cache.keys(layer), vd = cache.values(layer);
         // a chunk of heads should be worth a hand-off to another thread
@@ -43,8 +73,8 @@ public final class Attention {
             Scratch s = new Scratch(t, past + t, dh);
             for (int bh = from; bh < to; bh++) {
                 int b = bh / heads, h = bh % heads;
-                attendHead(qkv, b * t, t, kd, vd, cache.slot(b, 0), h * dh, width, cache.leftPad(b), past, dh,
-                        scale, out, s);
+                attendHead(qkv, b * t, t, h * dh, kd, vd, cache.slot(b, 0) + h / group * dh, kvWidth,
+                        cache.leftPad(b), past, dh, scale, out, s);
             }
         });
         return out;
@@ -71,49 +101,52 @@ public final class Attention {
     }
 
     /**
-     * One head of one sequence, as two products on the matmul micro-kernel: scores {@code Q·Kᵀ}
+     * One query head of one sequence, as two products on the matmul micro-kernel: scores {@code Q·Kᵀ}
      * ({@code t × m} over the {@code m} real key slots), masked softmax per row, then {@code P·V}.
-     * The head's keys and values are first packed into {@link PackedWeight}'s panel layout.
+     * The head's keys and values are first packed into {@link PackedWeight}'s panel layout (a
+     * key/value head shared by a group is packed once per query head: O(m·dh) next to the
+     * products' O(t·m·dh), and every query head stays its own parallel work item).
      *
-     * @param qRow  first row of this sequence in {@code qkv} and {@code out}
-     * @param slot0 offset of this sequence's slot 0 in the layer's key and value arrays (row stride {@code width})
-     * @param hd    this head's first column ({@code h·dh})
-     * @param first first real (non-padding) slot
+     * @param qRow   first row of this sequence in {@code qkv} and {@code out}
+     * @param qCol   this query head's first column in {@code qkv} and {@code out} ({@code h·dh})
+     * @param base   offset of this sequence's slot 0 at its key/value head's first column in the
+     *               layer's key and value arrays
+     * @param stride floats per cache slot ({@code kvHeads·dh})
+     * @param first  first real (non-padding) slot
      */
-    private static void attendHead(Matrix qkv, int qRow, int t, float[] kd, float[] vd, int slot0, int hd, int width,
+    private static void attendHead(Matrix qkv, int qRow, int t, int qCol, float[] kd, float[] vd, int base, int stride,
                                    int first, int past, int dh, float scale, Matrix out, Scratch s) {
-        int base = slot0 + hd;
         int m = past + t - first;
         if (m <= 0) {
             return; // every query is a padding slot with nothing to attend to: outputs stay zero, unused
         }
         if (t < ROWS_FOR_PRODUCTS) {
             for (int i = 0; i < t; i++) {
-                attendRow(qkv.data, (qRow + i) * qkv.cols + hd, kd, vd, base + first * width, width, m - t + i + 1,
-                        dh, scale, s.scores, out.data, (qRow + i) * width + hd);
+                attendRow(qkv.data, (qRow + i) * qkv.cols + qCol, kd, vd, base + first * stride, stride, m - t + i + 1,
+                        dh, scale, s.scores, out.data, (qRow + i) * out.cols + qCol);
             }
             return;
         }
         int nr = PackedWeight.NR;
         for (int j = 0; j < m; j++) { // Kᵀ as an in=dh × out=m weight
-            int src = base + (first + j) * width, dst = j / nr * dh * nr + j % nr;
+            int src = base + (first + j) * stride, dst = j / nr * dh * nr + j % nr;
             for (int p = 0; p < dh; p++) {
                 s.keys[dst + p * nr] = kd[src + p];
             }
         }
-        Kernels.multiply(qkv.data, qRow * qkv.cols + hd, qkv.cols, t, dh, s.keys, 0, 0, (m + nr - 1) / nr, null, s.scores, 0, m, m,
-                s.tile);
+        Kernels.multiply(qkv.data, qRow * qkv.cols + qCol, qkv.cols, t, dh, s.keys, 0, 0, (m + nr - 1) / nr, null,
+                s.scores, 0, m, m, s.tile);
         for (int i = 0; i < t; i++) {
             softmaxRow(s.scores, i * m, past + i - first + 1, m, scale);
         }
         for (int j = 0; j < m; j++) { // V as an in=m × out=dh weight
-            int src = base + (first + j) * width;
+            int src = base + (first + j) * stride;
             for (int q = 0; q * nr < dh; q++) {
                 System.arraycopy(vd, src + q * nr, s.values, (q * m + j) * nr, Math.min(nr, dh - q * nr));
             }
         }
-        Kernels.multiply(s.scores, 0, m, t, m, s.values, 0, 0, (dh + nr - 1) / nr, null, out.data, qRow * width + hd, width, dh,
-                s.tile);
+        Kernels.multiply(s.scores, 0, m, t, m, s.values, 0, 0, (dh + nr - 1) / nr, null, out.data,
+                qRow * out.cols + qCol, out.cols, dh, s.tile);
     }
 
     /**

@@ -281,6 +281,24 @@ public final class Kernels {
         }
     }
 
+    /**
+     * SwiGLU's gating: {@code out[oo + j] = silu(gate[go + j]) · up[uo + j]} for {@code j < n}, with
+     * {@code silu(v) = v / (1 + e^(−v))}, vectorised on the JDK's SVML EXP like {@link #geluTanh}.
+     * {@code out} may alias {@code gate} or {@code up} at the same offset.
+     */
+    public static void siluGate(float[] gate, int go, float[] up, int uo, float[] out, int oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector g = FloatVector.fromArray(S, gate, go + i);
+            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            silu.mul(FloatVector.fromArray(S, up, uo + i)).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            float g = gate[go + i];
+            out[oo + i] = (float) (g / (1.0 + Math.exp(-g))) * up[uo + i];
+        }
+    }
+
     private static final float TWO_PI_2_24 = (float) (2 * Math.PI * 0x1.0p-24);
 
     /**

@@ -16,7 +16,8 @@ public final class KvCache {
     private int length;
 
     /**
-     * @param width    values per slot: all heads side by side ({@code n_embd})
+     * @param width    values per slot: all key/value heads side by side ({@code n_embd} for GPT-2,
+     *                 {@code kvHeads·headDim} with grouped-query attention)
      * @param capacity slots per sequence (at most {@code n_positions} plus padding)
      */
     public KvCache(int layers, int batch, int capacity, int width, int[] leftPad) {

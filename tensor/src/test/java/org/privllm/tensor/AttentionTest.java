@@ -109,6 +109,90 @@ class AttentionTest {
         return out;
     }
 
+    /**
+     * Grouped-query attention with a head width unrelated to the model width: prefill of a left-padded
+     * batch, then decode steps; every real query row equals a naive double-precision attention in which
+     * query head h reads key/value head h / (heads / kvHeads), and the cache holds kvHeads·dh per slot.
+     */
+    @ParameterizedTest(name = "[{index}] batch={0}, prompt={1}, steps={2}, kvHeads={3}, group={4}, dh={5}, seed={6}")
+    @MethodSource
+    void groupedQueryAttentionMatchesNaive(int batch, int prompt, int steps, int kvHeads, int group, int dh, long seed) {
+        Random rnd = new Random(seed);
+        int heads = kvHeads * group, qWidth = heads * dh, kvWidth = kvHeads * dh;
+        int[] pad = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            pad[b] = rnd.nextInt(prompt);
+        }
+        KvCache cache = new KvCache(1, batch, prompt + steps, kvWidth, pad);
+        float scale = (float) (1 / Math.sqrt(dh));
+        List<List<float[]>> history = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            history.add(new ArrayList<>());
+        }
+        int t = prompt;
+        for (int step = 0; step <= steps; step++, t = 1) {
+            int past = cache.length();
+            Matrix qkv = Naive.random(rnd, batch * t, qWidth + 2 * kvWidth);
+            Matrix out = Attention.attend(cache, 0, qkv, t, heads, kvHeads, dh, scale);
+            assertThat(out.cols).isEqualTo(qWidth);
+            for (int b = 0; b < batch; b++) {
+                for (int i = 0; i < t; i++) {
+                    history.get(b).add(qkv.row(b * t + i));
+                    assertThat(cache.key(0, b, past + i)).containsExactly(qkv.cols(qWidth, qWidth + kvWidth).row(b * t + i));
+                }
+            }
+            for (int b = 0; b < batch; b++) {
+                for (int i = 0; i < t; i++) {
+                    int slot = past + i;
+                    if (slot < pad[b]) {
+                        continue;
+                    }
+                    List<float[]> rows = history.get(b);
+                    for (int h = 0; h < heads; h++) {
+                        int kv = h / group, kCol = qWidth + kv * dh, vCol = qWidth + kvWidth + kv * dh;
+                        double[] s = new double[slot + 1];
+                        double max = Double.NEGATIVE_INFINITY, sum = 0;
+                        for (int j = pad[b]; j <= slot; j++) {
+                            double d = 0;
+                            for (int c = 0; c < dh; c++) {
+                                d += (double) rows.get(slot)[h * dh + c] * rows.get(j)[kCol + c];
+                            }
+                            s[j] = d * scale;
+                            max = Math.max(max, s[j]);
+                        }
+                        for (int j = pad[b]; j <= slot; j++) {
+                            s[j] = Math.exp(s[j] - max);
+                            sum += s[j];
+                        }
+                        for (int c = 0; c < dh; c++) {
+                            double ref = 0;
+                            for (int j = pad[b]; j <= slot; j++) {
+                                ref += s[j] / sum * rows.get(j)[vCol + c];
+                            }
+                            assertThat((double) out.get(b * t + i, h * dh + c)).as("seq %d slot %d head %d col %d", b, slot, h, c)
+                                    .isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-4));
+                        }
+                    }
+                }
+            }
+            cache.advance(t);
+        }
+    }
+
+    static Stream<Arguments> groupedQueryAttentionMatchesNaive() {
+        return Cases.of(25, 5_500, d -> new Object[] {d.intIn(1, 3), d.intIn(1, 9), d.intIn(0, 4), d.intIn(1, 3),
+                d.intIn(1, 4), d.oneOf(2, 5, 8, 16, 24, 64), d.anyLong()});
+    }
+
+    @Test
+    void groupedShapesAreChecked() {
+        KvCache cache = new KvCache(1, 1, 4, 8, new int[] {0});
+        assertThatThrownBy(() -> Attention.attend(cache, 0, new Matrix(1, 32), 1, 3, 2, 4, 1f)).hasMessageContaining("cannot share");
+        assertThatThrownBy(() -> Attention.attend(cache, 0, new Matrix(1, 64), 1, 4, 2, 8, 1f)).hasMessageContaining("KV cache width");
+        assertThatThrownBy(() -> Attention.attend(cache, 0, new Matrix(1, 31), 1, 4, 2, 4, 1f)).hasMessageContaining("attention input");
+        assertThat(Attention.attend(cache, 0, new Matrix(1, 32), 1, 4, 2, 4, 1f).cols).isEqualTo(16);
+    }
+
     @Test
     void paddingNeverLeaksIntoRealRows() {
         // the same real tokens give the same outputs whatever sits in the padding slots

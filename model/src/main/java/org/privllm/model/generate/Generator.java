@@ -3,6 +3,7 @@ package org.privllm.model.generate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.privllm.model.ForwardPass;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Forward;
 import org.privllm.tensor.Matrix;
@@ -11,13 +12,18 @@ import org.privllm.tensor.Matrix;
  * Batched generation as HuggingFace does it: prompts left-padded to a common length (padding
  * slots masked out of attention, position ids counted from each prompt's first real token), one
  * prefill, then one decode step per new token over the KV cache. Only the last position of each
- * sequence goes through the LM head.
+ * sequence goes through the LM head. Any {@link ForwardPass} (GPT-2, the Llama family) can be driven.
  */
 public final class Generator {
-    private final Gpt2Forward forward;
+    private final ForwardPass forward;
 
-    public Generator(Gpt2Forward forward) {
+    public Generator(ForwardPass forward) {
         this.forward = forward;
+    }
+
+    /** GPT-2's forward (the constructor the other modules call; a {@link Gpt2Forward} is a {@link ForwardPass}). */
+    public Generator(Gpt2Forward forward) {
+        this((ForwardPass) forward);
     }
 
     /** Receives each new token as it is chosen (sequence index, token id). */
@@ -40,6 +46,11 @@ public final class Generator {
 
     /** Checks prompts against the model before anything runs (one-line errors). */
     public static void validate(Gpt2Config c, List<int[]> prompts, int maxNewTokens) {
+        validate(c.vocab(), c.positions(), prompts, maxNewTokens);
+    }
+
+    /** Checks prompts against a model of {@code vocab} tokens and {@code positions} positions (one-line errors). */
+    public static void validate(int vocab, int positions, List<int[]> prompts, int maxNewTokens) {
         if (prompts.isEmpty()) {
             throw new IllegalArgumentException("no prompt given");
         }
@@ -50,13 +61,13 @@ public final class Generator {
             if (p.length == 0) {
                 throw new IllegalArgumentException("empty prompt");
             }
-            if (p.length > c.positions()) {
+            if (p.length > positions) {
                 throw new IllegalArgumentException("prompt of " + p.length + " tokens is longer than n_positions "
-                        + c.positions());
+                        + positions);
             }
             for (int id : p) {
-                if (id < 0 || id >= c.vocab()) {
-                    throw new IllegalArgumentException("token id " + id + " is out of range [0, " + c.vocab() + ")");
+                if (id < 0 || id >= vocab) {
+                    throw new IllegalArgumentException("token id " + id + " is out of range [0, " + vocab + ")");
                 }
             }
         }
@@ -73,12 +84,29 @@ public final class Generator {
      */
     public Result generate(List<int[]> prompts, int maxNewTokens, Sampling sampling, int eosId,
                            TokenListener listener, java.util.function.Consumer<Matrix> logitsObserver) {
-        Gpt2Config c = forward.config();
-        validate(c, prompts, maxNewTokens);
+        return generate(prompts, maxNewTokens, sampling, eosId >= 0 ? new int[] {eosId} : new int[0], listener,
+                logitsObserver);
+    }
+
+    /** Generation stopping at any of {@code eosIds}; see the six-argument form. */
+    public Result generate(List<int[]> prompts, int maxNewTokens, Sampling sampling, int[] eosIds,
+                           TokenListener listener) {
+        return generate(prompts, maxNewTokens, sampling, eosIds, listener, null);
+    }
+
+    /**
+     * As {@link #generate(List, int, Sampling, int, TokenListener, java.util.function.Consumer)}, a
+     * sequence stopping at the first of any of {@code eosIds} (which may be empty: no stop token).
+     */
+    public Result generate(List<int[]> prompts, int maxNewTokens, Sampling sampling, int[] eosIds,
+                           TokenListener listener, java.util.function.Consumer<Matrix> logitsObserver) {
+        int vocab = forward.vocab();
+        validate(vocab, forward.positions(), prompts, maxNewTokens);
         int batch = prompts.size();
         int len = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
         // Positions past n_positions do not exist: generation stops there.
-        int steps = Math.min(maxNewTokens, c.positions() - len);
+        int steps = Math.min(maxNewTokens, forward.positions() - len);
+        forward.checkContext(len + Math.max(steps, 0));
         int[] pad = new int[batch];
         int[] ids = new int[batch * len], pos = new int[batch * len];
         for (int b = 0; b < batch; b++) {
@@ -110,15 +138,15 @@ public final class Generator {
             boolean any = false;
             for (int b = 0; b < batch; b++) {
                 if (done[b]) {
-                    next[b] = eosId >= 0 ? eosId : 0;
+                    next[b] = eosIds.length > 0 ? eosIds[0] : 0; // fed to finished sequences, never read back
                 } else {
-                    next[b] = sampler.next(logits.data, b * c.vocab(), c.vocab());
+                    next[b] = sampler.next(logits.data, b * vocab, vocab);
                     out.get(b).add(next[b]);
                     produced++;
                     if (listener != null) {
                         listener.onToken(b, next[b]);
                     }
-                    done[b] = next[b] == eosId;
+                    done[b] = isEos(next[b], eosIds);
                 }
                 any |= !done[b];
                 nextPos[b] = len + s - pad[b];
@@ -144,14 +172,23 @@ public final class Generator {
 
     /** Logits at every position of one prompt (no decode), {@code len × vocab}. */
     public Matrix logits(int[] prompt) {
-        Gpt2Config c = forward.config();
-        validate(c, List.of(prompt), 0);
+        validate(forward.vocab(), forward.positions(), List.of(prompt), 0);
+        forward.checkContext(prompt.length);
         int[] pos = new int[prompt.length];
         for (int i = 0; i < pos.length; i++) {
             pos[i] = i;
         }
         forward.ops().startCache(new int[] {0}, prompt.length);
         return forward.ops().lmHead(forward.step(prompt, pos, prompt.length));
+    }
+
+    private static boolean isEos(int token, int[] eosIds) {
+        for (int e : eosIds) {
+            if (token == e) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Matrix lastRows(Matrix h, int batch, int t) {

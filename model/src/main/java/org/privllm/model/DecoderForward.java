@@ -1,0 +1,131 @@
+package org.privllm.model;
+
+import org.privllm.tensor.Kernels;
+import org.privllm.tensor.Matrix;
+import org.privllm.tensor.Norms;
+import org.privllm.tensor.Parallel;
+
+/**
+ * The decoder block loop, for every {@link DecoderConfig}: embeddings (plus learned positions), then
+ * per block {@code h += attention(norm₁(h))} and {@code h += down(act(up(norm₂(h))))}, then the final
+ * norm. The norm (LayerNorm or RMSNorm), the position encoding (learned here, or rotary inside the
+ * attention) and the MLP (plain, or gated with {@code [gate | up]} from one product) are the config's.
+ * The linear algebra goes to {@link TransformerOps}; what stays here (embeddings, norms, activation,
+ * residuals) is what a trusted domain computes in the masked scheme.
+ */
+public final class DecoderForward implements ForwardPass {
+    private final DecoderConfig config;
+    private final DecoderWeights weights;
+    private final TransformerOps ops;
+
+    public DecoderForward(DecoderConfig config, DecoderWeights weights, TransformerOps ops) {
+        this.config = config;
+        this.weights = weights;
+        this.ops = ops;
+    }
+
+    public DecoderConfig config() {
+        return config;
+    }
+
+    public DecoderWeights weights() {
+        return weights;
+    }
+
+    @Override
+    public TransformerOps ops() {
+        return ops;
+    }
+
+    @Override
+    public int vocab() {
+        return config.vocab();
+    }
+
+    @Override
+    public int positions() {
+        return config.positions();
+    }
+
+    @Override
+    public void checkContext(int tokens) {
+        int w = config.slidingWindow();
+        if (w > 0 && tokens > w) {
+            throw new IllegalArgumentException("a sequence of " + tokens + " tokens (prompt + new) exceeds the "
+                    + config.architecture().modelType() + " sliding window of " + w
+                    + ", which this engine does not implement (it computes full attention)");
+        }
+    }
+
+    @Override
+    public Matrix step(int[] ids, int[] positions, int t) {
+        Matrix h = embed(ids, positions);
+        for (int layer = 0; layer < config.layers(); layer++) {
+            block(layer, h, t);
+        }
+        ops.advance(t);
+        return norm(h, weights.finalNorm());
+    }
+
+    /**
+     * One block on the residual stream {@code h} ({@code batch·t} rows), in place: attention and MLP
+     * sublayers with their norms and residual adds (for checks that compare a block at a time).
+     */
+    public void block(int layer, Matrix h, int t) {
+        DecoderWeights.Layer l = weights.layers().get(layer);
+        Kernels.addInPlace(h, ops.attention(layer, norm(h, l.attnNorm()), t));
+        Matrix up = ops.mlpUp(layer, norm(h, l.mlpNorm()));
+        Kernels.addInPlace(h, ops.mlpDown(layer, activate(up)));
+    }
+
+    /** Token embeddings, plus the learned position embeddings when the model has them. */
+    public Matrix embed(int[] ids, int[] positions) {
+        int d = config.hidden();
+        Matrix h = new Matrix(ids.length, d);
+        Matrix wpe = weights.positionEmbeddings();
+        for (int r = 0; r < ids.length; r++) {
+            int id = ids[r], pos = positions[r];
+            if (id < 0 || id >= config.vocab()) {
+                throw new IllegalArgumentException("token id " + id + " is out of range [0, " + config.vocab() + ")");
+            }
+            if (pos < 0 || pos >= config.positions()) {
+                throw new IllegalArgumentException("position " + pos + " is beyond the model's " + config.positions()
+                        + " positions");
+            }
+            System.arraycopy(weights.embeddings().data, id * d, h.data, r * d, d);
+            if (wpe != null) {
+                Kernels.axpy(1f, wpe.data, pos * d, h.data, r * d, d);
+            }
+        }
+        return h;
+    }
+
+    /**
+     * The MLP's nonlinearity on the first product: in place for a plain MLP; for a gated one a new
+     * {@code rows × inner} matrix {@code silu(gate)·up} from the fused {@code [gate | up]} rows.
+     */
+    public Matrix activate(Matrix up) {
+        int inner = config.inner();
+        if (!config.mlp().gated()) {
+            Parallel.forRange(up.rows, 1, (from, to) ->
+                    config.mlp().activation().applyInPlace(up.data, from * up.cols, to * up.cols));
+            return up;
+        }
+        Matrix gated = new Matrix(up.rows, inner);
+        Parallel.forRange(up.rows, 1, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                Kernels.siluGate(up.data, r * up.cols, up.data, r * up.cols + inner, gated.data, r * inner, inner);
+            }
+        });
+        return gated;
+    }
+
+    /** The configured norm over each row, into a new matrix. */
+    public Matrix norm(Matrix x, DecoderWeights.NormWeights w) {
+        float eps = config.norm().eps();
+        return switch (config.norm().kind()) {
+            case LAYER_NORM -> Norms.layerNorm(x, w.gamma(), w.beta(), eps);
+            case RMS_NORM -> Norms.rmsNorm(x, w.gamma(), eps);
+        };
+    }
+}
