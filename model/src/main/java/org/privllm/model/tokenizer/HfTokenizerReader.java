@@ -158,23 +158,36 @@ final class HfTokenizerReader {
         return id;
     }
 
+    /**
+     * tokenizer.json's {@code added_tokens}, with the ids HuggingFace gives them — not the file's
+     * {@code id} fields, which it only checks: a token the vocabulary has keeps its vocabulary id, the
+     * others count up from the vocabulary's size in file order. (The two agree in real files.) Special
+     * tokens come first, as in HuggingFace's matching order; a repeated content keeps its first id.
+     */
     private List<AddedTokens.Token> addedTokens(JsonNode list, Map<String, Integer> vocab) {
-        List<AddedTokens.Token> out = new ArrayList<>();
-        if (list.isMissingNode() || list.isNull()) return out;
+        List<AddedTokens.Token> special = new ArrayList<>();
+        List<AddedTokens.Token> ordinary = new ArrayList<>();
+        if (list.isMissingNode() || list.isNull()) return special;
         if (!list.isArray()) throw fail("added_tokens", "expected an array");
+        Map<String, Integer> ids = new HashMap<>();
+        int maxAdded = -1;
         for (int i = 0; i < list.size(); i++) {
             String where = "added_tokens[" + i + "]";
             JsonNode t = list.get(i);
             String content = requiredText(t, "content", where);
-            JsonNode idNode = t.path("id");
-            if (!idNode.isIntegralNumber() || !idNode.canConvertToInt() || idNode.asInt() < 0) throw fail(where, "missing or bad id");
-            boolean special = t.path("special").asBoolean(false);
-            Integer inVocab = vocab.get(content); // HuggingFace gives a token the model already has the model's id
-            out.add(new AddedTokens.Token(inVocab != null ? inVocab : idNode.asInt(), content,
-                    t.path("single_word").asBoolean(false), t.path("lstrip").asBoolean(false),
-                    t.path("rstrip").asBoolean(false), t.path("normalized").asBoolean(!special), special));
+            if (content.isEmpty()) continue;
+            boolean isSpecial = t.path("special").asBoolean(false);
+            Integer id = ids.containsKey(content) ? ids.get(content) : vocab.get(content);
+            if (id == null) id = maxAdded >= vocab.size() ? maxAdded + 1 : vocab.size();
+            ids.put(content, id);
+            maxAdded = Math.max(maxAdded, id);
+            var token = new AddedTokens.Token(id, content, t.path("single_word").asBoolean(false),
+                    t.path("lstrip").asBoolean(false), t.path("rstrip").asBoolean(false),
+                    t.path("normalized").asBoolean(!isSpecial), isSpecial);
+            (isSpecial ? special : ordinary).add(token);
         }
-        return out;
+        special.addAll(ordinary);
+        return special;
     }
 
     // ---- normalizer, pre-tokenizer, decoder, post-processor ----
@@ -322,16 +335,22 @@ final class HfTokenizerReader {
         return singleCodePoint(n, "replacement", where);
     }
 
-    /** Metaspace's prepend scheme: {@code prepend_scheme}, or the older {@code add_prefix_space} (false: never). */
+    /**
+     * Metaspace's {@code prepend_scheme} (default {@code always}); the older {@code add_prefix_space: false}
+     * means {@code never} and, as in HuggingFace, contradicts any other declared scheme.
+     */
     private PrependScheme prependScheme(JsonNode n, String where) {
-        JsonNode scheme = n.get("prepend_scheme");
+        JsonNode declared = n.get("prepend_scheme");
+        PrependScheme scheme = PrependScheme.ALWAYS;
+        if (declared != null && !declared.isNull()) {
+            scheme = PrependScheme.fromJson(declared.asText());
+            if (scheme == null) throw fail(where + ".prepend_scheme", "unknown scheme " + quote(declared.asText()));
+        }
         if (n.path("add_prefix_space").isBoolean() && !n.path("add_prefix_space").asBoolean()) {
+            if (scheme != PrependScheme.NEVER) throw fail(where, "add_prefix_space does not match declared prepend_scheme");
             return PrependScheme.NEVER;
         }
-        if (scheme == null || scheme.isNull()) return PrependScheme.ALWAYS;
-        PrependScheme s = PrependScheme.fromJson(scheme.asText());
-        if (s == null) throw fail(where + ".prepend_scheme", "unknown scheme " + quote(scheme.asText()));
-        return s;
+        return scheme;
     }
 
     private int singleCodePoint(JsonNode n, String field, String where) {

@@ -13,9 +13,9 @@ import java.util.regex.PatternSyntaxException;
  * {@code \p{N}} — but a few escapes do not, and are rewritten:
  *
  * <ul>
- *   <li>{@code \s \w \d} are Unicode in Oniguruma (White_Space; Letter|Mark|Decimal_Number|
+ *   <li>{@code \s \w \d} are Unicode in Oniguruma (White_Space; Alphabetic|Mark|Decimal_Number|
  *       Connector_Punctuation; Decimal_Number) and written out as explicit classes here, so that no
- *       Java flag (UNICODE_CHARACTER_CLASS counts Alphabetic and joiners as word characters) decides;
+ *       Java flag decides (UNICODE_CHARACTER_CLASS counts joiners as word characters);
  *   <li>{@code \h} is a hex digit in Oniguruma (horizontal space in Java), {@code \v} is U+000B;
  *   <li>{@code \p{Han}}-style script names become Java's {@code \p{IsHan}}, {@code \p{^L}} becomes
  *       {@code \P{L}}; POSIX brackets such as {@code [[:alpha:]]} get their Unicode meaning;
@@ -30,7 +30,10 @@ final class OnigRegex {
     private static final int FLAGS = Pattern.UNICODE_CASE | Pattern.UNIX_LINES | Pattern.MULTILINE;
 
     private static final String SPACE = "\\t-\\r\\x{85}\\p{Z}";
-    private static final String WORD = "\\p{L}\\p{M}\\p{Nd}\\p{Pc}";
+    /** Oniguruma's word characters ({@code [\\w]}, {@code \\p{Word}}, {@code [[:word:]]}): Alphabetic, marks, decimal digits, connectors. */
+    private static final String WORD = "\\p{IsAlphabetic}\\p{M}\\p{Nd}\\p{Pc}";
+    /** A bare {@code \\w} (outside a class) also matches ² ³ ¹ ¼ ½ ¾: Oniguruma reads Latin-1 from its byte table there. */
+    private static final String BARE_WORD = WORD + "\\xB2\\xB3\\xB9\\xBC-\\xBE";
     private static final String HEX = "0-9a-fA-F";
 
     private static final Set<String> CATEGORIES = Set.of("L", "LU", "LL", "LT", "LM", "LO", "LC", "M", "MN", "MC", "ME",
@@ -51,11 +54,16 @@ final class OnigRegex {
             Map.entry("EMOJIPRESENTATION", "Emoji_Presentation"), Map.entry("EXTENDEDPICTOGRAPHIC", "Extended_Pictographic"),
             Map.entry("EMOJIMODIFIER", "Emoji_Modifier"), Map.entry("EMOJIMODIFIERBASE", "Emoji_Modifier_Base"),
             Map.entry("EMOJICOMPONENT", "Emoji_Component"), Map.entry("HEXDIGIT", "Hex_Digit"));
-    /** Oniguruma's Unicode POSIX brackets, as the inside of a Java class. */
-    private static final Map<String, String> POSIX = Map.ofEntries(Map.entry("alnum", "\\p{L}\\p{M}\\p{Nd}"),
-            Map.entry("alpha", "\\p{L}\\p{M}"), Map.entry("blank", "\\p{Zs}\\t"), Map.entry("cntrl", "\\p{Cc}\\p{Cf}\\p{Cn}\\p{Co}\\p{Cs}"),
-            Map.entry("digit", "\\p{Nd}"), Map.entry("lower", "\\p{Ll}"), Map.entry("upper", "\\p{Lu}"),
-            Map.entry("punct", "\\p{P}"), Map.entry("space", SPACE), Map.entry("xdigit", HEX), Map.entry("word", WORD));
+    /**
+     * Oniguruma's Unicode POSIX brackets as the inside of a Java class, as measured against HuggingFace's
+     * build (which differ from Oniguruma's documentation: punct includes every symbol, cntrl is Cc only,
+     * alpha is the Alphabetic property, so Ⅻ and Ⓐ are letters and U+0301 is not).
+     */
+    private static final Map<String, String> POSIX = Map.ofEntries(Map.entry("alnum", "\\p{IsAlphabetic}\\p{Nd}"),
+            Map.entry("alpha", "\\p{IsAlphabetic}"), Map.entry("blank", "\\p{Zs}\\t"), Map.entry("cntrl", "\\p{Cc}"),
+            Map.entry("digit", "\\p{Nd}"), Map.entry("lower", "\\p{IsLowercase}"), Map.entry("upper", "\\p{IsUppercase}"),
+            Map.entry("punct", "\\p{P}\\p{S}"), Map.entry("space", SPACE), Map.entry("xdigit", HEX),
+            Map.entry("word", "\\p{IsAlphabetic}\\p{M}\\p{Nd}\\p{Pc}"));
 
     private OnigRegex() {}
 
@@ -124,8 +132,8 @@ final class OnigRegex {
         switch (e) {
             case 's' -> out.append(inClass ? SPACE : "[" + SPACE + "]");
             case 'S' -> out.append("[^" + SPACE + "]");
-            case 'w' -> out.append(inClass ? WORD : "[" + WORD + "]");
-            case 'W' -> out.append("[^" + WORD + "]");
+            case 'w' -> out.append(inClass ? WORD : "[" + BARE_WORD + "]");
+            case 'W' -> out.append("[^" + (inClass ? WORD : BARE_WORD) + "]");
             case 'd' -> out.append("\\p{Nd}");
             case 'D' -> out.append("\\P{Nd}");
             case 'h' -> out.append(inClass ? HEX : "[" + HEX + "]");

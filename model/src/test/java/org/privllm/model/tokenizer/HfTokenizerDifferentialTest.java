@@ -125,7 +125,7 @@ class HfTokenizerDifferentialTest {
                 ids[i] = rnd.nextInt(tok.vocabSize());
             } else if (kind < 6) {
                 int[] bytes = tok.encode(RARE[rnd.nextInt(RARE.length)], false);
-                ids[i] = bytes[rnd.nextInt(bytes.length)];
+                ids[i] = bytes.length == 0 ? rnd.nextInt(tok.vocabSize()) : bytes[rnd.nextInt(bytes.length)];
             } else if (kind < 7) {
                 ids[i] = tok.vocabSize() - 1 - rnd.nextInt(Math.min(30, tok.vocabSize())); // added tokens sit at the end
             } else if (kind < 8) {
