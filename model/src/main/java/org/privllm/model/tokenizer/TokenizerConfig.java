@@ -11,19 +11,19 @@ import org.privllm.model.ModelFormatException;
 /**
  * What privllm reads of {@code tokenizer_config.json}: the BOS/EOS tokens (a string or an AddedToken
  * object), whether BOS/EOS are added, and the chat template (kept as text; rendering is not done here).
- * All fields are null when the file or the key is absent.
+ * The other fields are null when the file or the key is absent.
  */
-record TokenizerConfig(Boolean addBosToken, Boolean addEosToken, String bosToken, String eosToken, String chatTemplate) {
+record TokenizerConfig(Path file, Boolean addBosToken, Boolean addEosToken, String bosToken, String eosToken, String chatTemplate) {
     static final String CHAT_TEMPLATE_FILE = "chat_template.jinja";
 
     static TokenizerConfig read(Path dir) {
         Path file = dir.resolve(HfTokenizer.CONFIG_FILE);
         String separateTemplate = readTemplateFile(dir.resolve(CHAT_TEMPLATE_FILE));
-        if (!Files.isRegularFile(file)) return new TokenizerConfig(null, null, null, null, separateTemplate);
+        if (!Files.isRegularFile(file)) return new TokenizerConfig(file, null, null, null, null, separateTemplate);
         JsonNode root = HfTokenizerReader.readJson(file);
         if (!root.isObject()) throw new ModelFormatException(file + ": expected a JSON object");
         String template = chatTemplate(root.get("chat_template"), file);
-        return new TokenizerConfig(flag(root, "add_bos_token", file), flag(root, "add_eos_token", file),
+        return new TokenizerConfig(file, flag(root, "add_bos_token", file), flag(root, "add_eos_token", file),
                 token(root, "bos_token", file), token(root, "eos_token", file), template != null ? template : separateTemplate);
     }
 
@@ -32,8 +32,7 @@ record TokenizerConfig(Boolean addBosToken, Boolean addEosToken, String bosToken
         if (token == null) return null;
         Integer id = idOf.apply(token);
         if (id == null) {
-            throw new ModelFormatException(HfTokenizer.CONFIG_FILE + ": " + key + " " + HfTokenizerReader.quote(token)
-                    + " is not in the vocabulary");
+            throw new ModelFormatException(file + ": " + key + " " + HfTokenizerReader.quote(token) + " is not in the vocabulary");
         }
         return id;
     }
@@ -45,8 +44,8 @@ record TokenizerConfig(Boolean addBosToken, Boolean addEosToken, String bosToken
     PostProcessor template(Integer bosId, Integer eosId) {
         boolean bos = Boolean.TRUE.equals(addBosToken);
         boolean eos = Boolean.TRUE.equals(addEosToken);
-        if (bos && bosId == null) throw new ModelFormatException(HfTokenizer.CONFIG_FILE + ": add_bos_token is true but bos_token is not set");
-        if (eos && eosId == null) throw new ModelFormatException(HfTokenizer.CONFIG_FILE + ": add_eos_token is true but eos_token is not set");
+        if (bos && bosId == null) throw new ModelFormatException(file + ": add_bos_token is true but bos_token is not set");
+        if (eos && eosId == null) throw new ModelFormatException(file + ": add_eos_token is true but eos_token is not set");
         return new PostProcessor.Template(bos ? new int[] {bosId} : new int[0], eos ? new int[] {eosId} : new int[0]);
     }
 
