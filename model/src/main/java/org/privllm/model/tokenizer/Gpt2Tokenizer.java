@@ -155,7 +155,7 @@ public final class Gpt2Tokenizer implements Tokenizer {
     @Override
     public String decode(int[] ids, boolean skipSpecialTokens) {
         int total = 0;
-        for (int id : ids) total += tokenBytes(id).length;
+        for (int id : ids) total += skipSpecialTokens && id == eosId ? 0 : tokenBytes(id).length;
         byte[] all = new byte[total];
         int at = 0;
         for (int id : ids) {

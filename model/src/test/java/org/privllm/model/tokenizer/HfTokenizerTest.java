@@ -233,6 +233,38 @@ class HfTokenizerTest {
         assertThatThrownBy(() -> tok.streamDecoder().push(-1)).isInstanceOf(IllegalArgumentException.class);
     }
 
+    /**
+     * GPT-2's vocabulary written as HuggingFace's GPT-2 tokenizer.json (ByteLevel pre-tokenizer with the GPT-2
+     * regex, ByteLevel decoder, {@code <|endoftext|>} added) encodes and decodes as {@link Gpt2Tokenizer}.
+     */
+    @Test
+    void gpt2AsTokenizerJsonAgreesWithGpt2Tokenizer() throws IOException {
+        Path gpt2Dir = Files.createDirectories(dir.resolve("gpt2"));
+        Gpt2Tokenizer.writeGpt2Files(gpt2Dir);
+        Gpt2Tokenizer gpt2 = Gpt2Tokenizer.load(gpt2Dir);
+        ObjectNode root = JSON.createObjectNode();
+        ObjectNode model = root.putObject("model").put("type", "BPE");
+        model.set("vocab", JSON.readTree(gpt2Dir.resolve(Gpt2Tokenizer.VOCAB_FILE).toFile()));
+        ArrayNode merges = model.putArray("merges");
+        Files.readAllLines(gpt2Dir.resolve(Gpt2Tokenizer.MERGES_FILE)).stream()
+                .filter(l -> !l.isEmpty() && !l.startsWith("#version")).forEach(merges::add);
+        root.putArray("added_tokens").addObject().put("id", 50256).put("content", "<|endoftext|>").put("special", true)
+                .put("normalized", false);
+        root.putNull("normalizer");
+        root.set("pre_tokenizer", json("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"));
+        root.set("post_processor", json("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": false}"));
+        root.set("decoder", json("{\"type\": \"ByteLevel\"}"));
+        HfTokenizer hf = load(root);
+        assertThat(hf.vocabSize()).isEqualTo(gpt2.vocabSize());
+        for (String s : TextCorpus.corpus(99, 1500)) {
+            int[] ids = gpt2.encode(s);
+            assertThat(hf.encode(s)).as("encode %s", HfTokenizerDifferentialTest.escape(s)).containsExactly(ids);
+            assertThat(hf.decode(ids)).isEqualTo(gpt2.decode(ids));
+            assertThat(hf.decode(ids, true)).isEqualTo(gpt2.decode(ids, true));
+            StreamingProperty.check(gpt2, ids, true);
+        }
+    }
+
     private static com.fasterxml.jackson.databind.JsonNode json(String s) {
         try {
             return JSON.readTree(s);
