@@ -3,6 +3,7 @@ package org.privllm.model.tokenizer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -58,7 +59,7 @@ sealed interface Decoder {
     }
 
     /** A per-token stage; also serves a fused input by treating the whole string, collected to the end, as one token. */
-    private static Stage perToken(Stage next, boolean fused, java.util.function.UnaryOperator<String> f) {
+    private static Stage perToken(Stage next, boolean fused, UnaryOperator<String> f) {
         Stage stage = new Stage() {
             @Override
             public void push(String s) {
