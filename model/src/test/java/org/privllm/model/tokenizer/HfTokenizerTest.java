@@ -235,7 +235,8 @@ class HfTokenizerTest {
 
     /**
      * GPT-2's vocabulary written as HuggingFace's GPT-2 tokenizer.json (ByteLevel pre-tokenizer with the GPT-2
-     * regex, ByteLevel decoder, {@code <|endoftext|>} added) encodes and decodes as {@link Gpt2Tokenizer}.
+     * regex, ByteLevel decoder, {@code <|endoftext|>} added) encodes and decodes as {@link Gpt2Tokenizer} and as
+     * HuggingFace's library does with that file.
      */
     @Test
     void gpt2AsTokenizerJsonAgreesWithGpt2Tokenizer() throws IOException {
@@ -248,20 +249,24 @@ class HfTokenizerTest {
         ArrayNode merges = model.putArray("merges");
         Files.readAllLines(gpt2Dir.resolve(Gpt2Tokenizer.MERGES_FILE)).stream()
                 .filter(l -> !l.isEmpty() && !l.startsWith("#version")).forEach(merges::add);
-        root.putArray("added_tokens").addObject().put("id", 50256).put("content", "<|endoftext|>").put("special", true)
-                .put("normalized", false);
+        root.putArray("added_tokens").addObject().put("id", 50256).put("content", "<|endoftext|>").put("single_word", false)
+                .put("lstrip", false).put("rstrip", false).put("normalized", false).put("special", true);
         root.putNull("normalizer");
         root.set("pre_tokenizer", json("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"));
-        root.set("post_processor", json("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": false}"));
-        root.set("decoder", json("{\"type\": \"ByteLevel\"}"));
+        root.set("post_processor", json("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": false, \"use_regex\": true}"));
+        root.set("decoder", json("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true}"));
         HfTokenizer hf = load(root);
         assertThat(hf.vocabSize()).isEqualTo(gpt2.vocabSize());
-        for (String s : TextCorpus.corpus(99, 1500)) {
-            int[] ids = gpt2.encode(s);
-            assertThat(hf.encode(s)).as("encode %s", HfTokenizerDifferentialTest.escape(s)).containsExactly(ids);
-            assertThat(hf.decode(ids)).isEqualTo(gpt2.decode(ids));
-            assertThat(hf.decode(ids, true)).isEqualTo(gpt2.decode(ids, true));
-            StreamingProperty.check(gpt2, ids, true);
+        // HuggingFace's library too: this needs no shared fixtures, so the native oracle loads (or fails) on every run
+        try (HfOracle oracle = HfOracle.load(dir.resolve(HfTokenizer.TOKENIZER_FILE))) {
+            for (String s : TextCorpus.corpus(99, 1500)) {
+                int[] ids = gpt2.encode(s);
+                assertThat(hf.encode(s)).as("encode %s", HfTokenizerDifferentialTest.escape(s)).containsExactly(ids);
+                assertThat(oracle.encode(s, true)).as("HF encode %s", HfTokenizerDifferentialTest.escape(s)).containsExactly(ids);
+                assertThat(hf.decode(ids)).isEqualTo(gpt2.decode(ids)).isEqualTo(oracle.decode(ids, false));
+                assertThat(hf.decode(ids, true)).isEqualTo(gpt2.decode(ids, true)).isEqualTo(oracle.decode(ids, true));
+                StreamingProperty.check(gpt2, ids, true);
+            }
         }
     }
 
