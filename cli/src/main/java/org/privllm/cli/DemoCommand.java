@@ -6,7 +6,7 @@ import java.util.concurrent.Callable;
 import org.privllm.model.Gpt2Model;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.model.tokenizer.Tokenizer;
 import org.privllm.tensor.Matrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -29,7 +29,7 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         engine.obfuscate = true;
         Gpt2Model m = model.load();
-        Gpt2Tokenizer tok = model.tokenizer();
+        Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(tok != null ? prompt : null, tok != null ? null : "464,2068,7586", tok);
         List<Matrix> plainLogits = new ArrayList<>(), maskedLogits = new ArrayList<>();
         Generator.Result plain = new Generator(engine.plainForward(m))

@@ -9,8 +9,8 @@ import java.util.concurrent.Callable;
 import org.privllm.model.Gpt2Model;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
 import org.privllm.model.tokenizer.StreamDecoder;
+import org.privllm.model.tokenizer.Tokenizer;
 import org.privllm.tensor.Matrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -63,14 +63,18 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Sampling s = sampling.toSampling();
         Gpt2Model m = model.load();
-        Gpt2Tokenizer tok = model.tokenizer();
+        Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(prompt, inputIds, tok);
         Generator.validate(m.config(), prompts, maxNewTokens);
-        int eos = tok != null && tok.eosId() >= 0 ? tok.eosId() : m.config().eosTokenId();
+        int eos = tok != null && tok.eosIds().length > 0 ? tok.eosIds()[0] : m.config().eosTokenId();
         PrintStream out = System.out;
         StreamDecoder stream = !json && tok != null && prompts.size() == 1 ? tok.streamDecoder() : null;
         if (stream != null) {
-            out.print(tok.decode(prompts.get(0)));
+            // The prompt goes through the same stream, so the output is decode(prompt + generated) exactly
+            // (a SentencePiece decoder strips the leading space of the text's first token only).
+            for (int id : prompts.get(0)) {
+                out.print(stream.push(id));
+            }
             out.flush();
         }
         List<Matrix> reference = new ArrayList<>(), observed = new ArrayList<>();
@@ -120,7 +124,7 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    static Map<String, Object> toJson(Generator.Result r, Gpt2Tokenizer tok) {
+    static Map<String, Object> toJson(Generator.Result r, Tokenizer tok) {
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("output_ids", r.outputIds());
         if (tok != null) {

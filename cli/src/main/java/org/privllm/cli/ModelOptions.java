@@ -2,13 +2,14 @@ package org.privllm.cli;
 
 import java.nio.file.Path;
 import org.privllm.model.Gpt2Model;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.model.tokenizer.Tokenizer;
+import org.privllm.model.tokenizer.Tokenizers;
 import picocli.CommandLine.Option;
 
 /** {@code --model DIR}: a HuggingFace GPT-2 directory; without it, the built-in default checkpoint. */
 final class ModelOptions {
     @Option(names = "--model", paramLabel = "DIR",
-            description = "HuggingFace GPT-2 directory (config.json, model.safetensors, optional vocab.json + merges.txt). "
+            description = "HuggingFace GPT-2 directory (config.json, model.safetensors, optional tokenizer: tokenizer.json or vocab.json + merges.txt). "
                     + "Default: a built-in random GPT-2 with the real GPT-2 tokenizer.")
     Path model;
 
@@ -25,8 +26,11 @@ final class ModelOptions {
         return loaded;
     }
 
-    /** The tokenizer of the directory, or null when it has none (prompts are then given as ids). */
-    Gpt2Tokenizer tokenizer() {
-        return Gpt2Tokenizer.present(dir()) ? Gpt2Tokenizer.load(dir()) : null;
+    /**
+     * The tokenizer of the directory ({@code tokenizer.json}, or GPT-2's {@code vocab.json} + {@code merges.txt}),
+     * or null when it has none (prompts are then given as ids).
+     */
+    Tokenizer tokenizer() {
+        return Tokenizers.present(dir()) ? Tokenizers.load(dir()) : null;
     }
 }
