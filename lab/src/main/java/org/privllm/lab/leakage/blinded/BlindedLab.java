@@ -61,9 +61,18 @@ public final class BlindedLab {
     /** One configuration: level, pad ratio, private adapter, known-plaintext variant. */
     public record Config(PrivacyLevel level, double rho, boolean lora, boolean knownPlaintext) {
         public String name() {
-            String r = rho == BlindingConfig.DEFAULT_RHO ? "" : "/rho=" + (rho >= 1024 ? "2^" + Math.round(Math.log(rho) / Math.log(2)) : String.valueOf((long) rho));
+            String r = rho == BlindingConfig.DEFAULT_RHO ? "" : "/rho=" + ratio(rho);
             return level.label() + r + (lora ? "+lora" : "") + (knownPlaintext ? "+known" : "");
         }
+    }
+
+    /** A pad ratio as a row label: {@code 2^k} for large powers of two, else the plain number. */
+    static String ratio(double rho) {
+        long k = Math.round(Math.log(rho) / Math.log(2));
+        if (rho >= 1024 && Math.scalb(1.0, (int) k) == rho) {
+            return "2^" + k;
+        }
+        return rho == Math.rint(rho) ? String.valueOf((long) rho) : String.valueOf(rho);
     }
 
     /** The default grid: both levels (with adapter, with known plaintext) and the strong level's pad-ratio curve. */
