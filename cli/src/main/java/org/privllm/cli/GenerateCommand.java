@@ -65,7 +65,7 @@ final class GenerateCommand implements Callable<Integer> {
         Gpt2Model m = model.load();
         Gpt2Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(prompt, inputIds, tok);
-        Generator.validate(m.config(), prompts, maxNewTokens);
+        Generator.validate(m.config().vocab(), m.config().positions(), prompts, maxNewTokens);
         int eos = tok != null && tok.eosId() >= 0 ? tok.eosId() : m.config().eosTokenId();
         PrintStream out = System.out;
         StreamDecoder stream = !json && tok != null && prompts.size() == 1 ? tok.streamDecoder() : null;
