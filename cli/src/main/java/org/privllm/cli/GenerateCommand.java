@@ -6,7 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.model.tokenizer.Gpt2Tokenizer;
@@ -62,11 +62,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Sampling s = sampling.toSampling();
-        Gpt2Model m = model.load();
+        DecoderModel m = model.load();
         Gpt2Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(prompt, inputIds, tok);
-        Generator.validate(m.config().vocab(), m.config().positions(), prompts, maxNewTokens);
-        int eos = tok != null && tok.eosId() >= 0 ? tok.eosId() : m.config().eosTokenId();
+        Generator.validate(m.config(), prompts, maxNewTokens);
+        engine.checkModel(m);
+        int[] eos = eosIds(m, tok);
         PrintStream out = System.out;
         StreamDecoder stream = !json && tok != null && prompts.size() == 1 ? tok.streamDecoder() : null;
         if (stream != null) {
@@ -118,6 +119,15 @@ final class GenerateCommand implements Callable<Integer> {
             System.err.println("max_logit_abs_err: " + Checks.maxAbsError(reference, observed));
         }
         return 0;
+    }
+
+    /** Generation stops on any of the config's eos ids and the tokenizer's (when it has one). */
+    static int[] eosIds(DecoderModel m, Gpt2Tokenizer tok) {
+        java.util.LinkedHashSet<Integer> ids = new java.util.LinkedHashSet<>(m.config().specialTokens().eos());
+        if (tok != null && tok.eosId() >= 0 && tok.eosId() < m.config().vocab()) {
+            ids.add(tok.eosId());
+        }
+        return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
     static Map<String, Object> toJson(Generator.Result r, Gpt2Tokenizer tok) {

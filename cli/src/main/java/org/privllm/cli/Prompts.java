@@ -37,7 +37,8 @@ final class Prompts {
             return parseIds(ids);
         }
         if (tok == null) {
-            throw new IllegalArgumentException("this model directory has no vocab.json/merges.txt: give --input-ids instead of --prompt");
+            throw new IllegalArgumentException("this model directory has no vocab.json/merges.txt (tokenizer.json is not read "
+                    + "yet): give --input-ids instead of --prompt");
         }
         int[] enc = tok.encode(prompt);
         if (enc.length == 0) {

@@ -22,7 +22,9 @@ final class TokenizeCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Gpt2Tokenizer tok = model.tokenizer();
         if (tok == null) {
-            throw new IllegalArgumentException(model.dir() + ": no vocab.json and merges.txt");
+            throw new IllegalArgumentException(model.dir() + ": no vocab.json and merges.txt"
+                    + (java.nio.file.Files.exists(model.dir().resolve("tokenizer.json"))
+                    ? " (tokenizer.json is not read yet: give token ids)" : ""));
         }
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         int lineNo = 0;

@@ -21,6 +21,11 @@ public record DecoderModel(Path dir, DecoderConfig config, DecoderWeights weight
         return new DecoderModel(dir, c, LlamaCheckpoint.weights(dir, c));
     }
 
+    /** A checkpoint directory's config alone (no weights read), whatever its family. */
+    public static DecoderConfig loadConfig(Path dir) {
+        return architecture(dir) == Architecture.GPT2 ? Gpt2Adapter.config(Gpt2Config.load(dir)) : LlamaCheckpoint.config(dir);
+    }
+
     /**
      * The family a checkpoint directory's {@code config.json} names: its {@code model_type}, else its
      * {@code architectures}, else GPT-2 when it has GPT-2's own keys (old GPT-2 configs name neither).
