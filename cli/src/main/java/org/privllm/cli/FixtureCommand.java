@@ -76,6 +76,9 @@ final class FixtureCommand implements Callable<Integer> {
             return adapter();
         }
         Architecture a = architecture();
+        if (tokenizer != null) {
+            tokenizerFiles(tokenizer); // refused before anything is written
+        }
         if (a == Architecture.GPT2) {
             gpt2();
         } else {
@@ -224,8 +227,8 @@ final class FixtureCommand implements Callable<Integer> {
         return v != null ? v : dflt;
     }
 
-    /** Copies the tokenizer files of {@code from} that exist into {@code to}; at least one tokenizer must be there. */
-    static void copyTokenizer(Path from, Path to) {
+    /** The tokenizer files {@code from} has; a one-line error unless it has a whole tokenizer. */
+    static List<String> tokenizerFiles(Path from) {
         if (!Files.isDirectory(from)) {
             throw new IllegalArgumentException("--tokenizer " + from + ": not a directory");
         }
@@ -234,13 +237,15 @@ final class FixtureCommand implements Callable<Integer> {
         if (!hf && !gpt2) {
             throw new IllegalArgumentException("--tokenizer " + from + " has no tokenizer.json and no vocab.json + merges.txt");
         }
-        List<String> copied = new ArrayList<>();
+        return TOKENIZER_FILES.stream().filter(f -> Files.isRegularFile(from.resolve(f))).toList();
+    }
+
+    /** Copies the tokenizer files of {@code from} that exist into {@code to}; at least one tokenizer must be there. */
+    static void copyTokenizer(Path from, Path to) {
+        List<String> copied = tokenizerFiles(from);
         try {
-            for (String f : TOKENIZER_FILES) {
-                if (Files.isRegularFile(from.resolve(f))) {
-                    Files.copy(from.resolve(f), to.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-                    copied.add(f);
-                }
+            for (String f : copied) {
+                Files.copy(from.resolve(f), to.resolve(f), StandardCopyOption.REPLACE_EXISTING);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("--tokenizer: cannot copy from " + from + " (" + e.getMessage() + ")", e);
