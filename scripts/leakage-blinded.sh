@@ -10,10 +10,11 @@
 #      attacker knows) in one batch with the 49 others.
 # Then `experiment leakage --privacy LEVEL --transcript` attacks each party's transcript of runs 1-2 and of run 3
 # (--known-first). Results in OUT_DIR/{main,known}-party{0,1}/blinded-leakage.{json,csv,md,png,svg} and OUT_DIR/summary.md.
+# VARIANTS="main known" (the default) picks which of the two to run.
 # The transcripts (the public weights' uploads, ~500 MB per session at 124M, and every padded row) and the plaintext
 # ids the trusted side generated (truth*.jsonl, used only to score) are deleted afterwards unless KEEP_TRANSCRIPT=1.
 set -euo pipefail
-[ $# -ge 3 ] || { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 3 ] || { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 model=$1 level=$2 out=$3
 prompts=${4:-$root/lab/src/main/resources/org/privllm/lab/leakage/prompts.txt}
@@ -42,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# starts one executor recording into $1; prints its address
+# starts one executor recording into $1; sets $address (not a subshell: $pids must keep its pid)
 start_executor() {
   local log="$1.log"
   "$privllm" executor --listen 127.0.0.1:0 --transcript "$1" --max-memory-mb 6144 > "$log" 2>&1 &
@@ -51,15 +52,19 @@ start_executor() {
     grep -q listening "$log" && break
     sleep 1
   done
-  grep -m 1 -o '127\.0\.0\.1:[0-9]*' "$log" || { echo "error: an executor did not start (see $log)" >&2; exit 1; }
+  address=$(grep -m 1 -o '127\.0\.0\.1:[0-9]*' "$log") || { echo "error: an executor did not start (see $log)" >&2; exit 1; }
 }
 
 # run VARIANT: fresh executors recording into transcript-VARIANT-partyN, then the batches given as arguments
 run() {
   local variant=$1; shift
   rm -rf "$out"/transcript-"$variant"-* "$out/truth-$variant.jsonl"
-  local flags=(--privacy "$level" --executor "$(start_executor "$out/transcript-$variant-party0")")
-  if [ "$parties" = 2 ]; then flags+=(--share-executor "$(start_executor "$out/transcript-$variant-party1")"); fi
+  start_executor "$out/transcript-$variant-party0"
+  local flags=(--privacy "$level" --executor "$address")
+  if [ "$parties" = 2 ]; then
+    start_executor "$out/transcript-$variant-party1"
+    flags+=(--share-executor "$address")
+  fi
   while [ $# -gt 0 ]; do
     "$privllm" generate --model "$model" --input-ids "$1" --max-new-tokens "$2" "${flags[@]}" --json >> "$out/truth-$variant.jsonl"
     shift 2
@@ -68,13 +73,14 @@ run() {
   pids=()
 }
 
+variants=${VARIANTS:-main known}
 main_runs=("$all" 4)
 for _ in $(seq "$repeats"); do main_runs+=("$first" 1); done
-run main "${main_runs[@]}"
-run known "$known;$others" 4
+case " $variants " in *" main "*) run main "${main_runs[@]}" ;; esac
+case " $variants " in *" known "*) run known "$known;$others" 4 ;; esac
 
 : > "$out/summary.md"
-for variant in main known; do
+for variant in $variants; do
   for party in $(seq 0 $((parties - 1))); do
     extra=()
     [ "$variant" = known ] && extra=(--known-first)

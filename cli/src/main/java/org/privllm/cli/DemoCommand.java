@@ -7,7 +7,7 @@ import org.privllm.model.DecoderConfig;
 import org.privllm.model.DecoderModel;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.model.tokenizer.Tokenizer;
 import org.privllm.tensor.Matrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -32,7 +32,7 @@ final class DemoCommand implements Callable<Integer> {
         DecoderModel m = model.load();
         engine.checkModel(m);
         DecoderConfig c = m.config();
-        Gpt2Tokenizer tok = model.tokenizer();
+        Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(tok != null ? prompt : null, tok != null ? null : defaultIds(c.vocab()), tok);
         List<Matrix> plainLogits = new ArrayList<>(), maskedLogits = new ArrayList<>();
         Generator.Result plain = new Generator(engine.plainForward(m))

@@ -9,8 +9,8 @@ import java.util.concurrent.Callable;
 import org.privllm.model.DecoderModel;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
 import org.privllm.model.tokenizer.StreamDecoder;
+import org.privllm.model.tokenizer.Tokenizer;
 import org.privllm.tensor.Matrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -63,7 +63,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Sampling s = sampling.toSampling();
         DecoderModel m = model.load();
-        Gpt2Tokenizer tok = model.tokenizer();
+        Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(prompt, inputIds, tok);
         Generator.validate(m.config(), prompts, maxNewTokens);
         engine.checkModel(m);
@@ -71,7 +71,11 @@ final class GenerateCommand implements Callable<Integer> {
         PrintStream out = System.out;
         StreamDecoder stream = !json && tok != null && prompts.size() == 1 ? tok.streamDecoder() : null;
         if (stream != null) {
-            out.print(tok.decode(prompts.get(0)));
+            // The prompt goes through the same stream, so the output is decode(prompt + generated) exactly
+            // (a SentencePiece decoder strips the leading space of the text's first token only).
+            for (int id : prompts.get(0)) {
+                out.print(stream.push(id));
+            }
             out.flush();
         }
         List<Matrix> reference = new ArrayList<>(), observed = new ArrayList<>();
@@ -121,16 +125,23 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Generation stops on any of the config's eos ids and the tokenizer's (when it has one). */
-    static int[] eosIds(DecoderModel m, Gpt2Tokenizer tok) {
+    /**
+     * Generation stops on any of the config's eos ids and the tokenizer's ({@code generation_config.json}'s,
+     * or its own end-of-text token), those inside the model's vocabulary.
+     */
+    static int[] eosIds(DecoderModel m, Tokenizer tok) {
         java.util.LinkedHashSet<Integer> ids = new java.util.LinkedHashSet<>(m.config().specialTokens().eos());
-        if (tok != null && tok.eosId() >= 0 && tok.eosId() < m.config().vocab()) {
-            ids.add(tok.eosId());
+        if (tok != null) {
+            for (int id : tok.eosIds()) {
+                if (id >= 0 && id < m.config().vocab()) {
+                    ids.add(id);
+                }
+            }
         }
         return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    static Map<String, Object> toJson(Generator.Result r, Gpt2Tokenizer tok) {
+    static Map<String, Object> toJson(Generator.Result r, Tokenizer tok) {
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("output_ids", r.outputIds());
         if (tok != null) {

@@ -4,7 +4,8 @@ import java.nio.file.Path;
 import org.privllm.model.Architecture;
 import org.privllm.model.DecoderModel;
 import org.privllm.model.Gpt2Model;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.model.tokenizer.Tokenizer;
+import org.privllm.model.tokenizer.Tokenizers;
 import picocli.CommandLine.Option;
 
 /**
@@ -14,7 +15,7 @@ import picocli.CommandLine.Option;
 final class ModelOptions {
     @Option(names = "--model", paramLabel = "DIR",
             description = "HuggingFace checkpoint directory: GPT-2, Llama, Mistral, Qwen2 or Qwen3 (config.json, "
-                    + "model.safetensors or shards; optional GPT-2 vocab.json + merges.txt). "
+                    + "model.safetensors or shards; optional tokenizer: tokenizer.json or vocab.json + merges.txt). "
                     + "Default: a built-in random GPT-2 with the real GPT-2 tokenizer.")
     Path model;
 
@@ -48,8 +49,11 @@ final class ModelOptions {
         return gpt2;
     }
 
-    /** The tokenizer of the directory, or null when it has none (prompts are then given as ids). */
-    Gpt2Tokenizer tokenizer() {
-        return Gpt2Tokenizer.present(dir()) ? Gpt2Tokenizer.load(dir()) : null;
+    /**
+     * The tokenizer of the directory ({@code tokenizer.json}, or GPT-2's {@code vocab.json} + {@code merges.txt}),
+     * or null when it has none (prompts are then given as ids).
+     */
+    Tokenizer tokenizer() {
+        return Tokenizers.present(dir()) ? Tokenizers.load(dir()) : null;
     }
 }

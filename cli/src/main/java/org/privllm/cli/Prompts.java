@@ -2,7 +2,7 @@ package org.privllm.cli;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.model.tokenizer.Tokenizer;
 
 /** Parses {@code --input-ids 1,2,3;4,5} and {@code --prompt TEXT}. */
 final class Prompts {
@@ -29,7 +29,7 @@ final class Prompts {
         return out;
     }
 
-    static List<int[]> resolve(String prompt, String ids, Gpt2Tokenizer tok) {
+    static List<int[]> resolve(String prompt, String ids, Tokenizer tok) {
         if ((prompt == null) == (ids == null)) {
             throw new IllegalArgumentException("give exactly one of --prompt TEXT or --input-ids 1,2,3");
         }
@@ -37,8 +37,7 @@ final class Prompts {
             return parseIds(ids);
         }
         if (tok == null) {
-            throw new IllegalArgumentException("this model directory has no vocab.json/merges.txt (tokenizer.json is not read "
-                    + "yet): give --input-ids instead of --prompt");
+            throw new IllegalArgumentException("this model directory has no tokenizer (tokenizer.json, or vocab.json and merges.txt): give --input-ids instead of --prompt");
         }
         int[] enc = tok.encode(prompt);
         if (enc.length == 0) {

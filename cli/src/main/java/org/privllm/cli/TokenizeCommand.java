@@ -6,7 +6,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.model.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -20,11 +20,9 @@ final class TokenizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Gpt2Tokenizer tok = model.tokenizer();
+        Tokenizer tok = model.tokenizer(); // only the tokenizer files are read: a folder may hold nothing else
         if (tok == null) {
-            throw new IllegalArgumentException(model.dir() + ": no vocab.json and merges.txt"
-                    + (java.nio.file.Files.exists(model.dir().resolve("tokenizer.json"))
-                    ? " (tokenizer.json is not read yet: give token ids)" : ""));
+            throw new IllegalArgumentException(model.dir() + ": no tokenizer (tokenizer.json, or vocab.json and merges.txt)");
         }
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         int lineNo = 0;

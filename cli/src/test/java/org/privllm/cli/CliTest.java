@@ -100,6 +100,14 @@ class CliTest {
     }
 
     @Test
+    void streamedTextIsTheDecodeOfPromptAndContinuation() throws Exception {
+        Run text = run("generate", "--model", model.toString(), "--prompt", "Hello World", "--max-new-tokens", "6");
+        Run json = run("generate", "--model", model.toString(), "--prompt", "Hello World", "--max-new-tokens", "6", "--json");
+        assertThat(text.code()).as(text.err()).isZero();
+        assertThat(text.out()).isEqualTo(json.json().get("texts").get(0).asText() + System.lineSeparator());
+    }
+
+    @Test
     void badInputGivesOneLineErrors() throws Exception {
         assertOneLineError(run("generate", "--model", tmp.resolve("nope").toString(), "--input-ids", "1"), "not a directory");
         assertOneLineError(run("generate", "--model", model.toString(), "--input-ids", "1,99999"), "out of range");

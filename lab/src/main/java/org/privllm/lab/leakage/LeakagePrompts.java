@@ -3,7 +3,7 @@ package org.privllm.lab.leakage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.model.tokenizer.Tokenizer;
 
 /** The prompts the lab runs: a built-in list of varied English sentences, or the user's. */
 public final class LeakagePrompts {
@@ -31,7 +31,7 @@ public final class LeakagePrompts {
      * The first {@code count} prompts as token ids: the texts (built-in or given) encoded with the model's
      * tokenizer, cycled when fewer than {@code count}; without a tokenizer, random ids of 4–12 tokens.
      */
-    public static List<int[]> resolve(List<String> texts, Gpt2Tokenizer tokenizer, int vocab, int positions, int count,
+    public static List<int[]> resolve(List<String> texts, Tokenizer tokenizer, int vocab, int positions, int count,
                                       long seed) {
         if (count < 1) {
             throw new IllegalArgumentException("--count must be at least 1");

@@ -8,10 +8,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -28,7 +28,7 @@ import org.privllm.model.ModelFormatException;
  * UTF-8 with U+FFFD for invalid sequences; no clean-up of spaces, so {@code decode(encode(s))} is
  * {@code s}. Instances are immutable and thread-safe.
  */
-public final class Gpt2Tokenizer {
+public final class Gpt2Tokenizer implements Tokenizer {
     public static final String VOCAB_FILE = "vocab.json";
     public static final String MERGES_FILE = "merges.txt";
     public static final String END_OF_TEXT = "<|endoftext|>";
@@ -44,16 +44,14 @@ public final class Gpt2Tokenizer {
 
     private final byte[][] tokenBytes; // by id; null for ids the vocabulary skips
     private final int[] byteIds; // id of each single-byte token
-    private final PairRanks pairRanks;
-    private final int[] mergeResult; // by merge rank
+    private final BpeMerges merges;
     private final int eosId;
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
-    private Gpt2Tokenizer(byte[][] tokenBytes, int[] byteIds, PairRanks pairRanks, int[] mergeResult, int eosId) {
+    private Gpt2Tokenizer(byte[][] tokenBytes, int[] byteIds, BpeMerges merges, int eosId) {
         this.tokenBytes = tokenBytes;
         this.byteIds = byteIds;
-        this.pairRanks = pairRanks;
-        this.mergeResult = mergeResult;
+        this.merges = merges;
         this.eosId = eosId;
     }
 
@@ -101,9 +99,7 @@ public final class Gpt2Tokenizer {
             byteIds[b] = id;
         }
 
-        PairRanks pairRanks = new PairRanks(mergeLines.size());
-        int[] mergeResult = new int[mergeLines.size()];
-        int rank = 0;
+        BpeMerges merges = new BpeMerges(mergeLines.size());
         for (int line = 0; line < mergeLines.size(); line++) {
             String text = mergeLines.get(line);
             if (text.isEmpty() || (line == 0 && text.startsWith("#version"))) continue;
@@ -116,15 +112,13 @@ public final class Gpt2Tokenizer {
             String right = text.substring(space + 1);
             int leftId = idOf(vocab, left, where);
             int rightId = idOf(vocab, right, where);
-            mergeResult[rank] = idOf(vocab, left + right, where);
-            if (!pairRanks.putIfAbsent(leftId, rightId, rank)) {
+            if (merges.add(leftId, rightId, idOf(vocab, left + right, where)) >= 0) {
                 throw new ModelFormatException(where + ": duplicate merge " + quote(text));
             }
-            rank++;
         }
-        if (rank == 0) throw new ModelFormatException(mergesFile + ": no merges");
+        if (merges.size() == 0) throw new ModelFormatException(mergesFile + ": no merges");
         int eos = vocab.getOrDefault(END_OF_TEXT, -1);
-        return new Gpt2Tokenizer(tokenBytes, byteIds, pairRanks, Arrays.copyOf(mergeResult, rank), eos);
+        return new Gpt2Tokenizer(tokenBytes, byteIds, merges, eos);
     }
 
     /**
@@ -135,8 +129,13 @@ public final class Gpt2Tokenizer {
         Gpt2VocabWriter.write(dir);
     }
 
-    /** Token ids of {@code text}; each {@code <|endoftext|>} becomes {@link #eosId()}. */
-    public int[] encode(String text) {
+    /**
+     * Token ids of {@code text}; each {@code <|endoftext|>} becomes {@link #eosId()}. GPT-2 adds no
+     * special tokens of its own, so {@code addSpecialTokens} changes nothing.
+     */
+    @Override
+    public int[] encode(String text, boolean addSpecialTokens) {
+        text = Unicode.replaceLoneSurrogates(text);
         IntList out = new IntList(Math.max(16, text.length() / 3));
         if (eosId < 0) {
             encodeOrdinary(text, out);
@@ -153,12 +152,14 @@ public final class Gpt2Tokenizer {
     }
 
     /** Text of {@code ids}; invalid UTF-8 becomes U+FFFD. Throws IllegalArgumentException for an unknown id. */
-    public String decode(int[] ids) {
+    @Override
+    public String decode(int[] ids, boolean skipSpecialTokens) {
         int total = 0;
-        for (int id : ids) total += tokenBytes(id).length;
+        for (int id : ids) total += skipSpecialTokens && id == eosId ? 0 : tokenBytes(id).length;
         byte[] all = new byte[total];
         int at = 0;
         for (int id : ids) {
+            if (skipSpecialTokens && id == eosId) continue;
             byte[] b = tokenBytes[id];
             System.arraycopy(b, 0, all, at, b.length);
             at += b.length;
@@ -169,6 +170,7 @@ public final class Gpt2Tokenizer {
     }
 
     /** Number of embedding rows the vocabulary needs: largest id + 1. */
+    @Override
     public int vocabSize() {
         return tokenBytes.length;
     }
@@ -178,9 +180,27 @@ public final class Gpt2Tokenizer {
         return eosId;
     }
 
-    /** A fresh decoder for text that arrives one token at a time. */
-    public StreamDecoder streamDecoder() {
-        return new StreamDecoder(this);
+    /** {@code <|endoftext|>}, GPT-2's only special token, when the vocabulary has it. */
+    @Override
+    public int[] eosIds() {
+        return eosId < 0 ? new int[0] : new int[] {eosId};
+    }
+
+    /** GPT-2 begins texts with {@code <|endoftext|>} too (its config's bos_token_id), though it never adds it itself. */
+    @Override
+    public OptionalInt bosId() {
+        return eosId < 0 ? OptionalInt.empty() : OptionalInt.of(eosId);
+    }
+
+    @Override
+    public OptionalInt specialTokenId(String text) {
+        return eosId >= 0 && END_OF_TEXT.equals(text) ? OptionalInt.of(eosId) : OptionalInt.empty();
+    }
+
+    @Override
+    public StreamDecoder streamDecoder(boolean skipSpecialTokens) {
+        return new StreamDecoder(
+                id -> skipSpecialTokens && id == eosId ? null : ByteUnicode.encode(tokenBytes(id)), new Decoder.ByteLevel());
     }
 
     /** The bytes token {@code id} stands for (shared, do not modify). */
@@ -197,7 +217,7 @@ public final class Gpt2Tokenizer {
             String piece = m.group();
             int[] ids = cache.get(piece);
             if (ids == null) {
-                ids = bytePairMerge(piece.getBytes(StandardCharsets.UTF_8));
+                ids = merges.merge(byteTokens(piece.getBytes(StandardCharsets.UTF_8)));
                 if (piece.length() <= MAX_CACHED_PIECE) {
                     if (cache.size() >= MAX_CACHE_ENTRIES) cache.clear();
                     cache.put(piece, ids);
@@ -207,52 +227,10 @@ public final class Gpt2Tokenizer {
         }
     }
 
-    /**
-     * BPE of one piece. Tokens form a linked list over the byte positions (a merge keeps the left
-     * node); candidate pairs sit in a heap keyed (rank, position). Each round takes every candidate of
-     * the lowest rank in position order, merging those still valid; pairs created by a round enter the
-     * heap only after it, so a round equals one HuggingFace pass over the word. O(n log n) per piece.
-     */
-    private int[] bytePairMerge(byte[] bytes) {
-        int n = bytes.length;
-        int[] tok = new int[n];
-        for (int i = 0; i < n; i++) tok[i] = byteIds[bytes[i] & 0xFF];
-        if (n == 1) return tok;
-        int[] next = new int[n];
-        int[] prev = new int[n];
-        boolean[] gone = new boolean[n];
-        LongHeap heap = new LongHeap(n);
-        for (int i = 0; i < n; i++) {
-            next[i] = i + 1 < n ? i + 1 : -1;
-            prev[i] = i - 1;
-            if (i + 1 < n) offer(heap, tok[i], tok[i + 1], i);
-        }
-        LongHeap created = new LongHeap(4);
-        int count = n;
-        while (!heap.isEmpty()) {
-            long rank = heap.peek() >>> 32;
-            while (!heap.isEmpty() && heap.peek() >>> 32 == rank) {
-                int p = (int) heap.poll();
-                int q = next[p];
-                if (gone[p] || q < 0 || pairRanks.rank(tok[p], tok[q]) != rank) continue; // stale
-                tok[p] = mergeResult[(int) rank];
-                gone[q] = true;
-                count--;
-                next[p] = next[q];
-                if (next[q] >= 0) prev[next[q]] = p;
-                if (prev[p] >= 0) offer(created, tok[prev[p]], tok[p], prev[p]);
-                if (next[p] >= 0) offer(created, tok[p], tok[next[p]], p);
-            }
-            while (!created.isEmpty()) heap.add(created.poll());
-        }
-        int[] out = new int[count];
-        for (int i = 0, p = 0; p >= 0; p = next[p]) out[i++] = tok[p];
-        return out;
-    }
-
-    private void offer(LongHeap heap, int left, int right, int position) {
-        int rank = pairRanks.rank(left, right);
-        if (rank >= 0) heap.add(((long) rank << 32) | position);
+    private int[] byteTokens(byte[] bytes) {
+        int[] tok = new int[bytes.length];
+        for (int i = 0; i < bytes.length; i++) tok[i] = byteIds[bytes[i] & 0xFF];
+        return tok;
     }
 
     private static Map<String, Integer> readVocab(Path file) {
@@ -292,76 +270,5 @@ public final class Gpt2Tokenizer {
 
     private static String oneLine(String s) {
         return s == null ? "" : s.replaceAll("\\s*[\\r\\n]+\\s*", " ").strip();
-    }
-
-    /** Growable int array. */
-    private static final class IntList {
-        private int[] data;
-        private int size;
-
-        IntList(int capacity) {
-            data = new int[capacity];
-        }
-
-        void add(int v) {
-            if (size == data.length) data = Arrays.copyOf(data, size * 2);
-            data[size++] = v;
-        }
-
-        void addAll(int[] vs) {
-            if (size + vs.length > data.length) data = Arrays.copyOf(data, Math.max(size * 2, size + vs.length));
-            System.arraycopy(vs, 0, data, size, vs.length);
-            size += vs.length;
-        }
-
-        int[] toArray() {
-            return Arrays.copyOf(data, size);
-        }
-    }
-
-    /** Binary min-heap of primitive longs. */
-    private static final class LongHeap {
-        private long[] a;
-        private int size;
-
-        LongHeap(int capacity) {
-            a = new long[Math.max(4, capacity)];
-        }
-
-        boolean isEmpty() {
-            return size == 0;
-        }
-
-        long peek() {
-            return a[0];
-        }
-
-        void add(long v) {
-            if (size == a.length) a = Arrays.copyOf(a, size * 2);
-            int i = size++;
-            while (i > 0) {
-                int parent = (i - 1) >>> 1;
-                if (a[parent] <= v) break;
-                a[i] = a[parent];
-                i = parent;
-            }
-            a[i] = v;
-        }
-
-        long poll() {
-            long top = a[0];
-            long last = a[--size];
-            int i = 0;
-            while (true) {
-                int child = 2 * i + 1;
-                if (child >= size) break;
-                if (child + 1 < size && a[child + 1] < a[child]) child++;
-                if (a[child] >= last) break;
-                a[i] = a[child];
-                i = child;
-            }
-            a[i] = last;
-            return top;
-        }
     }
 }

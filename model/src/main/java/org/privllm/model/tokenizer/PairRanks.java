@@ -26,16 +26,20 @@ final class PairRanks {
         return (int) (h >>> 32) & mask;
     }
 
-    /** Stores the rank unless the pair already has one; returns false for a duplicate pair. */
-    boolean putIfAbsent(int left, int right, int rank) {
+    /** Stores the pair's rank, replacing any earlier one; returns the earlier rank, or -1 for a new pair. */
+    int put(int left, int right, int rank) {
         long k = key(left, right);
         for (int s = slot(k); ; s = (s + 1) & mask) {
             if (ranks[s] < 0) {
                 keys[s] = k;
                 ranks[s] = rank;
-                return true;
+                return -1;
             }
-            if (keys[s] == k) return false;
+            if (keys[s] == k) {
+                int earlier = ranks[s];
+                ranks[s] = rank;
+                return earlier;
+            }
         }
     }
 

@@ -1,43 +1,49 @@
 package org.privllm.model.tokenizer;
 
-import java.util.Arrays;
+import java.util.function.IntFunction;
 
 /**
- * Turns tokens into text as they are generated. A character whose UTF-8 bytes are spread over
- * several tokens (emoji, CJK) is held back until its last byte arrives, so the pieces returned by
- * {@link #push} followed by {@link #flush} always concatenate to {@link Gpt2Tokenizer#decode} of
- * the same ids. Not thread-safe; one per generated sequence.
+ * Turns tokens into text as they are generated, for any {@link Tokenizer}. The pieces returned by
+ * {@link #push} followed by {@link #flush} always concatenate to the tokenizer's {@code decode} of the
+ * same ids: both run the same {@link Decoder} stages, which hold back only what a later token could
+ * still change — a character whose UTF-8 bytes are spread over several tokens (emoji, CJK), a run of
+ * byte-fallback tokens, a character a strip may still remove — so no piece ends in half a character
+ * and the leading-space rules of SentencePiece-style decoders apply once, at the start of the text.
+ * Not thread-safe; one per generated sequence.
  */
 public final class StreamDecoder {
-    private final Gpt2Tokenizer tokenizer;
-    private byte[] pending = new byte[16];
-    private int pendingLength;
+    private final IntFunction<String> tokenText;
+    private final Decoder decoder;
+    private final StringBuilder out = new StringBuilder();
+    private Decoder.Stage stage;
 
-    StreamDecoder(Gpt2Tokenizer tokenizer) {
-        this.tokenizer = tokenizer;
+    /**
+     * @param tokenText the token string of an id as the decoder expects it, or null for an id to skip;
+     *     throws IllegalArgumentException for an id outside the vocabulary
+     */
+    StreamDecoder(IntFunction<String> tokenText, Decoder decoder) {
+        this.tokenText = tokenText;
+        this.decoder = decoder;
+        this.stage = decoder.open(Decoder.collector(out), false);
     }
 
     /** Adds one token and returns the text it completes (possibly empty). */
     public String push(int id) {
-        byte[] bytes = tokenizer.tokenBytes(id);
-        if (pendingLength + bytes.length > pending.length) {
-            pending = Arrays.copyOf(pending, Math.max(pending.length * 2, pendingLength + bytes.length));
-        }
-        System.arraycopy(bytes, 0, pending, pendingLength, bytes.length);
-        pendingLength += bytes.length;
-        return drain(false);
+        String token = tokenText.apply(id);
+        if (token != null) stage.push(token);
+        return take();
     }
 
-    /** Returns whatever is still held back (an incomplete character becomes U+FFFD) and resets. */
+    /** Returns whatever is still held back (an incomplete character becomes U+FFFD) and starts a new text. */
     public String flush() {
-        return drain(true);
+        stage.end();
+        stage = decoder.open(Decoder.collector(out), false);
+        return take();
     }
 
-    private String drain(boolean endOfInput) {
-        StringBuilder sb = new StringBuilder(pendingLength);
-        int used = Utf8.decode(pending, 0, pendingLength, endOfInput, sb);
-        System.arraycopy(pending, used, pending, 0, pendingLength - used);
-        pendingLength -= used;
-        return sb.toString();
+    private String take() {
+        String s = out.toString();
+        out.setLength(0);
+        return s;
     }
 }

@@ -1,5 +1,10 @@
 package org.privllm.model.tokenizer;
 
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+
 /**
  * UTF-8 decoding with Python's {@code errors="replace"} semantics (Unicode "maximal subpart"
  * substitution: one U+FFFD per invalid byte or per truncated valid prefix), which is what
@@ -65,5 +70,18 @@ final class Utf8 {
             i = j;
         }
         return end;
+    }
+
+    /** The text of {@code buf[off, end)} when it is entirely valid UTF-8, else null (Rust's {@code String::from_utf8}). */
+    static String decodeStrict(byte[] buf, int off, int end) {
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(buf, off, end - off))
+                    .toString();
+        } catch (CharacterCodingException e) {
+            return null;
+        }
     }
 }

@@ -5,11 +5,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Finds {@code ../shared/fixtures/gpt2-tokenizer}; tests that need it are skipped where it is absent. */
+/** Finds {@code ../shared/fixtures/…}; tests that need it are skipped where it is absent. */
 final class SharedFixtures {
     private SharedFixtures() {}
 
     static Path gpt2TokenizerDir() {
+        return fixture("gpt2-tokenizer");
+    }
+
+    /** {@code shared/fixtures/<name>}, e.g. {@code tokenizers/qwen3}; skips the test when it is absent. */
+    static Path fixture(String name) {
         Path dir = null;
         String property = System.getProperty("privllm.shared");
         if (property != null && Files.isDirectory(Path.of(property))) {
@@ -20,8 +25,8 @@ final class SharedFixtures {
             if (Files.isDirectory(fallback)) dir = fallback;
         }
         assumeTrue(dir != null, "shared folder not found (privllm.shared=" + property + ")");
-        Path tokenizer = dir.resolve("fixtures/gpt2-tokenizer");
-        assumeTrue(Files.isDirectory(tokenizer), "no " + tokenizer);
-        return tokenizer;
+        Path fixture = dir.resolve("fixtures").resolve(name);
+        assumeTrue(Files.isDirectory(fixture), "no " + fixture);
+        return fixture;
     }
 }
