@@ -282,5 +282,29 @@ class LlamaCliTest {
         assertThat(run("fixture", "--lora", lora.toString(), "--model", s.toString(), "--r", "4", "--targets",
                 "q_proj,v_proj,down_proj").code()).isZero();
         assertMatchesPlaintext(s, "1,403,407,261;1,68", "--lora", lora.toString());
+        // its own tokenizer.json: text in, text out, protected
+        JsonNode text = ok("generate", "--model", s.toString(), "--prompt", "Once upon a time", "--max-new-tokens", "12",
+                "--json", "--privacy", "two-party", "--check");
+        assertThat(text.get("output_ids").get(0).get(0).asInt()).isEqualTo(1); // <s>, as its tokenizer adds it
+        assertThat(text.get("texts").get(0).asText()).contains("Once upon a time");
+        assertThat(text.get("max_logit_abs_err").asDouble()).isLessThan(1e-4);
+    }
+
+    /** {@code fixture --tokenizer} with a real Mistral {@code tokenizer.json}: prompts as Mistral encodes them. */
+    @Test
+    void aRealTokenizerJsonCopiedIntoAFixture() throws Exception {
+        Path t = Path.of(System.getProperty("privllm.shared", "../shared")).resolve("fixtures").resolve("tokenizers")
+                .resolve("mistral");
+        Assumptions.assumeTrue(Files.exists(t.resolve("tokenizer.json")), "shared tokenizers absent");
+        Path m = tmp.resolve("mistral-tok");
+        CliTest.Run w = run("fixture", "--arch", "mistral", "--out", m.toString(), "--layers", "1", "--hidden", "16", "--heads",
+                "4", "--kv-heads", "1", "--vocab", "32000", "--positions", "32", "--tokenizer", t.toString());
+        assertThat(w.code()).as(w.err()).isZero();
+        JsonNode j = ok("generate", "--model", m.toString(), "--prompt", "Hello world", "--max-new-tokens", "3", "--json",
+                "--privacy", "strong", "--check");
+        assertThat(j.get("output_ids").get(0).get(0).asInt()).isEqualTo(1);
+        assertThat(j.get("output_ids").get(0).get(1).asInt()).isEqualTo(22557);
+        assertThat(j.get("output_ids").get(0).get(2).asInt()).isEqualTo(1526);
+        assertThat(j.get("max_logit_abs_err").asDouble()).isLessThan(1e-4);
     }
 }
