@@ -10,9 +10,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderConfig;
+import org.privllm.model.DecoderForward;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.tensor.Kernels;
@@ -25,7 +25,7 @@ import org.privllm.trusted.gpt2.BoundaryMeter;
 import org.privllm.trusted.privacy.BlindedSession;
 import org.privllm.trusted.privacy.BlindingConfig;
 import org.privllm.trusted.privacy.PrivacyLevel;
-import org.privllm.trusted.privacy.TrustedAttentionGpt2;
+import org.privllm.trusted.privacy.TrustedAttentionDecoder;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -54,8 +54,9 @@ final class BenchCommand implements Callable<Integer> {
         if (promptTokens < 1 || newTokens < 2 || batch < 1 || reps < 1) {
             throw new IllegalArgumentException("--prompt-tokens, --batch and --reps must be >= 1 and --new-tokens >= 2");
         }
-        Gpt2Model m = model.load();
-        Gpt2Config c = m.config();
+        DecoderModel m = model.load();
+        DecoderConfig c = m.config();
+        engine.checkModel(m);
         if (promptTokens + newTokens > c.positions()) {
             throw new IllegalArgumentException("--prompt-tokens + --new-tokens exceeds n_positions " + c.positions());
         }
@@ -143,7 +144,7 @@ final class BenchCommand implements Callable<Integer> {
      */
     record Run(Speed speed, double setupSeconds, double trustedShare, Object boundary, Map<String, Object> work) {}
 
-    private Run run(EngineOptions.Engine e, List<int[]> prompts, Gpt2Config c) {
+    private Run run(EngineOptions.Engine e, List<int[]> prompts, DecoderConfig c) {
         Speed s = measure(e, prompts, c);
         // concurrent parties: the longest one is the executors' share of the wall time
         long executorNanos = e.meters().stream().mapToLong(BoundaryMeter::executorNanos).max().orElse(0);
@@ -156,8 +157,8 @@ final class BenchCommand implements Callable<Integer> {
      * Per request (the measured repetitions' mean): trusted and plaintext FLOPs counted for the same calls, by
      * kind; the trusted KV cache; the attention core's trusted cost per token at 128, 512 and 1024 of context.
      */
-    private Map<String, Object> work(EngineOptions.Engine e, Gpt2Config c) {
-        TrustedAttentionGpt2 t = e.blinded();
+    private Map<String, Object> work(EngineOptions.Engine e, DecoderConfig c) {
+        TrustedAttentionDecoder t = e.blinded();
         if (t == null) {
             return null;
         }
@@ -173,8 +174,8 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Object> perToken = new LinkedHashMap<>();
         for (int ctx : new int[] {128, 512, 1024}) {
             perToken.put(String.valueOf(ctx), Map.of(
-                    "flops", (long) c.layers() * (4L * ctx * c.embd() + 5L * ctx * c.heads()),
-                    "kv_bytes", 2L * c.layers() * ctx * c.embd() * Float.BYTES));
+                    "flops", c.layers() * TrustedAttentionDecoder.attentionCoreFlops(c, ctx),
+                    "kv_bytes", 2L * c.layers() * ctx * c.kvWidth() * Float.BYTES));
         }
         w.put("trusted_attention_per_token", perToken);
         return w;
@@ -184,16 +185,16 @@ final class BenchCommand implements Callable<Integer> {
         return e.setupNanos() / 1e9;
     }
 
-    private Speed measure(EngineOptions.Engine e, List<int[]> prompts, Gpt2Config c) {
+    private Speed measure(EngineOptions.Engine e, List<int[]> prompts, DecoderConfig c) {
         return measure(e.forward(), prompts, c);
     }
 
     /** The pad pool of a protected engine (seed pad mode or strong), or null. */
-    private static ReadyPool pool(Gpt2Forward f) {
+    private static ReadyPool pool(DecoderForward f) {
         if (f.ops() instanceof ObfuscatedGpt2 o && o.session().pads() instanceof PadPool p) {
             return new ReadyPool(p::backgroundRefill, p::replenish, p::misses);
         }
-        if (f.ops() instanceof TrustedAttentionGpt2 t && t.placement() instanceof BlindedSession b && b.pool() != null) {
+        if (f.ops() instanceof TrustedAttentionDecoder t && t.placement() instanceof BlindedSession b && b.pool() != null) {
             var q = b.pool();
             return new ReadyPool(q::backgroundRefill, q::replenish, q::misses);
         }
@@ -204,7 +205,7 @@ final class BenchCommand implements Callable<Integer> {
     private record ReadyPool(java.util.function.Consumer<Boolean> backgroundRefill, java.util.function.LongSupplier replenish,
                              java.util.function.LongSupplier misses) {}
 
-    private Speed measure(Gpt2Forward f, List<int[]> prompts, Gpt2Config c) {
+    private Speed measure(DecoderForward f, List<int[]> prompts, DecoderConfig c) {
         Generator gen = new Generator(f);
         // A pad pool is refilled between repetitions, as a server would between requests, never during one:
         // on two cores a background refill competes with the critical path it exists to relieve.
@@ -222,7 +223,7 @@ final class BenchCommand implements Callable<Integer> {
         if (pool != null) { // one full-length run so every (layer, rows) learns how many pads a request uses
             gen.generate(prompts, newTokens, Sampling.GREEDY, -1, null);
         }
-        if (!(f.ops() instanceof org.privllm.model.PlainOps)) {
+        if (!(f.ops() instanceof org.privllm.model.PlainDecoderOps)) {
             engine.resetMeter();
         }
         double[] prefill = new double[reps], decode = new double[reps], refill = new double[reps];
@@ -253,10 +254,12 @@ final class BenchCommand implements Callable<Integer> {
         return out;
     }
 
-    /** Floats one decode step must read: every linear weight and the LM head. */
-    static long decodeWeightFloats(Gpt2Config c) {
-        long perLayer = (long) c.embd() * 3 * c.embd() + (long) c.embd() * c.embd() + 2L * c.embd() * c.inner();
-        return perLayer * c.layers() + (long) c.vocab() * c.embd();
+    /**
+     * Floats one decode step must read: every linear weight at the config's widths (fused q/k/v of
+     * {@code (H + 2·KV)·hd} columns, the output projection, {@code [gate | up]} or up, down) and the LM head.
+     */
+    static long decodeWeightFloats(DecoderConfig c) {
+        return (long) SchemeCost.linearParams(c) + (long) c.vocab() * c.hidden();
     }
 
     static double median(double[] v) {

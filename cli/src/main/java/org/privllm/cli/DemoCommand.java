@@ -3,7 +3,8 @@ package org.privllm.cli;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderConfig;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.model.tokenizer.Tokenizer;
@@ -28,9 +29,11 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         engine.obfuscate = true;
-        Gpt2Model m = model.load();
+        DecoderModel m = model.load();
+        engine.checkModel(m);
+        DecoderConfig c = m.config();
         Tokenizer tok = model.tokenizer();
-        List<int[]> prompts = Prompts.resolve(tok != null ? prompt : null, tok != null ? null : "464,2068,7586", tok);
+        List<int[]> prompts = Prompts.resolve(tok != null ? prompt : null, tok != null ? null : defaultIds(c.vocab()), tok);
         List<Matrix> plainLogits = new ArrayList<>(), maskedLogits = new ArrayList<>();
         Generator.Result plain = new Generator(engine.plainForward(m))
                 .generate(prompts, maxNewTokens, Sampling.GREEDY, -1, null, plainLogits::add);
@@ -51,8 +54,9 @@ final class DemoCommand implements Callable<Integer> {
             engine.closeEndpoints();
         }
         int[] a = plain.outputIds().get(0), b = masked.outputIds().get(0);
-        System.out.println("model:       " + model.dir() + " (" + m.config().layers() + " layers, n_embd " + m.config().embd()
-                + ", " + m.config().heads() + " heads, vocab " + m.config().vocab() + ")");
+        System.out.println("model:       " + model.dir() + " (" + c.architecture().modelType() + ", " + c.layers()
+                + " layers, hidden " + c.hidden() + ", " + c.heads() + " heads" + (c.kvHeads() != c.heads() ? " (" + c.kvHeads()
+                + " kv)" : "") + ", vocab " + c.vocab() + ")");
         System.out.println("privacy:     " + describe(engine));
         System.out.println("prompt ids:  " + GenerateCommand.join(prompts.get(0)));
         System.out.println("plaintext:   " + GenerateCommand.join(java.util.Arrays.copyOfRange(a, prompts.get(0).length, a.length)));
@@ -63,11 +67,17 @@ final class DemoCommand implements Callable<Integer> {
         boolean same = java.util.Arrays.equals(a, b);
         System.out.println("identical:   " + (same ? "yes" : "NO"));
         System.out.printf("max |logit error|: %.3g over %d steps x %d vocab%n", Checks.maxAbsError(plainLogits, maskedLogits),
-                maskedLogits.size(), m.config().vocab());
+                maskedLogits.size(), c.vocab());
         System.out.println("boundary:    " + Json.MAPPER.writeValueAsString(boundary));
         System.out.printf("speed:       plaintext %.1f tok/s decode, obfuscated %.1f tok/s decode (cold JVM: use bench for speed)%n",
                 plain.decodeTokensPerSecond(), masked.decodeTokensPerSecond());
         return same ? 0 : 1;
+    }
+
+    /** Without a tokenizer: "The quick brown" in GPT-2 ids, folded into a smaller vocabulary. */
+    static String defaultIds(int vocab) {
+        return java.util.stream.IntStream.of(464, 2068, 7586).map(i -> i % vocab).mapToObj(String::valueOf)
+                .collect(java.util.stream.Collectors.joining(","));
     }
 
     /** One line on what the executors see at this level (no secrets). */

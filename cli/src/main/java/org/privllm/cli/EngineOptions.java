@@ -4,10 +4,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
-import org.privllm.model.Gpt2Forward;
-import org.privllm.model.Gpt2Model;
-import org.privllm.model.Gpt2Weights;
-import org.privllm.model.PlainOps;
+import org.privllm.model.DecoderForward;
+import org.privllm.model.DecoderModel;
+import org.privllm.model.DecoderWeights;
+import org.privllm.model.PlainDecoderOps;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.lora.LoraMerge;
 import org.privllm.trusted.lora.LowRankAdapter;
@@ -19,7 +19,7 @@ import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
 import org.privllm.trusted.privacy.BlindingConfig;
 import org.privllm.trusted.privacy.PrivacyLevel;
-import org.privllm.trusted.privacy.TrustedAttentionGpt2;
+import org.privllm.trusted.privacy.TrustedAttentionDecoder;
 import org.privllm.untrusted.InProcessExecutor;
 import org.privllm.protocol.grpc.ExecutorEndpoints;
 import org.privllm.protocol.grpc.GrpcExecutorClient;
@@ -73,8 +73,8 @@ final class EngineOptions {
 
     private Map<String, LowRankAdapter> adapters;
 
-    /** The adapter's layers, loaded once (empty without --lora). */
-    Map<String, LowRankAdapter> adapters(Gpt2Model m) {
+    /** The adapter's layers on the model's fused linears, loaded once (empty without --lora). */
+    Map<String, LowRankAdapter> adapters(DecoderModel m) {
         if (adapters == null) {
             adapters = lora == null ? Map.of() : LoraAdapter.load(lora, m.config()).layers();
         }
@@ -82,9 +82,19 @@ final class EngineOptions {
     }
 
     /** The plaintext engine (the adapter merged in the trusted domain when given): the reference for --check. */
-    Gpt2Forward plainForward(Gpt2Model m) {
-        Gpt2Weights w = LoraMerge.merged(m.weights(), adapters(m));
-        return new Gpt2Forward(m.config(), w, new PlainOps(m.config(), w));
+    DecoderForward plainForward(DecoderModel m) {
+        DecoderWeights w = LoraMerge.merged(m.weights(), adapters(m));
+        return new DecoderForward(m.config(), w, new PlainDecoderOps(m.config(), w));
+    }
+
+    /**
+     * Refuses (one line) a protected run this model's family does not have yet: the seed level is GPT-2's
+     * only so far.
+     */
+    void checkModel(DecoderModel m) {
+        if (protectedRun() && level() == PrivacyLevel.SEED) {
+            ObfuscatedGpt2.requireGpt2(m.config());
+        }
     }
 
     /** Whether the run is protected at all: {@code --obfuscate}, {@code --privacy} or an executor address. */
@@ -116,7 +126,7 @@ final class EngineOptions {
     }
 
     /** An engine over a model: its forward pass, the boundary meters (one per executor) and what to close. */
-    record Engine(Gpt2Forward forward, List<BoundaryMeter> meters, AutoCloseable resources, long setupNanos)
+    record Engine(DecoderForward forward, List<BoundaryMeter> meters, AutoCloseable resources, long setupNanos)
             implements AutoCloseable {
         /** The first executor's meter (the only one below two-party); null for plaintext. */
         BoundaryMeter meter() {
@@ -124,8 +134,8 @@ final class EngineOptions {
         }
 
         /** The blinded levels' model (trusted attention, counted trusted work), or null. */
-        TrustedAttentionGpt2 blinded() {
-            return forward.ops() instanceof TrustedAttentionGpt2 t ? t : null;
+        TrustedAttentionDecoder blinded() {
+            return forward.ops() instanceof TrustedAttentionDecoder t ? t : null;
         }
 
         @Override
@@ -256,7 +266,8 @@ final class EngineOptions {
      * sessions (re-upload, re-prefill) on the next address of each list, results are integrity-checked, and
      * a dead, stalled or lying executor is retried {@code --retries} times before a one-line error.
      */
-    <T> T withEngine(Gpt2Model m, Function<Engine, T> work) {
+    <T> T withEngine(DecoderModel m, Function<Engine, T> work) {
+        checkModel(m);
         PrivacyLevel l = protectedRun() ? level() : null;
         if (!remote()) {
             try (Engine e = open(m)) {
@@ -316,7 +327,8 @@ final class EngineOptions {
     }
 
     /** An engine on in-process executors (callers that need retries use {@link #withEngine}). */
-    Engine open(Gpt2Model m) {
+    Engine open(DecoderModel m) {
+        checkModel(m);
         if (!protectedRun()) {
             if (check) {
                 throw new IllegalArgumentException("--check compares a protected run with plaintext: add --obfuscate");
@@ -331,21 +343,21 @@ final class EngineOptions {
     }
 
     /** An engine whose executors are {@code parties} (closed with the engine when {@code owned}). */
-    private Engine open(Gpt2Model m, List<Executor> parties, boolean owned) {
+    private Engine open(DecoderModel m, List<Executor> parties, boolean owned) {
         PrivacyLevel l = level();
         long t0 = System.nanoTime();
         List<BoundaryMeter> meters = parties.stream().map(BoundaryMeter::new).toList();
         AutoCloseable ops;
-        Gpt2Forward forward;
+        DecoderForward forward;
         if (l == PrivacyLevel.SEED) {
             ObfuscatedGpt2 o = new ObfuscatedGpt2(m.config(), m.weights(), meters.get(0), obfuscationConfig(), adapters(m));
             ops = o;
-            forward = new Gpt2Forward(m.config(), m.weights(), o);
+            forward = new DecoderForward(m.config(), m.weights(), o);
         } else {
-            TrustedAttentionGpt2 t = TrustedAttentionGpt2.blinded(m.config(), m.weights(), adapters(m),
+            TrustedAttentionDecoder t = TrustedAttentionDecoder.blinded(m.config(), m.weights(), adapters(m),
                     List.copyOf(meters), blindingConfig());
             ops = t;
-            forward = new Gpt2Forward(m.config(), m.weights(), t);
+            forward = new DecoderForward(m.config(), m.weights(), t);
         }
         Engine e = new Engine(forward, meters, () -> {
             ops.close();

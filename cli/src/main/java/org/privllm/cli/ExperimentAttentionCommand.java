@@ -38,7 +38,7 @@ final class ExperimentAttentionCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Gpt2Model m = model.load();
+        Gpt2Model m = model.gpt2("experiment attention");
         AttentionSweep.Grid grid = new AttentionSweep.Grid(ints("--batch", batch), ints("--seq", seq),
                 ints("--decode", decode), pads(pad));
         AttentionSweep.Result r = AttentionSweep.run(m, grid, masks.family(), run.seed,

@@ -70,7 +70,7 @@ final class ExperimentLeakageCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         checkOptions();
-        Gpt2Model m = model.load();
+        Gpt2Model m = model.gpt2("experiment leakage");
         if (privacy != null && transcript != null) {
             List<org.privllm.trusted.privacy.PrivacyLevel> levels = BlindedLeakageRun.levels(privacy);
             if (levels.size() != 1) {

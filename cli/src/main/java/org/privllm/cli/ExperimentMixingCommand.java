@@ -28,7 +28,7 @@ final class ExperimentMixingCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Gpt2Model m = model.load();
+        Gpt2Model m = model.gpt2("experiment mixing");
         if (Arrays.stream(decoys).anyMatch(k -> k < 0)) {
             throw new IllegalArgumentException("--decoys must be >= 0");
         }

@@ -27,7 +27,7 @@ final class ExperimentSummaryCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Gpt2Model m = model.load();
+        Gpt2Model m = model.gpt2("experiment summary");
         MaskFamily family = masks.family();
         LoraAdapter adapter = lora == null ? null : LoraAdapter.load(lora, m.config());
         SummaryExperiment.Result r = SummaryExperiment.run(m, adapter, family, run.seed,

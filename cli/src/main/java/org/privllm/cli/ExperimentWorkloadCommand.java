@@ -38,7 +38,7 @@ final class ExperimentWorkloadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Gpt2Model m = model.load();
+        Gpt2Model m = model.gpt2("experiment workload");
         List<MaskFamily> fams = families == null ? WorkloadAnalyzer.Options.allFamilies(m.config())
                 : families.stream().map(MaskFamily::parse).toList();
         List<ObfuscationMode> ms = new ArrayList<>();

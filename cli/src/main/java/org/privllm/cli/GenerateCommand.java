@@ -6,7 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.model.tokenizer.StreamDecoder;
@@ -62,11 +62,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Sampling s = sampling.toSampling();
-        Gpt2Model m = model.load();
+        DecoderModel m = model.load();
         Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(prompt, inputIds, tok);
         Generator.validate(m.config(), prompts, maxNewTokens);
-        int eos = tok != null && tok.eosIds().length > 0 ? tok.eosIds()[0] : m.config().eosTokenId();
+        engine.checkModel(m);
+        int[] eos = eosIds(m, tok);
         PrintStream out = System.out;
         StreamDecoder stream = !json && tok != null && prompts.size() == 1 ? tok.streamDecoder() : null;
         if (stream != null) {
@@ -122,6 +123,22 @@ final class GenerateCommand implements Callable<Integer> {
             System.err.println("max_logit_abs_err: " + Checks.maxAbsError(reference, observed));
         }
         return 0;
+    }
+
+    /**
+     * Generation stops on any of the config's eos ids and the tokenizer's ({@code generation_config.json}'s,
+     * or its own end-of-text token), those inside the model's vocabulary.
+     */
+    static int[] eosIds(DecoderModel m, Tokenizer tok) {
+        java.util.LinkedHashSet<Integer> ids = new java.util.LinkedHashSet<>(m.config().specialTokens().eos());
+        if (tok != null) {
+            for (int id : tok.eosIds()) {
+                if (id >= 0 && id < m.config().vocab()) {
+                    ids.add(id);
+                }
+            }
+        }
+        return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
     static Map<String, Object> toJson(Generator.Result r, Tokenizer tok) {

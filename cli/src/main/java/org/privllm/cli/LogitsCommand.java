@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.generate.Generator;
 import org.privllm.tensor.Matrix;
 import picocli.CommandLine.Command;
@@ -29,7 +29,7 @@ final class LogitsCommand implements Callable<Integer> {
         if (prompts.size() != 1) {
             throw new IllegalArgumentException("logits takes exactly one prompt");
         }
-        Gpt2Model m = model.load();
+        DecoderModel m = model.load();
         Matrix logits;
         try {
             logits = engine.withEngine(m, e -> new Generator(e.forward()).logits(prompts.get(0)));

@@ -1,29 +1,52 @@
 package org.privllm.cli;
 
 import java.nio.file.Path;
+import org.privllm.model.Architecture;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.Gpt2Model;
 import org.privllm.model.tokenizer.Tokenizer;
 import org.privllm.model.tokenizer.Tokenizers;
 import picocli.CommandLine.Option;
 
-/** {@code --model DIR}: a HuggingFace GPT-2 directory; without it, the built-in default checkpoint. */
+/**
+ * {@code --model DIR}: a HuggingFace checkpoint directory of any supported family (GPT-2, Llama, Mistral,
+ * Qwen2, Qwen3); without it, the built-in default checkpoint.
+ */
 final class ModelOptions {
     @Option(names = "--model", paramLabel = "DIR",
-            description = "HuggingFace GPT-2 directory (config.json, model.safetensors, optional tokenizer: tokenizer.json or vocab.json + merges.txt). "
+            description = "HuggingFace checkpoint directory: GPT-2, Llama, Mistral, Qwen2 or Qwen3 (config.json, "
+                    + "model.safetensors or shards; optional tokenizer: tokenizer.json or vocab.json + merges.txt). "
                     + "Default: a built-in random GPT-2 with the real GPT-2 tokenizer.")
     Path model;
 
-    private Gpt2Model loaded;
+    private DecoderModel loaded;
+    private Gpt2Model gpt2;
 
     Path dir() {
         return model != null ? model : DefaultCheckpoint.ensure();
     }
 
-    Gpt2Model load() {
+    /** The model, whatever its family (read once). */
+    DecoderModel load() {
         if (loaded == null) {
-            loaded = Gpt2Model.load(dir());
+            loaded = gpt2 != null ? gpt2.decoder() : DecoderModel.load(dir());
         }
         return loaded;
+    }
+
+    /**
+     * The model as GPT-2, for the commands that run on GPT-2 only so far ({@code what}: e.g. "experiment
+     * summary"); any other family is a one-line error naming it.
+     */
+    Gpt2Model gpt2(String what) {
+        if (gpt2 == null) {
+            Architecture a = loaded != null ? loaded.architecture() : DecoderModel.architecture(dir());
+            if (a != Architecture.GPT2) {
+                throw new IllegalArgumentException(what + " runs on GPT-2 only so far, and " + dir() + " is " + a.modelType());
+            }
+            gpt2 = Gpt2Model.load(dir());
+        }
+        return gpt2;
     }
 
     /**

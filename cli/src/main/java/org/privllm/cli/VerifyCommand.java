@@ -7,19 +7,25 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import org.privllm.lab.report.ResultTable;
 import org.privllm.lab.report.RunInfo;
+import org.privllm.lab.verify.BlindedVerifier;
 import org.privllm.lab.verify.Check;
 import org.privllm.lab.verify.Verifier;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderModel;
+import org.privllm.protocol.Executor;
+import org.privllm.trusted.gpt2.ObfuscatedGpt2;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.obf.ObfuscationConfig;
+import org.privllm.trusted.privacy.BlindingConfig;
+import org.privllm.trusted.privacy.PrivacyLevel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code privllm verify}: every stage's checks of the scheme; exit 0 only if all pass. */
+/** {@code privllm verify}: every stage's checks of a privacy level; exit 0 only if all pass. */
 @Command(name = "verify", mixinStandardHelpOptions = true, description = {
-        "Runs every stage's checks of the scheme against the plaintext engine (stage 1 linear and LoRA, stage 2 block,",
-        "stage 3 prefill and decode over the masked cache, stage 4 each GPT-2 module) at atol = rtol = 1e-4.",
+        "Runs every stage's checks of a privacy level against the plaintext engine (stage 1 linear and LoRA, stage 2 block,",
+        "stage 3 prefill and decode over the protected cache, stage 4 each module) at atol = rtol = 1e-4: the seed scheme",
+        "(default; GPT-2) or, with --privacy strong|two-party, the blinded levels (every family).",
         "Prints one row per check; exit 0 only if all pass."})
 final class VerifyCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
@@ -28,7 +34,11 @@ final class VerifyCommand implements Callable<Integer> {
             description = "A peft LoRA adapter for the model (default: stage 1 LoRA uses a random adapter, stages 2-4 none).")
     Path lora;
 
-    @Option(names = "--mode", defaultValue = "mask", paramLabel = "mask|pad", description = "Obfuscation mode (default ${DEFAULT-VALUE}).")
+    @Option(names = "--privacy", paramLabel = "seed|strong|two-party",
+            description = "Which level's checks: seed (default; GPT-2 only so far), strong or two-party (every family).")
+    String privacy;
+
+    @Option(names = "--mode", paramLabel = "mask|pad", description = "Seed level: obfuscation mode (default mask).")
     String mode;
 
     @Mixin MaskFamilyOption masks = new MaskFamilyOption();
@@ -46,28 +56,56 @@ final class VerifyCommand implements Callable<Integer> {
             description = "Run the executor side in this executor process (gRPC) instead of in-process.")
     String executor;
 
+    @Option(names = "--share-executor", paramLabel = "HOST:PORT",
+            description = "--privacy two-party with --executor: the second, non-colluding executor process.")
+    String shareExecutor;
+
     @Option(names = "--tls-ca", paramLabel = "FILE", description = "Trust this CA (PEM) for the executor's TLS certificate.")
     java.nio.file.Path tlsCa;
 
     @Override
     public Integer call() {
-        Gpt2Model m = model.load();
-        ObfuscationConfig config = obfuscationConfig(mode, masks.toString(), seed);
+        PrivacyLevel level = privacy == null ? PrivacyLevel.SEED : PrivacyLevel.parse(privacy);
+        if (level != PrivacyLevel.SEED && (mode != null || masks.given())) {
+            throw new IllegalArgumentException("--mode and --masks configure --privacy seed, not " + level);
+        }
+        if (shareExecutor != null && (level != PrivacyLevel.TWO_PARTY || executor == null)) {
+            throw new IllegalArgumentException("--share-executor is the second party of --privacy two-party with --executor");
+        }
+        if (level == PrivacyLevel.TWO_PARTY && executor != null && shareExecutor == null) {
+            throw new IllegalArgumentException("--privacy two-party with --executor needs --share-executor for the second party");
+        }
+        DecoderModel m = model.load();
+        if (level == PrivacyLevel.SEED) {
+            ObfuscatedGpt2.requireGpt2(m.config());
+        }
         LoraAdapter adapter = lora == null ? null : LoraAdapter.load(lora, m.config());
         Random data = seed != null ? new Random(seed) : new SecureRandom();
         LoraAdapter stage1 = adapter != null ? adapter : Verifier.randomAdapter(m.config(), data.nextLong());
+        var creds = tlsCa == null ? io.grpc.InsecureChannelCredentials.create()
+                : org.privllm.protocol.grpc.TlsFiles.client(tlsCa, null, null);
         List<Check> checks;
-        try (Verifier v = new Verifier(m, config, adapter, stage1, data)) {
+        String title;
+        if (level == PrivacyLevel.SEED) {
+            ObfuscationConfig config = obfuscationConfig(mode == null ? "mask" : mode, masks.toString(), seed);
+            try (Verifier v = new Verifier(m, config, adapter, stage1, data)) {
+                if (executor != null) {
+                    v.executors(() -> connect(executor, creds));
+                }
+                checks = v.run(stage -> { });
+            }
+            title = (mode == null ? "mask" : mode) + " mode, " + config.family() + " masks";
+        } else {
+            BlindingConfig bc = BlindingConfig.of(level);
+            BlindedVerifier v = new BlindedVerifier(m, seed != null ? bc.withSeed(seed) : bc, adapter, stage1, data);
             if (executor != null) {
-                var creds = tlsCa == null ? io.grpc.InsecureChannelCredentials.create()
-                        : org.privllm.protocol.grpc.TlsFiles.client(tlsCa, null, null);
-                v.executors(() -> org.privllm.protocol.grpc.GrpcExecutorClient.connect(executor, creds,
-                        org.privllm.protocol.grpc.GrpcExecutorClient.Options.defaults()));
+                v.executors(() -> level == PrivacyLevel.STRONG ? List.of(connect(executor, creds))
+                        : List.of(connect(executor, creds), connect(shareExecutor, creds)));
             }
             checks = v.run(stage -> { });
+            title = level.label() + ", " + m.architecture().modelType();
         }
-        ResultTable table = new ResultTable("privllm verify (" + mode + " mode, " + config.family() + " masks"
-                + (adapter != null ? ", LoRA" : "") + ")");
+        ResultTable table = new ResultTable("privllm verify (" + title + (adapter != null ? ", LoRA" : "") + ")");
         for (Check ch : checks) {
             table.add(ch.row());
             if (json) {
@@ -87,6 +125,11 @@ final class VerifyCommand implements Callable<Integer> {
             return 1;
         }
         return 0;
+    }
+
+    private static Executor connect(String address, io.grpc.ChannelCredentials creds) {
+        return org.privllm.protocol.grpc.GrpcExecutorClient.connect(address, creds,
+                org.privllm.protocol.grpc.GrpcExecutorClient.Options.defaults());
     }
 
     /** The scheme chosen by {@code --mode}, {@code --masks} and {@code --seed} (per-session scope), as the engine parses it. */

@@ -11,10 +11,11 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.privllm.model.Gpt2Forward;
+import org.privllm.model.DecoderForward;
+import org.privllm.model.DecoderModel;
+import org.privllm.model.DecoderWeights;
 import org.privllm.model.Gpt2Model;
-import org.privllm.model.Gpt2Weights;
-import org.privllm.model.PlainOps;
+import org.privllm.model.PlainDecoderOps;
 import org.privllm.model.generate.Sampling;
 import org.privllm.protocol.Executor;
 import org.privllm.tensor.DoubleMatrix;
@@ -23,7 +24,7 @@ import org.privllm.trusted.lora.LoraMerge;
 import org.privllm.trusted.lora.LowRankAdapter;
 import org.privllm.trusted.privacy.BlindingConfig;
 import org.privllm.trusted.privacy.PrivacyLevel;
-import org.privllm.trusted.privacy.TrustedAttentionGpt2;
+import org.privllm.trusted.privacy.TrustedAttentionDecoder;
 import org.privllm.untrusted.InProcessExecutor;
 import org.privllm.untrusted.Transcript;
 
@@ -44,16 +45,18 @@ class BlindedGpt2Test {
             parties.add(new InProcessExecutor(t));
         }
         BlindingConfig c = BlindingConfig.of(level).withPadPool(pool).withSeed(7);
-        try (TrustedAttentionGpt2 ops = TrustedAttentionGpt2.blinded(m.config(), m.weights(), adapters, parties, c)) {
-            return ObfuscatedGpt2Test.run(m, new Gpt2Forward(m.config(), m.weights(), ops), prompts, steps, s);
+        DecoderModel d = m.decoder();
+        try (TrustedAttentionDecoder ops = TrustedAttentionDecoder.blinded(d.config(), d.weights(), adapters, parties, c)) {
+            return ObfuscatedGpt2Test.run(m, new DecoderForward(d.config(), d.weights(), ops), prompts, steps, s);
         }
     }
 
     static void assertSameAnswer(Gpt2Model m, PrivacyLevel level, int pool, Map<String, LowRankAdapter> adapters,
                                  List<int[]> prompts, int steps, Sampling s) {
-        Gpt2Weights merged = LoraMerge.merged(m.weights(), adapters);
-        ObfuscatedGpt2Test.Run plain = ObfuscatedGpt2Test.run(m, new Gpt2Forward(m.config(), merged,
-                new PlainOps(m.config(), merged)), prompts, steps, s);
+        DecoderModel d = m.decoder();
+        DecoderWeights merged = LoraMerge.merged(d.weights(), adapters);
+        ObfuscatedGpt2Test.Run plain = ObfuscatedGpt2Test.run(m, new DecoderForward(d.config(), merged,
+                new PlainDecoderOps(d.config(), merged)), prompts, steps, s);
         List<Transcript> views = new ArrayList<>();
         ObfuscatedGpt2Test.Run run = blinded(m, level, pool, adapters, prompts, steps, s, views);
         for (int b = 0; b < prompts.size(); b++) {

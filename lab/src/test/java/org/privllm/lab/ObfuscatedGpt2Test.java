@@ -13,6 +13,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 import org.privllm.model.Activation;
 import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.model.ForwardPass;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Model;
@@ -42,7 +43,7 @@ class ObfuscatedGpt2Test {
 
     record Run(List<int[]> ids, List<Matrix> logits) {}
 
-    static Run run(Gpt2Model m, Gpt2Forward f, List<int[]> prompts, int steps, Sampling s) {
+    static Run run(Gpt2Model m, ForwardPass f, List<int[]> prompts, int steps, Sampling s) {
         List<Matrix> logits = new ArrayList<>();
         Generator.Result r = new Generator(f).generate(prompts, steps, s, -1, null, logits::add);
         return new Run(r.outputIds(), logits);

@@ -56,6 +56,11 @@ public enum Architecture {
         return null;
     }
 
+    /** "gpt2, llama, mistral, qwen2, qwen3" (or their classes): for error messages. */
+    static String all(boolean classes) {
+        return Arrays.stream(values()).map(a -> classes ? a.hfClass : a.modelType).collect(Collectors.joining(", "));
+    }
+
     /** "llama, mistral, qwen2, qwen3" (or their classes): for error messages. */
     static String llamaFamily(boolean classes) {
         return Arrays.stream(values()).filter(Architecture::isLlamaFamily).map(a -> classes ? a.hfClass : a.modelType)

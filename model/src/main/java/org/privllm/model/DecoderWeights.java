@@ -30,7 +30,79 @@ public record DecoderWeights(Matrix embeddings, Matrix positionEmbeddings, List<
      * @param down  {@code inner × hidden}
      */
     public record Layer(NormWeights attnNorm, Matrix qkv, float[] qkvBias, float[] qNorm, float[] kNorm, Matrix out,
-                        float[] outBias, NormWeights mlpNorm, Matrix up, float[] upBias, Matrix down, float[] downBias) {}
+                        float[] outBias, NormWeights mlpNorm, Matrix up, float[] upBias, Matrix down, float[] downBias) {
+
+        /** This layer with {@code linear}'s weight replaced (e.g. by a merged adapter). */
+        public Layer with(Linear linear, Matrix w) {
+            return new Layer(attnNorm, linear == Linear.QKV ? w : qkv, qkvBias, qNorm, kNorm, linear == Linear.OUT ? w : out,
+                    outBias, mlpNorm, linear == Linear.UP ? w : up, upBias, linear == Linear.DOWN ? w : down, downBias);
+        }
+    }
+
+    /**
+     * The four linear layers of a block as the engine computes them, fused: q/k/v, the attention output, the
+     * MLP's first product ({@code [gate | up]} when gated) and down. {@link #key} names them wherever a layer
+     * is named (private adapters, placed layers, reports): GPT-2's module names, which are fused already
+     * ({@code h.N.attn.c_attn}, {@code h.N.attn.c_proj}, {@code h.N.mlp.c_fc}, {@code h.N.mlp.c_proj}), for
+     * every family.
+     */
+    public enum Linear {
+        QKV("attn.c_attn"), OUT("attn.c_proj"), UP("mlp.c_fc"), DOWN("mlp.c_proj");
+
+        private final String module;
+
+        Linear(String module) {
+            this.module = module;
+        }
+
+        /** {@code attn.c_attn}, {@code attn.c_proj}, {@code mlp.c_fc} or {@code mlp.c_proj}. */
+        public String module() {
+            return module;
+        }
+
+        /** The layer's name, e.g. {@code h.3.attn.c_attn}. */
+        public String key(int layer) {
+            return "h." + layer + "." + module;
+        }
+
+        /** The {@code in×out} weight of this linear in {@code l}. */
+        public Matrix weight(Layer l) {
+            return switch (this) {
+                case QKV -> l.qkv();
+                case OUT -> l.out();
+                case UP -> l.up();
+                case DOWN -> l.down();
+            };
+        }
+
+        /** Its bias in {@code l}, or null. */
+        public float[] bias(Layer l) {
+            return switch (this) {
+                case QKV -> l.qkvBias();
+                case OUT -> l.outBias();
+                case UP -> l.upBias();
+                case DOWN -> l.downBias();
+            };
+        }
+
+        /** Input width under {@code c}. */
+        public int in(DecoderConfig c) {
+            return switch (this) {
+                case QKV, UP -> c.hidden();
+                case OUT -> c.qWidth();
+                case DOWN -> c.inner();
+            };
+        }
+
+        /** Output width under {@code c}. */
+        public int out(DecoderConfig c) {
+            return switch (this) {
+                case QKV -> c.qkvWidth();
+                case OUT, DOWN -> c.hidden();
+                case UP -> c.upWidth();
+            };
+        }
+    }
 
     /** The LM head as {@code vocab × hidden}. */
     public Matrix head() {

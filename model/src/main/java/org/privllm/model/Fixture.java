@@ -28,11 +28,16 @@ public final class Fixture {
     }
 
     public static void write(Path out, Gpt2Config c, long seed) {
+        write(out, c, seed, SafeTensors.DType.F32, 1);
+    }
+
+    /** As {@link #write(Path, Gpt2Config, long)}, stored as {@code dtype} in {@code shards} files (an index when more than one). */
+    public static void write(Path out, Gpt2Config c, long seed, SafeTensors.DType dtype, int shards) {
         try {
             Files.createDirectories(out);
             SplittableRandom root = new SplittableRandom(seed);
             int d = c.embd(), v = c.vocab();
-            SafeTensorsWriter w = new SafeTensorsWriter();
+            SafeTensorsWriter w = new SafeTensorsWriter(dtype);
             w.put("wte.weight", normal(root.split(), (long) v * d, 0.02, 0), v, d);
             w.put("wpe.weight", normal(root.split(), (long) c.positions() * d, 0.01, 0), c.positions(), d);
             for (int i = 0; i < c.layers(); i++) {
@@ -52,7 +57,7 @@ public final class Fixture {
             }
             w.put("ln_f.weight", normal(root.split(), d, 0.1, 1), d);
             w.put("ln_f.bias", normal(root.split(), d, 0.02, 0), d);
-            w.write(out.resolve("model.safetensors"));
+            w.writeCheckpoint(out, shards);
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                     .writeValue(out.resolve("config.json").toFile(), c.toJson());
         } catch (IOException e) {

@@ -11,12 +11,22 @@ import org.privllm.model.DecoderWeights.NormWeights;
 public final class Gpt2Adapter {
     private Gpt2Adapter() {}
 
+    /** GPT-2's config as a decoder config, the LM head tied unless {@code w} has its own. */
     public static DecoderConfig config(Gpt2Config c, Gpt2Weights w) {
+        return config(c, w.lmHead() == null);
+    }
+
+    /** GPT-2's config as a decoder config with a tied LM head (for shape-only uses: costs, counts). */
+    public static DecoderConfig config(Gpt2Config c) {
+        return config(c, true);
+    }
+
+    private static DecoderConfig config(Gpt2Config c, boolean tied) {
         return new DecoderConfig(Architecture.GPT2, c.layers(), c.embd(), c.heads(), c.heads(), c.headDim(), c.inner(),
                 c.vocab(), c.positions(), new DecoderConfig.Norm(DecoderConfig.Norm.Kind.LAYER_NORM, c.lnEpsilon()),
                 new DecoderConfig.Learned(), new DecoderConfig.Mlp(c.activation(), false),
                 new DecoderConfig.Biases(true, true, true), false,
-                new DecoderConfig.ScoreScale(c.scaleAttnWeights(), c.scaleAttnByInverseLayerIdx()), w.lmHead() == null,
+                new DecoderConfig.ScoreScale(c.scaleAttnWeights(), c.scaleAttnByInverseLayerIdx()), tied,
                 0, new DecoderConfig.SpecialTokens(c.eosTokenId(), List.of(c.eosTokenId())));
     }
 

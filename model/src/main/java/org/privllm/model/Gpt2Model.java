@@ -14,8 +14,13 @@ public record Gpt2Model(Path dir, Gpt2Config config, Gpt2Weights weights) {
         return new Gpt2Model(dir, c, Gpt2Weights.load(dir, c));
     }
 
-    /** The plaintext engine over this model. */
-    public Gpt2Forward plainForward() {
-        return new Gpt2Forward(config, weights, new PlainOps(config, weights));
+    /** This model as a {@link DecoderConfig} instance (the weights are shared). */
+    public DecoderModel decoder() {
+        return Gpt2Adapter.model(this);
+    }
+
+    /** The plaintext engine over this model ({@link DecoderForward} on {@link PlainDecoderOps}). */
+    public DecoderForward plainForward() {
+        return decoder().plainForward();
     }
 }

@@ -30,11 +30,14 @@ public final class LlamaFixture {
      *                      q/k/v biases, mistral none
      */
     public record Spec(Architecture arch, int layers, int hidden, int heads, int kvHeads, int headDim, int inner,
-                       int vocab, int positions, boolean tied, SafeTensors.DType dtype, boolean sharded, long seed,
+                       int vocab, int positions, boolean tied, SafeTensors.DType dtype, int shards, long seed,
                        double ropeTheta, DecoderConfig.Llama3Scaling ropeScaling, boolean attentionBias) {
         public Spec {
             if (arch == null || !arch.isLlamaFamily()) {
                 throw new IllegalArgumentException("--arch must be one of " + Architecture.llamaFamily(false));
+            }
+            if (shards < 1) {
+                throw new IllegalArgumentException("--shards must be >= 1, got " + shards);
             }
             if (attentionBias && (arch == Architecture.MISTRAL || arch == Architecture.QWEN2)) {
                 throw new IllegalArgumentException(arch.modelType() + " has no attention_bias option (qwen2: always q/k/v"
@@ -46,13 +49,13 @@ public final class LlamaFixture {
         public static Spec of(Architecture arch, int layers, int hidden, int heads, int kvHeads, int headDim, int inner,
                               int vocab, int positions) {
             return new Spec(arch, layers, hidden, heads, kvHeads, headDim, inner, vocab, positions, false,
-                    SafeTensors.DType.F32, false, 0, 10000.0, null, false);
+                    SafeTensors.DType.F32, 1, 0, 10000.0, null, false);
         }
 
         /** {@code --preset llama-124m}: hidden 768, 12 layers, 12 heads, 4 KV heads, intermediate 2048, vocab 32000, untied, 2048 positions. */
         public static Spec llama124m(long seed) {
             return new Spec(Architecture.LLAMA, 12, 768, 12, 4, 64, 2048, 32000, 2048, false, SafeTensors.DType.F32,
-                    false, seed, 10000.0, null, false);
+                    1, seed, 10000.0, null, false);
         }
 
         /** {@code --preset NAME}: only {@code llama-124m}. */
@@ -95,7 +98,7 @@ public final class LlamaFixture {
             if (!s.tied()) {
                 w.put("lm_head.weight", Fixture.normal(root.split(), (long) s.vocab() * d, 1 / Math.sqrt(d), 0), s.vocab(), d);
             }
-            w.writeCheckpoint(out, s.sharded() ? 3 : 1);
+            w.writeCheckpoint(out, s.shards());
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("config.json").toFile(),
                     configJson(s));
         } catch (IOException e) {

@@ -1,65 +1,51 @@
 package org.privllm.model;
 
-import java.util.ArrayList;
-import java.util.List;
-import org.privllm.tensor.Attention;
-import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
-import org.privllm.tensor.PackedWeight;
 
-/** The plaintext engine: every operation local, weights packed once. */
+/**
+ * GPT-2's plaintext engine under its GPT-2 types: a thin facade over {@link PlainDecoderOps} on
+ * {@link Gpt2Adapter}'s view of the weights, kept for code written against GPT-2's types. New code uses
+ * {@link PlainDecoderOps} directly.
+ */
 public final class PlainOps implements TransformerOps {
-    private final Gpt2Config config;
-    private final Gpt2Weights weights;
-    private final List<PackedWeight[]> packed = new ArrayList<>();
-    private final PackedWeight head;
-    private KvCache cache;
+    private final PlainDecoderOps ops;
 
     public PlainOps(Gpt2Config config, Gpt2Weights weights) {
-        this.config = config;
-        this.weights = weights;
-        for (Gpt2Weights.Layer l : weights.layers()) {
-            packed.add(new PackedWeight[] {PackedWeight.pack(l.cAttn()), PackedWeight.pack(l.cProj()),
-                    PackedWeight.pack(l.cFc()), PackedWeight.pack(l.mlpProj())});
-        }
-        head = PackedWeight.packTransposed(weights.head());
+        this.ops = new PlainDecoderOps(Gpt2Adapter.config(config, weights), Gpt2Adapter.weights(weights));
+    }
+
+    public KvCache cache() {
+        return ops.cache();
     }
 
     @Override
     public void startCache(int[] leftPad, int capacity) {
-        cache = new KvCache(config.layers(), leftPad.length, capacity, config.embd(), leftPad);
-    }
-
-    public KvCache cache() {
-        return cache;
+        ops.startCache(leftPad, capacity);
     }
 
     @Override
     public Matrix attention(int layer, Matrix x, int t) {
-        Gpt2Weights.Layer l = weights.layers().get(layer);
-        Matrix qkv = Kernels.matmul(x, packed.get(layer)[0], l.cAttnBias());
-        Matrix a = Attention.attend(cache, layer, qkv, t, config.heads(), config.attentionScale(layer));
-        return Kernels.matmul(a, packed.get(layer)[1], l.cProjBias());
+        return ops.attention(layer, x, t);
     }
 
     @Override
     public Matrix mlpUp(int layer, Matrix x) {
-        return Kernels.matmul(x, packed.get(layer)[2], weights.layers().get(layer).cFcBias());
+        return ops.mlpUp(layer, x);
     }
 
     @Override
     public Matrix mlpDown(int layer, Matrix x) {
-        return Kernels.matmul(x, packed.get(layer)[3], weights.layers().get(layer).mlpProjBias());
+        return ops.mlpDown(layer, x);
     }
 
     @Override
     public void advance(int t) {
-        cache.advance(t);
+        ops.advance(t);
     }
 
     @Override
     public Matrix lmHead(Matrix h) {
-        return Kernels.matmul(h, head, null);
+        return ops.lmHead(h);
     }
 }

@@ -4,9 +4,9 @@ import org.privllm.tensor.Matrix;
 
 /**
  * The heavy linear algebra of one decoder forward pass, wherever it runs: locally in plaintext
- * ({@link PlainOps} for GPT-2, {@link PlainDecoderOps} for any {@link DecoderConfig}) or on an untrusted
- * executor behind masks (the trusted module's implementation). {@link Gpt2Forward} and
- * {@link DecoderForward} keep embeddings, norms, the activation and the residual adds.
+ * ({@link PlainDecoderOps}), blinded on untrusted executors with the attention core trusted, or masked
+ * on one (the trusted module's implementations). {@link DecoderForward}, the one block loop, keeps
+ * embeddings, norms, the activation and the residual adds.
  */
 public interface TransformerOps {
 

@@ -14,8 +14,8 @@ import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Parallel;
 
 /**
- * Prefill and decode speed of GPT-2 124M (through {@link Gpt2Forward} and through the general
- * decoder) and of the llama-124m preset, measured as {@code privllm bench} does: warm-up, then the
+ * Prefill and decode speed of GPT-2 124M (through the {@link Gpt2Forward} facade and through the
+ * general decoder directly) and of the llama-124m preset, measured as {@code privllm bench} does: warm-up, then the
  * median of {@code reps} runs of a {@code prompt}-token prefill and {@code new} greedy tokens; the
  * engines take turns so a noisy neighbour slows them alike. A development harness (test scope):
  *
@@ -41,7 +41,7 @@ public final class DecoderSpeed {
         Gpt2Model gpt2 = Gpt2Model.load(gpt2Dir);
         DecoderModel llama = DecoderModel.load(llamaDir);
         Map<String, ForwardPass> engines = new LinkedHashMap<>();
-        engines.put("gpt2-124m (Gpt2Forward)", gpt2.plainForward());
+        engines.put("gpt2-124m (Gpt2Forward facade)", new Gpt2Forward(gpt2.config(), gpt2.weights(), new PlainOps(gpt2.config(), gpt2.weights())));
         engines.put("gpt2-124m (DecoderForward)", Gpt2Adapter.model(gpt2).plainForward());
         engines.put("llama-124m (DecoderForward)", llama.plainForward());
         Map<String, double[][]> speeds = new LinkedHashMap<>();

@@ -69,7 +69,8 @@ class LlamaCheckpointValidationTest {
         editConfig(s -> s.replace("\"model_type\" : \"llama\"", "\"model_type\" : \"gemma2\""));
         assertRefused("config.json", "model_type 'gemma2' is not supported", "llama, mistral, qwen2, qwen3");
         editConfig(s -> s.replace("\"model_type\" : \"gemma2\"", "\"model_type\" : \"gpt2\""));
-        assertRefused("model_type 'gpt2' is not supported");
+        assertThatThrownBy(() -> LlamaCheckpoint.config(dir)).hasMessageContaining("model_type 'gpt2' is not supported");
+        assertRefused("config.json", "missing n_embd"); // DecoderModel reads it as GPT-2, which it is not
         editConfig(s -> s.replace("\"model_type\" : \"gpt2\"", "\"model_type\" : \"llama\"")
                 .replace("LlamaForCausalLM", "LlamaForSequenceClassification"));
         assertRefused("architecture 'LlamaForSequenceClassification' is not supported");

@@ -27,9 +27,9 @@ class LlamaGenerationTest {
     /** A GQA llama with llama3 rope scaling and head_dim ≠ hidden/heads, and a Qwen3 with one KV head, biases, BF16, tied. */
     static final List<DecoderModel> MODELS = List.of(
             load(new LlamaFixture.Spec(Architecture.LLAMA, 2, 32, 6, 2, 12, 48, 120, 96, false, SafeTensors.DType.F32,
-                    false, 21, 10000.0, new Llama3Scaling(8, 1, 4, 32), false)),
+                    1, 21, 10000.0, new Llama3Scaling(8, 1, 4, 32), false)),
             load(new LlamaFixture.Spec(Architecture.QWEN3, 2, 24, 4, 1, 16, 40, 100, 96, true, SafeTensors.DType.BF16,
-                    true, 22, 1e6, null, true)));
+                    3, 22, 1e6, null, true)));
 
     static DecoderModel load(LlamaFixture.Spec spec) {
         try {

@@ -31,7 +31,7 @@ class LlamaReferenceAgreementTest {
             boolean bias = (arch == Architecture.LLAMA || arch == Architecture.QWEN3) && d.bool();
             LlamaFixture.Spec spec = new LlamaFixture.Spec(arch, d.intIn(1, 3), d.oneOf(16, 24, 40), heads, kv,
                     d.oneOf(2, 4, 8, 12, 16, 32), d.intIn(8, 72), d.intIn(16, 300), 64, d.bool(),
-                    d.oneOf(SafeTensors.DType.class), d.bool(), d.anyLong(), d.oneOf(10000.0, 500000.0, 1e6), scaling,
+                    d.oneOf(SafeTensors.DType.class), d.bool() ? 3 : 1, d.anyLong(), d.oneOf(10000.0, 500000.0, 1e6), scaling,
                     bias);
             return new Object[] {spec, d.intIn(1, 14)};
         });

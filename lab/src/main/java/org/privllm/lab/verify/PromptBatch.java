@@ -1,6 +1,7 @@
 package org.privllm.lab.verify;
 
 import java.util.Random;
+import org.privllm.model.DecoderConfig;
 import org.privllm.model.Gpt2Config;
 
 /**
@@ -24,16 +25,25 @@ public record PromptBatch(int[] ids, int[] positions, int[] leftPad, int length)
      * two or more exercises left padding.
      */
     public static PromptBatch random(Gpt2Config c, int batch, int length, Random rnd) {
-        if (batch <= 0 || length <= 0 || length > c.positions()) {
+        return random(c.vocab(), c.positions(), batch, length, rnd);
+    }
+
+    /** As {@link #random(Gpt2Config, int, int, Random)} for any decoder. */
+    public static PromptBatch random(DecoderConfig c, int batch, int length, Random rnd) {
+        return random(c.vocab(), c.positions(), batch, length, rnd);
+    }
+
+    private static PromptBatch random(int vocab, int positions, int batch, int length, Random rnd) {
+        if (batch <= 0 || length <= 0 || length > positions) {
             throw new IllegalArgumentException("prompt batch " + batch + " x " + length + " does not fit n_positions "
-                    + c.positions());
+                    + positions);
         }
         int[] ids = new int[batch * length], pos = new int[batch * length], pad = new int[batch];
         for (int b = 0; b < batch; b++) {
             pad[b] = Math.min(b, length - 1);
-            int first = rnd.nextInt(c.vocab());
+            int first = rnd.nextInt(vocab);
             for (int j = 0; j < length; j++) {
-                ids[b * length + j] = j <= pad[b] ? first : rnd.nextInt(c.vocab());
+                ids[b * length + j] = j <= pad[b] ? first : rnd.nextInt(vocab);
                 pos[b * length + j] = Math.max(0, j - pad[b]);
             }
         }

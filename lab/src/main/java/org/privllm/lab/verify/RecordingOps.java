@@ -6,7 +6,7 @@ import org.privllm.model.TransformerOps;
 import org.privllm.tensor.Matrix;
 
 /**
- * A {@link TransformerOps} decorator that keeps copies of what {@link org.privllm.model.Gpt2Forward}
+ * A {@link TransformerOps} decorator that keeps copies of what {@link org.privllm.model.DecoderForward}
  * hands to the linear algebra while {@link #recording} is on: the inputs of each layer's attention
  * ({@code ln_1} output), {@code c_fc} ({@code ln_2} output) and MLP {@code c_proj} (activation output),
  * and the output of {@code c_fc}. These are exactly the trusted domain's computations, so comparing two

@@ -13,11 +13,14 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.ejml.data.DMatrixRMaj;
+import org.privllm.model.DecoderConfig;
+import org.privllm.model.DecoderForward;
+import org.privllm.model.DecoderModel;
+import org.privllm.model.DecoderWeights;
+import org.privllm.model.Gpt2Adapter;
 import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Model;
-import org.privllm.model.Gpt2Weights;
-import org.privllm.model.PlainOps;
+import org.privllm.model.PlainDecoderOps;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.tensor.Attention;
@@ -57,7 +60,7 @@ import org.privllm.untrusted.InProcessExecutor;
  * only: no tensor, mask or pad leaves this class.
  */
 public final class Verifier implements AutoCloseable {
-    private final Gpt2Model model;
+    private final DecoderModel model;
     private final ObfuscationConfig obf;
     private final Map<String, LowRankAdapter> adapters;
     private final LoraAdapter stage1Adapter;
@@ -73,6 +76,12 @@ public final class Verifier implements AutoCloseable {
      * @param data          randomness of the test inputs (prompts, rows); masks come from {@code obf}
      */
     public Verifier(Gpt2Model model, ObfuscationConfig obf, LoraAdapter adapter, LoraAdapter stage1Adapter, Random data) {
+        this(model.decoder(), obf, adapter, stage1Adapter, data);
+    }
+
+    /** The seed scheme's checks on a GPT-2 {@link DecoderModel} (other families: a one-line refusal). */
+    public Verifier(DecoderModel model, ObfuscationConfig obf, LoraAdapter adapter, LoraAdapter stage1Adapter, Random data) {
+        ObfuscatedGpt2.requireGpt2(model.config());
         this.model = model;
         this.obf = obf;
         this.adapters = adapter == null ? Map.of() : adapter.layers();
@@ -120,21 +129,21 @@ public final class Verifier implements AutoCloseable {
         out.addAll(stage1Linear());
         out.addAll(stage1Lora());
         stageDone.accept("stage 1");
-        Gpt2Config c = model.config();
-        Gpt2Weights plainWeights = LoraMerge.merged(model.weights(), adapters);
-        PlainOps plainOps = new PlainOps(c, plainWeights);
+        DecoderConfig c = model.config();
+        DecoderWeights plainWeights = LoraMerge.merged(model.weights(), adapters);
+        PlainDecoderOps plainOps = new PlainDecoderOps(c, plainWeights);
         RecordingOps plainRec = new RecordingOps(plainOps);
-        Gpt2Forward plain = new Gpt2Forward(c, plainWeights, plainRec);
+        DecoderForward plain = new DecoderForward(c, plainWeights, plainRec);
         ObfuscatedGpt2 obfOps = obfuscated();
         RecordingOps obfRec = new RecordingOps(obfOps);
-        Gpt2Forward masked = new Gpt2Forward(c, model.weights(), obfRec);
+        DecoderForward masked = new DecoderForward(c, model.weights(), obfRec);
         PromptBatch prompts = PromptBatch.random(c, batch, promptLength, data);
 
         ErrorAccumulator blocks = new ErrorAccumulator();
         out.addAll(stage2(plain, masked, prompts, blocks));
         stageDone.accept("stage 2");
 
-        Stage3 s3 = stage3(plain, masked, plainRec, obfRec, prompts);
+        Stage3 s3 = stage3(plain, masked, plainRec, obfRec, prompts, decodeSteps);
         out.addAll(s3.checks());
         stageDone.accept("stage 3");
 
@@ -168,12 +177,12 @@ public final class Verifier implements AutoCloseable {
     // ---- stage 1 -------------------------------------------------------------------------------
 
     private List<Check> stage1Linear() {
-        Gpt2Weights.Layer l = model.weights().layers().get(0);
-        Matrix x = gaussian(linearRows, model.config().embd());
-        Matrix expected = Kernels.matmul(x, PackedWeight.pack(l.cFc()), l.cFcBias());
+        DecoderWeights.Layer l = model.weights().layers().get(0);
+        Matrix x = gaussian(linearRows, model.config().hidden());
+        Matrix expected = Kernels.matmul(x, PackedWeight.pack(l.up()), l.upBias());
         List<Check> out = new ArrayList<>();
         for (MaskScope scope : scopes()) {
-            Matrix actual = linearOnce(PlainLinear.of(l.cFc(), l.cFcBias()), scope, x);
+            Matrix actual = linearOnce(PlainLinear.of(l.up(), l.upBias()), scope, x);
             out.add(new Check("stage1_linear", "h.0.mlp.c_fc " + scopeName(scope), ErrorStats.compare(expected, actual)));
         }
         return out;
@@ -212,12 +221,13 @@ public final class Verifier implements AutoCloseable {
 
     // ---- stage 2 -------------------------------------------------------------------------------
 
-    private List<Check> stage2(Gpt2Forward plain, Gpt2Forward masked, PromptBatch p, ErrorAccumulator all) {
+    /** Each whole protected block vs the plaintext block on the same input (any {@link DecoderConfig}). */
+    static List<Check> stage2(DecoderForward plain, DecoderForward masked, PromptBatch p, ErrorAccumulator all) {
         List<Check> out = new ArrayList<>();
         plain.ops().startCache(p.leftPad(), p.length());
         masked.ops().startCache(p.leftPad(), p.length());
         Matrix h = plain.embed(p.ids(), p.positions());
-        for (int layer = 0; layer < model.config().layers(); layer++) {
+        for (int layer = 0; layer < plain.config().layers(); layer++) {
             Matrix expected = block(plain, layer, h, p.length());
             Matrix actual = block(masked, layer, h, p.length());
             all.add(expected, actual);
@@ -227,28 +237,21 @@ public final class Verifier implements AutoCloseable {
         return out;
     }
 
-    /**
-     * One transformer block on residual {@code h}, as {@link Gpt2Forward#step} runs it (which offers no
-     * per-block entry): {@code h + attn(ln_1(h))}, then {@code + mlp(ln_2(·))}.
-     */
-    static Matrix block(Gpt2Forward f, int layer, Matrix h, int t) {
-        Gpt2Config c = f.config();
-        Gpt2Weights.Layer l = f.weights().layers().get(layer);
+    /** One block on a copy of residual {@code h}, as {@link DecoderForward#step} runs it ({@link DecoderForward#block}). */
+    static Matrix block(DecoderForward f, int layer, Matrix h, int t) {
         Matrix x = h.copy();
-        Kernels.addInPlace(x, f.ops().attention(layer, Gpt2Forward.layerNorm(x, l.ln1Gamma(), l.ln1Beta(), c.lnEpsilon()), t));
-        Matrix up = f.ops().mlpUp(layer, Gpt2Forward.layerNorm(x, l.ln2Gamma(), l.ln2Beta(), c.lnEpsilon()));
-        f.activate(up);
-        Kernels.addInPlace(x, f.ops().mlpDown(layer, up));
+        f.block(layer, x, t);
         return x;
     }
 
     // ---- stage 3 -------------------------------------------------------------------------------
 
     /** Stage 3's checks and what stage 4 reuses: the prefill's final hidden states and logits. */
-    private record Stage3(List<Check> checks, Matrix plainHidden, ErrorStats hidden, ErrorStats logits) {}
+    record Stage3(List<Check> checks, Matrix plainHidden, ErrorStats hidden, ErrorStats logits) {}
 
-    private Stage3 stage3(Gpt2Forward plain, Gpt2Forward masked, RecordingOps plainRec, RecordingOps obfRec,
-                          PromptBatch p) {
+    /** Protected prefill and decode steps over the protected cache vs plaintext (any {@link DecoderConfig}). */
+    static Stage3 stage3(DecoderForward plain, DecoderForward masked, RecordingOps plainRec, RecordingOps obfRec,
+                         PromptBatch p, int decodeSteps) {
         List<Check> out = new ArrayList<>();
         int cap = p.length() + decodeSteps;
         plain.ops().startCache(p.leftPad(), cap);
@@ -276,7 +279,7 @@ public final class Verifier implements AutoCloseable {
         return new Stage3(out, hP, hidden, logits);
     }
 
-    private static int[] lastArgmax(Matrix logits, int batch, int t) {
+    static int[] lastArgmax(Matrix logits, int batch, int t) {
         int[] ids = new int[batch];
         for (int b = 0; b < batch; b++) {
             int o = ((b + 1) * t - 1) * logits.cols, best = 0;
@@ -292,12 +295,12 @@ public final class Verifier implements AutoCloseable {
 
     // ---- stage 4 -------------------------------------------------------------------------------
 
-    private List<Check> stage4(Gpt2Forward plain, Gpt2Forward masked, PlainOps plainOps, ObfuscatedGpt2 obfOps,
+    private List<Check> stage4(DecoderForward plain, DecoderForward masked, PlainDecoderOps plainOps, ObfuscatedGpt2 obfOps,
                                RecordingOps plainRec, RecordingOps obfRec, PromptBatch p, Stage3 s3,
                                ErrorAccumulator blocks) {
-        Gpt2Config c = model.config();
-        Gpt2Weights w = plain.weights();
-        int d = c.embd(), t = p.length(), layers = c.layers();
+        DecoderConfig c = model.config();
+        DecoderWeights w = plain.weights();
+        int d = c.hidden(), t = p.length(), layers = c.layers();
         ErrorAccumulator ln1 = new ErrorAccumulator(), cAttn = new ErrorAccumulator(), identity = new ErrorAccumulator(),
                 sublayer = new ErrorAccumulator(), cProj = new ErrorAccumulator(), ln2 = new ErrorAccumulator(),
                 cFc = new ErrorAccumulator(), act = new ErrorAccumulator(), mlpProj = new ErrorAccumulator();
@@ -309,12 +312,12 @@ public final class Verifier implements AutoCloseable {
         KvCache maskedShadow = new KvCache(layers, p.batch(), t, d, p.leftPad());
         TrustedSession session = obfOps.session();
         for (int layer = 0; layer < layers; layer++) {
-            Gpt2Weights.Layer l = w.layers().get(layer);
+            DecoderWeights.Layer l = w.layers().get(layer);
             Matrix x = plainRec.ln1(layer);
             ln1.add(x, obfRec.ln1(layer));
 
             // c_attn on the executor, unmasked with diag(N_Q, N_K, N_V)
-            Matrix qkv = Kernels.matmul(x, PackedWeight.pack(l.cAttn()), l.cAttnBias());
+            Matrix qkv = Kernels.matmul(x, PackedWeight.pack(l.qkv()), l.qkvBias());
             Matrix qkvMasked = executorLinear(session, obfOps.cAttn(layer), x);
             cAttn.add(qkv, obfOps.cAttn(layer).maskOut().applyInverse(qkvMasked));
 
@@ -326,7 +329,7 @@ public final class Verifier implements AutoCloseable {
             AttentionCore.identity(obfOps.queryMasks(layer), obfOps.keyMasks(layer), identity);
 
             // c_proj with input mask diag(N_V), then the executor's whole chained sublayer
-            Matrix proj = Kernels.matmul(a, PackedWeight.pack(l.cProj()), l.cProjBias());
+            Matrix proj = Kernels.matmul(a, PackedWeight.pack(l.out()), l.outBias());
             cProj.add(proj, obfOps.cProj(layer).maskOut().applyInverse(executorLinear(session, obfOps.cProj(layer), a)));
             sublayer.add(plainOps.attention(layer, x, t), obfOps.attention(layer, x, t));
 
@@ -350,7 +353,7 @@ public final class Verifier implements AutoCloseable {
         out.add(module("attention sublayer (executor chain)", sublayer.stats()));
         out.add(module("ln_2", ln2.stats()));
         out.add(module("c_fc", cFc.stats()));
-        out.add(module(c.activation().toString().toLowerCase(java.util.Locale.ROOT), act.stats()));
+        out.add(module(c.mlp().activation().toString().toLowerCase(java.util.Locale.ROOT), act.stats()));
         out.add(module("mlp c_proj", mlpProj.stats()));
         out.add(module("block", blocks.stats()));
         out.add(module("ln_f", s3.hidden()));
@@ -365,18 +368,18 @@ public final class Verifier implements AutoCloseable {
      * identical and every step's logits are allclose.
      */
     public Check generation(int newTokens) {
-        Gpt2Config c = model.config();
-        Gpt2Weights plainWeights = LoraMerge.merged(model.weights(), adapters);
+        DecoderConfig c = model.config();
+        DecoderWeights plainWeights = LoraMerge.merged(model.weights(), adapters);
         PromptBatch p = PromptBatch.random(c, batch, Math.min(promptLength, c.positions() - 1), data);
         List<int[]> prompts = new ArrayList<>();
         for (int b = 0; b < p.batch(); b++) {
             prompts.add(java.util.Arrays.copyOfRange(p.ids(), b * p.length() + p.leftPad()[b], (b + 1) * p.length()));
         }
         List<Matrix> plainLogits = new ArrayList<>(), maskedLogits = new ArrayList<>();
-        Generator.Result plain = new Generator(new Gpt2Forward(c, plainWeights, new PlainOps(c, plainWeights)))
+        Generator.Result plain = new Generator(new DecoderForward(c, plainWeights, new PlainDecoderOps(c, plainWeights)))
                 .generate(prompts, newTokens, Sampling.GREEDY, -1, null, plainLogits::add);
         Generator.Result masked;
-        masked = new Generator(new Gpt2Forward(c, model.weights(), obfuscated()))
+        masked = new Generator(new DecoderForward(c, model.weights(), obfuscated()))
                 .generate(prompts, newTokens, Sampling.GREEDY, -1, null, maskedLogits::add);
         boolean same = plainLogits.size() == maskedLogits.size();
         for (int b = 0; b < prompts.size() && same; b++) {
@@ -406,19 +409,30 @@ public final class Verifier implements AutoCloseable {
     }
 
     /** The plaintext layer named like an adapter key ({@code h.N.attn.c_attn}, {@code h.N.mlp.c_fc}, ...). */
-    static PlainLinear linear(Gpt2Weights w, String key) {
+    static PlainLinear linear(DecoderWeights w, String key) {
+        DecoderWeights.Layer l = w.layers().get(layerOf(key));
+        DecoderWeights.Linear k = linearOf(key);
+        return PlainLinear.of(k.weight(l), k.bias(l));
+    }
+
+    /** The block index of a fused-linear key {@code h.N.…}. */
+    static int layerOf(String key) {
         String[] parts = key.split("\\.", 3);
         if (parts.length != 3 || !parts[0].equals("h")) {
-            throw new IllegalArgumentException("not a GPT-2 module key: " + key);
+            throw new IllegalArgumentException("not a fused-linear key: " + key);
         }
-        Gpt2Weights.Layer l = w.layers().get(Integer.parseInt(parts[1]));
-        return switch (parts[2]) {
-            case "attn.c_attn" -> PlainLinear.of(l.cAttn(), l.cAttnBias());
-            case "attn.c_proj" -> PlainLinear.of(l.cProj(), l.cProjBias());
-            case "mlp.c_fc" -> PlainLinear.of(l.cFc(), l.cFcBias());
-            case "mlp.c_proj" -> PlainLinear.of(l.mlpProj(), l.mlpProjBias());
-            default -> throw new IllegalArgumentException("not a GPT-2 module key: " + key);
-        };
+        return Integer.parseInt(parts[1]);
+    }
+
+    /** Which fused linear a key {@code h.N.module} names. */
+    static DecoderWeights.Linear linearOf(String key) {
+        String module = key.split("\\.", 3)[2];
+        for (DecoderWeights.Linear k : DecoderWeights.Linear.values()) {
+            if (k.module().equals(module)) {
+                return k;
+            }
+        }
+        throw new IllegalArgumentException("not a fused-linear key: " + key);
     }
 
     private Matrix gaussian(int rows, int cols) {
@@ -436,11 +450,17 @@ public final class Verifier implements AutoCloseable {
      * to a temporary directory, loaded through {@link LoraAdapter#load} and the directory removed.
      */
     public static LoraAdapter randomAdapter(Gpt2Config c, long seed) {
+        return randomAdapter(Gpt2Adapter.config(c), seed);
+    }
+
+    /** As {@link #randomAdapter(Gpt2Config, long)} for any family (Llama: every projection targeted). */
+    public static LoraAdapter randomAdapter(DecoderConfig c, long seed) {
         Path dir = null;
         try {
             dir = Files.createTempDirectory("privllm-lora");
-            int r = Math.min(4, c.embd());
-            LoraAdapter.writeRandom(dir, c.layers(), c.embd(), c.inner(), r, 2f * r, List.of("c_attn", "c_proj", "c_fc"), seed);
+            int r = Math.min(4, c.hidden());
+            LoraAdapter.writeRandom(dir, c, r, 2f * r, c.architecture() == org.privllm.model.Architecture.GPT2
+                    ? List.of("c_attn", "c_proj", "c_fc") : LoraAdapter.LLAMA_TARGETS, seed);
             return LoraAdapter.load(dir, c);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create a temporary adapter (" + e.getMessage() + ")", e);

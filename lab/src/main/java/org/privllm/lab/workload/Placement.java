@@ -6,7 +6,7 @@ import org.privllm.model.Gpt2Config;
 /**
  * Where one strategy runs each piece of a GPT-2 forward pass, as charges to a {@link Ledger}: one method per
  * {@link org.privllm.model.TransformerOps} call, each charging the trusted work around that call (including
- * what {@link org.privllm.model.Gpt2Forward} does next to it: embeddings, LayerNorm, activation, residuals)
+ * what {@link org.privllm.model.DecoderForward} does next to it: embeddings, LayerNorm, activation, residuals)
  * and the executor calls it makes. A live run feeds it the real call shapes ({@link CountingOps}); a plan
  * feeds it the shapes a generation would have ({@link GenerationPlan}) — the same code either way.
  */

@@ -3,7 +3,7 @@ package org.privllm.lab.workload;
 import org.privllm.model.Gpt2Config;
 
 /**
- * {@code trusted_nonlinear} (TSLP-style partition, {@link org.privllm.trusted.privacy.TrustedAttentionGpt2#plaintextLinears}):
+ * {@code trusted_nonlinear} (TSLP-style partition, {@link org.privllm.trusted.privacy.TrustedAttentionDecoder#plaintextLinears}):
  * every linear layer runs in plaintext on the executor; the attention core (scores, softmax, P·V) with its
  * KV cache, LayerNorm, the activation and the residuals run trusted. Four executor calls per layer and
  * step (c_attn, c_proj, c_fc, MLP c_proj) plus the LM head; the executor sees every activation it multiplies.

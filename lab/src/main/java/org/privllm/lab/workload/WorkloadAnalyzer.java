@@ -10,9 +10,9 @@ import java.util.SplittableRandom;
 import java.util.function.Function;
 import org.privllm.lab.report.Progress;
 import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
+import org.privllm.model.DecoderForward;
 import org.privllm.model.Gpt2Model;
-import org.privllm.model.PlainOps;
+import org.privllm.model.PlainDecoderOps;
 import org.privllm.model.TransformerOps;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
@@ -23,7 +23,7 @@ import org.privllm.trusted.mask.DenseMask;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
-import org.privllm.trusted.privacy.TrustedAttentionGpt2;
+import org.privllm.trusted.privacy.TrustedAttentionDecoder;
 import org.privllm.untrusted.InProcessExecutor;
 
 /**
@@ -152,7 +152,8 @@ public final class WorkloadAnalyzer {
         for (Placement p : placements(c, o)) {
             out.add(switch (p) {
                 case PlainPlacement plain -> live(model, plain, null, prompt, o);
-                case TrustedNonlinearPlacement t -> live(model, t, ex -> TrustedAttentionGpt2.plaintextLinears(c, model.weights(), ex), prompt, o);
+                case TrustedNonlinearPlacement t -> live(model, t, ex -> TrustedAttentionDecoder.plaintextLinears(
+                        model.decoder().config(), model.decoder().weights(), ex), prompt, o);
                 case MaskedPlacement m -> {
                     ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(m.obfuscationMode()).withFamily(m.maskFamily());
                     ObfuscationConfig cfg = masks == null ? obf : obf.withSeed(masks.nextLong());
@@ -223,7 +224,7 @@ public final class WorkloadAnalyzer {
         BoundaryMeter meter = null;
         if (build == null) {
             p.setup(ledger);
-            ops = new PlainOps(c, model.weights());
+            ops = new PlainDecoderOps(model.decoder().config(), model.decoder().weights());
             charged = ledger;
         } else {
             p.setup(ledger.trustedView()); // resident state; the uploads are counted from the real calls
@@ -239,7 +240,8 @@ public final class WorkloadAnalyzer {
         System.gc();
         ledger.beginInference();
         try {
-            Generator gen = new Generator(new Gpt2Forward(c, model.weights(), new CountingOps(ops, p, charged)));
+            Generator gen = new Generator(new DecoderForward(model.decoder().config(), model.decoder().weights(),
+                    new CountingOps(ops, p, charged)));
             gen.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null); // warm-up
             Measured m = null;
             double prefill = Double.MAX_VALUE, decode = Double.MAX_VALUE;

@@ -20,7 +20,7 @@ import org.privllm.model.Activation;
 import org.privllm.model.Fixture;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Model;
-import org.privllm.model.PlainOps;
+import org.privllm.model.PlainDecoderOps;
 import org.privllm.tensor.Attention;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
@@ -206,16 +206,16 @@ class VerifierTest {
     void plainOpsIsTheReference() {
         // the merged-adapter reference equals the unmerged plaintext layer (sanity of LoraMerge)
         LoraAdapter a = Verifier.randomAdapter(TINY, 4);
-        var merged = org.privllm.trusted.lora.LoraMerge.merged(MODEL.weights(), a.layers());
-        var plain = Verifier.linear(MODEL.weights(), "h.1.mlp.c_fc").withLora(a.layers().get("h.1.mlp.c_fc"));
+        var merged = org.privllm.trusted.lora.LoraMerge.merged(MODEL.decoder().weights(), a.layers());
+        var plain = Verifier.linear(MODEL.decoder().weights(), "h.1.mlp.c_fc").withLora(a.layers().get("h.1.mlp.c_fc"));
         Matrix x = new Matrix(3, TINY.embd());
         for (int i = 0; i < x.data.length; i++) {
             x.data[i] = (float) Math.sin(i);
         }
-        Matrix viaEngine = new PlainOps(TINY, merged).mlpUp(1, x);
+        Matrix viaEngine = new PlainDecoderOps(MODEL.decoder().config(), merged).mlpUp(1, x);
         assertThat(org.privllm.trusted.verify.ErrorStats.compare(Dense.toFloat(plain.forward(Dense.of(x))), viaEngine)
                 .allclose()).isTrue();
-        assertThat(org.privllm.trusted.verify.ErrorStats.compare(new PlainOps(TINY, MODEL.weights()).mlpUp(1, x), viaEngine)
+        assertThat(org.privllm.trusted.verify.ErrorStats.compare(new PlainDecoderOps(MODEL.decoder().config(), MODEL.decoder().weights()).mlpUp(1, x), viaEngine)
                 .allclose()).as("the adapter changes the layer").isFalse();
     }
 }

@@ -7,12 +7,12 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.privllm.model.Activation;
 import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
+import org.privllm.model.DecoderForward;
 import org.privllm.model.Gpt2Model;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.tensor.Matrix;
-import org.privllm.trusted.privacy.TrustedAttentionGpt2;
+import org.privllm.trusted.privacy.TrustedAttentionDecoder;
 import org.privllm.untrusted.InProcessExecutor;
 import org.privllm.untrusted.Transcript;
 
@@ -27,8 +27,8 @@ class TrustedNonlinearGpt2Test {
         List<Matrix> plainLogits = new ArrayList<>(), partLogits = new ArrayList<>();
         Generator.Result plain = new Generator(M.plainForward()).generate(prompts, 6, Sampling.GREEDY, -1, null, plainLogits::add);
         try (InProcessExecutor ex = new InProcessExecutor();
-             TrustedAttentionGpt2 ops = TrustedAttentionGpt2.plaintextLinears(M.config(), M.weights(), ex)) {
-            Generator.Result part = new Generator(new Gpt2Forward(M.config(), M.weights(), ops))
+             TrustedAttentionDecoder ops = TrustedAttentionDecoder.plaintextLinears(M.decoder().config(), M.decoder().weights(), ex)) {
+            Generator.Result part = new Generator(new DecoderForward(M.decoder().config(), M.decoder().weights(), ops))
                     .generate(prompts, 6, Sampling.GREEDY, -1, null, partLogits::add);
             for (int b = 0; b < prompts.size(); b++) {
                 assertThat(part.outputIds().get(b)).containsExactly(plain.outputIds().get(b));
@@ -47,8 +47,8 @@ class TrustedNonlinearGpt2Test {
     void executorReceivesOnlyLinearCallsAndHoldsNoCache() {
         Transcript transcript = new Transcript();
         try (InProcessExecutor ex = new InProcessExecutor(transcript);
-             TrustedAttentionGpt2 ops = TrustedAttentionGpt2.plaintextLinears(M.config(), M.weights(), ex)) {
-            new Generator(new Gpt2Forward(M.config(), M.weights(), ops)).generate(List.of(new int[] {1, 2, 3}), 3,
+             TrustedAttentionDecoder ops = TrustedAttentionDecoder.plaintextLinears(M.decoder().config(), M.decoder().weights(), ex)) {
+            new Generator(new DecoderForward(M.decoder().config(), M.decoder().weights(), ops)).generate(List.of(new int[] {1, 2, 3}), 3,
                     Sampling.GREEDY, -1, null);
             assertThat(ops.cache().length()).isEqualTo(3 + 2);
         }

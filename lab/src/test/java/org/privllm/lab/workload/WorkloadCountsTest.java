@@ -73,7 +73,8 @@ class WorkloadCountsTest {
         long to = 4 * (3 * 4 + 3 * 4 + 3 * 4 + 3 * 16 + 4);                             // 352
         long from = 4 * (3 * 12 + 3 * 4 + 3 * 16 + 3 * 4 + 5);                          // 452
         Placement p = new TrustedNonlinearPlacement(TINY.config());
-        assertCounts(p, ex -> org.privllm.trusted.privacy.TrustedAttentionGpt2.plaintextLinears(TINY.config(), TINY.weights(), ex),
+        assertCounts(p, ex -> org.privllm.trusted.privacy.TrustedAttentionDecoder.plaintextLinears(
+                TINY.decoder().config(), TINY.decoder().weights(), ex),
                 trusted, LINEARS, 5, to, from);
         Ledger plan = GenerationPlan.replay(p, 3, 1);
         // setup: open + 5 uploads; weights and biases in float32

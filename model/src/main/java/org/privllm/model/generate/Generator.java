@@ -3,9 +3,8 @@ package org.privllm.model.generate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.privllm.model.DecoderConfig;
 import org.privllm.model.ForwardPass;
-import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
 import org.privllm.tensor.Matrix;
 
 /**
@@ -19,11 +18,6 @@ public final class Generator {
 
     public Generator(ForwardPass forward) {
         this.forward = forward;
-    }
-
-    /** GPT-2's forward (the constructor the other modules call; a {@link Gpt2Forward} is a {@link ForwardPass}). */
-    public Generator(Gpt2Forward forward) {
-        this((ForwardPass) forward);
     }
 
     /** Receives each new token as it is chosen (sequence index, token id). */
@@ -45,7 +39,7 @@ public final class Generator {
     }
 
     /** Checks prompts against the model before anything runs (one-line errors). */
-    public static void validate(Gpt2Config c, List<int[]> prompts, int maxNewTokens) {
+    public static void validate(DecoderConfig c, List<int[]> prompts, int maxNewTokens) {
         validate(c.vocab(), c.positions(), prompts, maxNewTokens);
     }
 

@@ -7,6 +7,10 @@ import java.security.SecureRandom;
 import java.util.Random;
 import java.util.stream.IntStream;
 import org.privllm.trusted.obf.MaskScope;
+import org.privllm.model.Architecture;
+import org.privllm.model.DecoderConfig;
+import org.privllm.model.DecoderWeights;
+import org.privllm.model.Gpt2Adapter;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Weights;
 import org.privllm.model.TransformerOps;
@@ -36,13 +40,16 @@ import org.privllm.trusted.obf.TrustedSession;
  * </ul>
  * and the LM head {@code wteᵀ} whose vocabulary axis carries a secret permutation with positive
  * scaling, so logits reach the trusted side only masked. LayerNorm, the activation and the residual
- * adds stay in the trusted domain ({@link org.privllm.model.Gpt2Forward}).
+ * adds stay in the trusted domain ({@link org.privllm.model.DecoderForward}).
+ *
+ * <p>This is the seed level ({@code --privacy seed}), for GPT-2 only so far: other families are refused in
+ * one line ({@link #requireGpt2}).
  *
  * <p>The attention and head masks are always per session (the cache needs them stable; the head's
  * vocabulary mask is a permutation); the MLP layers follow the configured scope.
  */
 public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
-    private final Gpt2Config config;
+    private final DecoderConfig config;
     private final Executor executor;
     private final TrustedSession session;
     private final List<Block> blocks = new ArrayList<>();
@@ -59,6 +66,18 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
      */
     public ObfuscatedGpt2(Gpt2Config config, Gpt2Weights weights, Executor executor, ObfuscationConfig obf,
                           Map<String, LowRankAdapter> adapters) {
+        this(Gpt2Adapter.config(config, weights), Gpt2Adapter.weights(weights), executor, obf, adapters);
+    }
+
+    /**
+     * Obfuscates and uploads a GPT-2 {@link DecoderConfig} instance into a fresh executor session.
+     *
+     * @param adapters private LoRA adapters keyed by {@link DecoderWeights.Linear#key} (empty for none)
+     * @throws IllegalArgumentException for any other family (the seed level is GPT-2's so far)
+     */
+    public ObfuscatedGpt2(DecoderConfig config, DecoderWeights weights, Executor executor, ObfuscationConfig obf,
+                          Map<String, LowRankAdapter> adapters) {
+        requireGpt2(config);
         this.config = config;
         this.executor = executor;
         this.session = new TrustedSession(new ExecutorChannel(executor), obf);
@@ -74,18 +93,17 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
         List<LayerMasks> masks = IntStream.range(0, config.layers()).parallel()
                 .mapToObj(i -> LayerMasks.sample(config, family, perSession, layerRandom.get(i))).toList();
         for (int i = 0; i < config.layers(); i++) {
-            Gpt2Weights.Layer l = weights.layers().get(i);
+            DecoderWeights.Layer l = weights.layers().get(i);
             LayerMasks m = masks.get(i);
-            String p = "h." + i + ".";
             List<Mask> qkv = new ArrayList<>(m.q());
             qkv.addAll(m.k());
             qkv.addAll(m.v());
-            ObfuscatedLinear cAttn = session.register(linear(l.cAttn(), l.cAttnBias(), adapters.get(p + "attn.c_attn")),
+            ObfuscatedLinear cAttn = session.register(linear(l, DecoderWeights.Linear.QKV, i, adapters),
                     m.attnIn(), new BlockDiagonalMask(qkv));
-            ObfuscatedLinear cProj = session.register(linear(l.cProj(), l.cProjBias(), adapters.get(p + "attn.c_proj")),
+            ObfuscatedLinear cProj = session.register(linear(l, DecoderWeights.Linear.OUT, i, adapters),
                     new BlockDiagonalMask(m.v()), m.attnOut());
-            PlainLinear fc = linear(l.cFc(), l.cFcBias(), adapters.get(p + "mlp.c_fc"));
-            PlainLinear proj = linear(l.mlpProj(), l.mlpProjBias(), adapters.get(p + "mlp.c_proj"));
+            PlainLinear fc = linear(l, DecoderWeights.Linear.UP, i, adapters);
+            PlainLinear proj = linear(l, DecoderWeights.Linear.DOWN, i, adapters);
             blocks.add(new Block(cAttn, cProj,
                     perSession ? session.register(fc, m.fcIn(), m.fcOut()) : session.register(fc),
                     perSession ? session.register(proj, m.projIn(), m.projOut()) : session.register(proj),
@@ -94,7 +112,18 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
         PlainLinear headLinear = PlainLinear.of(weights.head().transpose(), null);
         // The head is per session in both scopes: a fresh dense mask over the vocabulary axis per call would
         // cost O(V²); the permutation with scaling is what keeps logits hidden at O(V).
-        head = session.register(headLinear, family.sample(config.embd(), rnd), vocabularyMask(config.vocab(), rnd));
+        head = session.register(headLinear, family.sample(config.hidden(), rnd), vocabularyMask(config.vocab(), rnd));
+    }
+
+    /**
+     * Refuses (one line) a model the seed level does not run yet: any family but GPT-2 (RoPE, grouped
+     * key/value heads, q/k norms and a gated MLP need their own masking, phase 2b).
+     */
+    public static void requireGpt2(DecoderConfig c) {
+        if (c.architecture() != Architecture.GPT2) {
+            throw new IllegalArgumentException("--privacy seed is not yet on " + c.architecture().modelType()
+                    + ": use --privacy strong or two-party");
+        }
     }
 
     /**
@@ -103,7 +132,7 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
      */
     private record LayerMasks(List<Mask> q, List<Mask> k, List<Mask> v, Mask attnIn, Mask attnOut,
                               Mask fcIn, Mask fcOut, Mask projIn, Mask projOut) {
-        static LayerMasks sample(Gpt2Config c, MaskFamily family, boolean mlp, Random rnd) {
+        static LayerMasks sample(DecoderConfig c, MaskFamily family, boolean mlp, Random rnd) {
             List<Mask> q = new ArrayList<>(), k = new ArrayList<>(), v = new ArrayList<>();
             for (int h = 0; h < c.heads(); h++) {
                 Mask nq = family.sample(c.headDim(), rnd);
@@ -111,7 +140,7 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
                 k.add(nq.transposeInverse()); // N_Q·N_Kᵀ = I: scores are invariant
                 v.add(family.sample(c.headDim(), rnd));
             }
-            int d = c.embd();
+            int d = c.hidden();
             return new LayerMasks(List.copyOf(q), List.copyOf(k), List.copyOf(v), family.sample(d, rnd),
                     family.sample(d, rnd), mlp ? family.sample(d, rnd) : null, mlp ? family.sample(c.inner(), rnd) : null,
                     mlp ? family.sample(c.inner(), rnd) : null, mlp ? family.sample(d, rnd) : null);
@@ -123,8 +152,10 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
         return PermutationMask.random(vocab, 0.5, 2.0, rnd);
     }
 
-    private static PlainLinear linear(Matrix w, float[] b, LowRankAdapter lora) {
-        PlainLinear p = PlainLinear.of(w, b);
+    private static PlainLinear linear(DecoderWeights.Layer l, DecoderWeights.Linear k, int layer,
+                                      Map<String, LowRankAdapter> adapters) {
+        PlainLinear p = PlainLinear.of(k.weight(l), k.bias(l));
+        LowRankAdapter lora = adapters.get(k.key(layer));
         return lora == null ? p : p.withLora(lora);
     }
 
@@ -184,7 +215,7 @@ public final class ObfuscatedGpt2 implements TransformerOps, AutoCloseable {
 
     @Override
     public void startCache(int[] leftPad, int capacity) {
-        executor.startCache(session.executorSession(), config.layers(), capacity, config.embd(), leftPad);
+        executor.startCache(session.executorSession(), config.layers(), capacity, config.kvWidth(), leftPad);
     }
 
     @Override

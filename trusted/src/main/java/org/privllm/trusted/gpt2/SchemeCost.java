@@ -1,5 +1,7 @@
 package org.privllm.trusted.gpt2;
 
+import org.privllm.model.DecoderConfig;
+import org.privllm.model.Gpt2Adapter;
 import org.privllm.model.Gpt2Config;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationMode;
@@ -23,8 +25,14 @@ public final class SchemeCost {
      */
     public static Prediction predict(Gpt2Config c, MaskFamily family, ObfuscationMode mode, boolean onlinePads,
                                      int promptTokens) {
-        int d = c.embd(), in = c.inner();
-        double linearParams = (double) c.layers() * ((long) d * 3 * d + (long) d * d + 2L * d * in);
+        return predict(Gpt2Adapter.config(c), family, mode, onlinePads, promptTokens);
+    }
+
+    /** The seed scheme's prediction for a GPT-2-shaped {@link DecoderConfig} (the seed level runs GPT-2 only). */
+    public static Prediction predict(DecoderConfig c, MaskFamily family, ObfuscationMode mode, boolean onlinePads,
+                                     int promptTokens) {
+        int d = c.hidden(), in = c.inner();
+        double linearParams = linearParams(c);
         double headParams = (double) c.vocab() * d;
         double plainBytes = 4 * (linearParams + headParams);
         // Per layer per token: N₁ (d), N₂⁻¹ (d), N₃ (d), N₄⁻¹ (inner), N₅ (inner), N₆⁻¹ (d); head: N₇ (d) and the O(V) unpermute.
@@ -59,16 +67,29 @@ public final class SchemeCost {
      *
      * @param passes weight passes per token: executors, plus one for online strong pads
      */
-    public static Prediction predictBlinded(Gpt2Config c, int passes, int promptTokens) {
-        int d = c.embd(), in = c.inner();
-        double linearParams = (double) c.layers() * ((long) d * 3 * d + (long) d * d + 2L * d * in);
-        double weights = linearParams + (double) c.vocab() * d;
-        double padValues = (double) c.layers() * (3L * d + in) + d; // one pad value per linear input per token
+    public static Prediction predictBlinded(DecoderConfig c, int passes, int promptTokens) {
+        double weights = linearParams(c) + (double) c.vocab() * c.hidden();
+        double padValues = linearInputs(c); // one pad value per linear input per token
         double plainBytes = 4 * weights, plainFlops = 2 * weights;
         double blindedBytes = passes * plainBytes + 16 * padValues;
         double blindedFlops = passes * WIDE_COST * plainFlops + org.privllm.trusted.privacy.TrustedWork.PER_GAUSSIAN * padValues;
         return new Prediction(blindedBytes / plainBytes, blindedFlops / plainFlops, plainBytes, blindedBytes - plainBytes,
                 plainFlops * promptTokens, (blindedFlops - plainFlops) * promptTokens);
+    }
+
+    /**
+     * Parameters of every block's linear layers (without biases): the fused q/k/v ({@code d × (H + 2·KV)·hd}),
+     * the output projection ({@code H·hd × d}), the fused {@code [gate | up]} or up ({@code d × upWidth}) and
+     * down ({@code inner × d}).
+     */
+    public static double linearParams(DecoderConfig c) {
+        long d = c.hidden();
+        return (double) c.layers() * (d * c.qkvWidth() + (long) c.qWidth() * d + d * c.upWidth() + (long) c.inner() * d);
+    }
+
+    /** Linear-layer input values per token (what the blinded levels pad): each block's four inputs and the head's. */
+    public static double linearInputs(DecoderConfig c) {
+        return (double) c.layers() * (2L * c.hidden() + c.qWidth() + c.inner()) + c.hidden();
     }
 
     /** Bytes of float32 mask data read to apply a mask of this family to one row of width d. */

@@ -3,39 +3,42 @@ package org.privllm.trusted.lora;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.privllm.model.Gpt2Weights;
+import org.privllm.model.DecoderWeights;
 import org.privllm.tensor.Matrix;
 import org.privllm.trusted.linalg.Dense;
 
 /**
- * The plaintext reference with an adapter: {@code W' = W + (α/r)·A·B} merged in the trusted domain
- * (the executor never gets a merged weight; this is what obfuscated runs are checked against).
+ * The plaintext reference with an adapter: {@code W' = W + s·A·B} merged in the trusted domain into each
+ * fused linear it adapts (the executor never gets a merged weight; this is what protected runs are checked
+ * against). Works for every family: adapters are keyed by {@link DecoderWeights.Linear#key}.
  */
 public final class LoraMerge {
     private LoraMerge() {}
 
-    public static Gpt2Weights merged(Gpt2Weights w, Map<String, LowRankAdapter> adapters) {
+    public static DecoderWeights merged(DecoderWeights w, Map<String, LowRankAdapter> adapters) {
         if (adapters.isEmpty()) {
             return w;
         }
-        List<Gpt2Weights.Layer> layers = new ArrayList<>();
+        List<DecoderWeights.Layer> layers = new ArrayList<>();
+        int used = 0;
         for (int i = 0; i < w.layers().size(); i++) {
-            Gpt2Weights.Layer l = w.layers().get(i);
-            String p = "h." + i + ".";
-            layers.add(new Gpt2Weights.Layer(l.ln1Gamma(), l.ln1Beta(),
-                    merge(l.cAttn(), adapters.get(p + "attn.c_attn")), l.cAttnBias(),
-                    merge(l.cProj(), adapters.get(p + "attn.c_proj")), l.cProjBias(),
-                    l.ln2Gamma(), l.ln2Beta(),
-                    merge(l.cFc(), adapters.get(p + "mlp.c_fc")), l.cFcBias(),
-                    merge(l.mlpProj(), adapters.get(p + "mlp.c_proj")), l.mlpProjBias()));
+            DecoderWeights.Layer l = w.layers().get(i);
+            for (DecoderWeights.Linear k : DecoderWeights.Linear.values()) {
+                LowRankAdapter a = adapters.get(k.key(i));
+                if (a != null) {
+                    l = l.with(k, merge(k.weight(l), a));
+                    used++;
+                }
+            }
+            layers.add(l);
         }
-        return new Gpt2Weights(w.wte(), w.wpe(), List.copyOf(layers), w.lnFGamma(), w.lnFBeta(), w.lmHead());
+        if (used != adapters.size()) {
+            throw new IllegalArgumentException("adapter keys " + adapters.keySet() + " name layers this model does not have");
+        }
+        return new DecoderWeights(w.embeddings(), w.positionEmbeddings(), List.copyOf(layers), w.finalNorm(), w.lmHead());
     }
 
     private static Matrix merge(Matrix w, LowRankAdapter a) {
-        if (a == null) {
-            return w;
-        }
         return Dense.toFloat(Dense.add(Dense.of(w), Dense.scale(a.scale(), Dense.mul(a.a(), a.b()))));
     }
 }

@@ -3,7 +3,7 @@ package org.privllm.trusted.privacy;
 import org.privllm.tensor.Matrix;
 
 /**
- * Where the linear layers of a model whose attention runs in the trusted domain ({@link TrustedAttentionGpt2})
+ * Where the linear layers of a model whose attention runs in the trusted domain ({@link TrustedAttentionDecoder})
  * are computed: blinded on untrusted executors ({@link BlindedSession}), in plaintext on one
  * ({@link PlaintextPlacement}, the TSLP baseline), or locally (the calibration run).
  */

@@ -22,6 +22,23 @@ import org.privllm.tensor.PackedWeight;
  */
 public record PlacedLinear(String name, PackedWeight weight, float[] bias, PackedWeight loraA, PackedWeight loraB,
                             WeightId[] ids, double padStd) {
+    /** A local (unplaced) layer of {@code in×out} weight {@code w}, with a private adapter when {@code a} is non-null. */
+    public static PlacedLinear of(String name, Matrix w, float[] bias, org.privllm.trusted.lora.LowRankAdapter a) {
+        return of(name, PackedWeight.pack(w), bias, a);
+    }
+
+    /** As {@link #of(String, Matrix, float[], org.privllm.trusted.lora.LowRankAdapter)} on a packed weight. */
+    public static PlacedLinear of(String name, PackedWeight w, float[] bias, org.privllm.trusted.lora.LowRankAdapter a) {
+        if (a != null && (a.a().numRows != w.inDim() || a.b().numCols != w.outDim())) {
+            throw new IllegalArgumentException("adapter of " + name + " is " + a.a().numRows + "x" + a.b().numCols
+                    + ", the layer " + w.inDim() + "x" + w.outDim());
+        }
+        return new PlacedLinear(name, w, bias,
+                a == null ? null : PackedWeight.pack(org.privllm.trusted.linalg.Dense.toFloat(a.a())),
+                a == null ? null : PackedWeight.pack(org.privllm.trusted.linalg.Dense.toFloat(
+                        org.privllm.trusted.linalg.Dense.scale(a.scale(), a.b()))), null, 0);
+    }
+
     public int inDim() {
         return weight.inDim();
     }

@@ -7,8 +7,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Floating-point operations the trusted domain performs, by kind, counted from the shapes of every call
- * (a multiply-add is two; a Gaussian draw counts {@link #PER_GAUSSIAN}, a LayerNorm element
- * {@link #PER_NORM}, a tanh-GELU element {@link #PER_GELU}). The same constants count the plaintext
+ * (a multiply-add is two; a Gaussian draw counts {@link #PER_GAUSSIAN}, a LayerNorm or RMSNorm element
+ * {@link #PER_NORM}, a tanh-GELU or SiLU-gating element {@link #PER_GELU}, a rotated query or key element
+ * {@link #PER_ROPE}). The same constants count the plaintext
  * engine's work for {@code bench}'s ratio, so the ratio compares like with like.
  */
 public final class TrustedWork {
@@ -18,6 +19,9 @@ public final class TrustedWork {
     public static final long PER_NORM = 8;
     /** tanh-GELU (or SiLU gating) per element: a cubic, a tanh, three products. */
     public static final long PER_GELU = 14;
+
+    /** RoPE per rotated element: {@code x·cos + rotate_half(x)·sin} (the tables are precomputed). */
+    public static final long PER_ROPE = 3;
 
     private final Map<String, LongAdder> flops = new ConcurrentHashMap<>();
 

@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
 import org.privllm.model.Activation;
 import org.privllm.model.Fixture;
 import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderForward;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.protocol.Executor;
@@ -34,7 +34,7 @@ import org.privllm.trusted.obf.ObfuscationMode;
  * detected or gives the plaintext ids, and the retry path always finishes with them.
  */
 class RemoteGenerationTest {
-    static Gpt2Model model;
+    static DecoderModel model;
     static Process honest;
     static Process tampering;
     static String honestAddress;
@@ -44,7 +44,7 @@ class RemoteGenerationTest {
     static void setUp() throws Exception {
         Path dir = Files.createTempDirectory("privllm-remote");
         Fixture.write(dir, new Gpt2Config(2, 48, 4, 192, 300, 64, 1e-5f, Activation.GELU_NEW, true, true, 299), 5);
-        model = Gpt2Model.load(dir);
+        model = DecoderModel.load(dir);
         honest = RemoteTamperTest.start(0);
         tampering = RemoteTamperTest.start(0.03);
         honestAddress = RemoteTamperTest.address(honest);
@@ -65,7 +65,7 @@ class RemoteGenerationTest {
     static List<int[]> generate(Executor ex, ObfuscationMode mode) {
         ObfuscationConfig c = ObfuscationConfig.defaults().withMode(mode);
         try (ObfuscatedGpt2 obf = new ObfuscatedGpt2(model.config(), model.weights(), ex, c, Map.of())) {
-            return new Generator(new Gpt2Forward(model.config(), model.weights(), obf))
+            return new Generator(new DecoderForward(model.config(), model.weights(), obf))
                     .generate(PROMPTS, 6, Sampling.GREEDY, -1, null).outputIds();
         }
     }

@@ -5,9 +5,10 @@ import java.util.List;
 import org.privllm.lab.verify.AttentionCore;
 import org.privllm.lab.verify.ErrorAccumulator;
 import org.privllm.lab.verify.Verifier;
+import org.privllm.model.Gpt2Adapter;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Weights;
-import org.privllm.model.PlainOps;
+import org.privllm.model.PlainDecoderOps;
 import org.privllm.model.TransformerOps;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
@@ -28,7 +29,7 @@ import org.privllm.trusted.mask.BlockDiagonalMask;
 final class AttentionProbe implements TransformerOps {
     private final Gpt2Config config;
     private final Gpt2Weights weights;
-    private final PlainOps plain;
+    private final PlainDecoderOps plain;
     private final ObfuscatedGpt2 obf;
     private final List<PackedWeight> cAttn = new ArrayList<>();
     private KvCache plainShadow, maskedShadow;
@@ -45,7 +46,7 @@ final class AttentionProbe implements TransformerOps {
     AttentionProbe(Gpt2Config config, Gpt2Weights weights, ObfuscatedGpt2 obf) {
         this.config = config;
         this.weights = weights;
-        this.plain = new PlainOps(config, weights);
+        this.plain = new PlainDecoderOps(Gpt2Adapter.config(config, weights), Gpt2Adapter.weights(weights));
         this.obf = obf;
         for (Gpt2Weights.Layer l : weights.layers()) {
             cAttn.add(PackedWeight.pack(l.cAttn()));

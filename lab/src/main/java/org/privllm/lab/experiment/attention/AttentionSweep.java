@@ -16,7 +16,7 @@ import org.privllm.lab.verify.AttentionCore;
 import org.privllm.lab.verify.ErrorAccumulator;
 import org.privllm.lab.verify.PromptBatch;
 import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
+import org.privllm.model.DecoderForward;
 import org.privllm.model.Gpt2Model;
 import org.privllm.tensor.Matrix;
 import org.privllm.trusted.gpt2.ObfuscatedGpt2;
@@ -94,7 +94,7 @@ public final class AttentionSweep {
                      ObfuscatedGpt2 obf = new ObfuscatedGpt2(c, model.weights(), executor, oc, Map.of())) {
                     double identity = identityError(c, obf);
                     AttentionProbe probe = new AttentionProbe(c, model.weights(), obf);
-                    Gpt2Forward forward = new Gpt2Forward(c, model.weights(), probe);
+                    DecoderForward forward = new DecoderForward(model.decoder().config(), model.decoder().weights(), probe);
                     for (int bi = 0; bi < grid.batch().size(); bi++) {
                         for (int si = 0; si < grid.seq().size(); si++) {
                             for (int di = 0; di < grid.decode().size(); di++) {
@@ -160,7 +160,7 @@ public final class AttentionSweep {
     }
 
     /** Prefill then {@code decode} greedy steps; one row of errors per step. */
-    private static List<StepRow> cell(Gpt2Forward forward, AttentionProbe probe, PromptBatch p, int decode) {
+    private static List<StepRow> cell(DecoderForward forward, AttentionProbe probe, PromptBatch p, int decode) {
         List<StepRow> rows = new ArrayList<>();
         forward.ops().startCache(p.leftPad(), p.length() + decode);
         Matrix h = forward.step(p.ids(), p.positions(), p.length());
@@ -174,7 +174,7 @@ public final class AttentionSweep {
         return rows;
     }
 
-    private static int[] greedy(Gpt2Forward forward, Matrix h, int batch, int t) {
+    private static int[] greedy(DecoderForward forward, Matrix h, int batch, int t) {
         Matrix last = new Matrix(batch, h.cols);
         for (int b = 0; b < batch; b++) {
             System.arraycopy(h.data, ((b + 1) * t - 1) * h.cols, last.data, b * h.cols, h.cols);

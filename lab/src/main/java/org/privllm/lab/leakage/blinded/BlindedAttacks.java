@@ -9,7 +9,8 @@ import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.privllm.lab.leakage.PublicModel;
 import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
+import org.privllm.model.DecoderForward;
+import org.privllm.model.Gpt2Adapter;
 import org.privllm.model.Gpt2Weights;
 import org.privllm.tensor.DoubleMatrix;
 import org.privllm.tensor.Matrix;
@@ -17,7 +18,7 @@ import org.privllm.tensor.PackedWeight;
 import org.privllm.tensor.WideKernels;
 import org.privllm.trusted.privacy.LinearPlacement;
 import org.privllm.trusted.privacy.PlacedLinear;
-import org.privllm.trusted.privacy.TrustedAttentionGpt2;
+import org.privllm.trusted.privacy.TrustedAttentionDecoder;
 import org.privllm.trusted.privacy.TrustedWork;
 
 /**
@@ -319,8 +320,10 @@ public final class BlindedAttacks {
                 return layer.local(x);
             }
         };
-        try (TrustedAttentionGpt2 ops = new TrustedAttentionGpt2(config, weights, Map.of(), recording, new TrustedWork())) {
-            Gpt2Forward forward = new Gpt2Forward(config, weights, ops);
+        var dc = Gpt2Adapter.config(config, weights);
+        var dw = Gpt2Adapter.weights(weights);
+        try (TrustedAttentionDecoder ops = new TrustedAttentionDecoder(dc, dw, Map.of(), recording, new TrustedWork())) {
+            DecoderForward forward = new DecoderForward(dc, dw, ops);
             for (int from = 0; from < config.vocab(); from += CHUNK) {
                 int n = Math.min(CHUNK, config.vocab() - from);
                 int[] ids = new int[n];

@@ -11,10 +11,13 @@ import org.privllm.lab.report.Charts;
 import org.privllm.lab.report.Progress;
 import org.privllm.lab.report.ResultTable;
 import org.privllm.lab.report.RunInfo;
+import org.privllm.model.DecoderConfig;
+import org.privllm.model.DecoderForward;
+import org.privllm.model.DecoderWeights;
+import org.privllm.model.Gpt2Adapter;
 import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
 import org.privllm.model.Gpt2Weights;
-import org.privllm.model.PlainOps;
+import org.privllm.model.PlainDecoderOps;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.protocol.Executor;
@@ -24,7 +27,7 @@ import org.privllm.trusted.lora.LoraMerge;
 import org.privllm.trusted.lora.LowRankAdapter;
 import org.privllm.trusted.privacy.BlindingConfig;
 import org.privllm.trusted.privacy.PrivacyLevel;
-import org.privllm.trusted.privacy.TrustedAttentionGpt2;
+import org.privllm.trusted.privacy.TrustedAttentionDecoder;
 import org.privllm.untrusted.InProcessExecutor;
 import org.privllm.untrusted.Transcript;
 
@@ -45,6 +48,8 @@ public final class BlindedLab {
 
     private final Gpt2Config config;
     private final Gpt2Weights weights;
+    private final DecoderConfig decoder;
+    private final DecoderWeights decoderWeights;
     private final int newTokens;
     private final BlindedAttacks attacks;
     private final Map<String, LowRankAdapter> adapter;
@@ -53,6 +58,8 @@ public final class BlindedLab {
     public BlindedLab(Gpt2Config config, Gpt2Weights weights, int newTokens, Map<String, LowRankAdapter> adapter) {
         this.config = config;
         this.weights = weights;
+        this.decoder = Gpt2Adapter.config(config, weights);
+        this.decoderWeights = Gpt2Adapter.weights(weights);
         this.newTokens = newTokens;
         this.adapter = adapter;
         this.attacks = new BlindedAttacks(config, weights, new PublicModel(config, weights));
@@ -95,8 +102,8 @@ public final class BlindedLab {
     /** Runs the prompts at {@code c} and returns every party's view, split per sequence. */
     public Collected collect(Config c, List<int[]> prompts, long seed, Runnable step) {
         Map<String, LowRankAdapter> a = c.lora() ? adapter : Map.of();
-        Gpt2Weights merged = LoraMerge.merged(weights, a);
-        Gpt2Forward plain = new Gpt2Forward(config, merged, new PlainOps(config, merged));
+        DecoderWeights merged = LoraMerge.merged(decoderWeights, a);
+        DecoderForward plain = new DecoderForward(decoder, merged, new PlainDecoderOps(decoder, merged));
         List<Transcript> views = new ArrayList<>();
         List<Executor> execs = new ArrayList<>();
         for (int p = 0; p < c.level().parties(); p++) {
@@ -112,9 +119,9 @@ public final class BlindedLab {
         double maxErr = 0;
         int equal = 0;
         BlindingConfig bc = BlindingConfig.of(c.level()).withRho(c.rho()).withSeed(seed);
-        try (TrustedAttentionGpt2 ops = TrustedAttentionGpt2.blinded(config, weights, a, execs, bc)) {
+        try (TrustedAttentionDecoder ops = TrustedAttentionDecoder.blinded(decoder, decoderWeights, a, execs, bc)) {
             views.forEach(Transcript::clear); // the public uploads
-            Generator gen = new Generator(new Gpt2Forward(config, weights, ops));
+            Generator gen = new Generator(new DecoderForward(decoder, decoderWeights, ops));
             int[] known = prompts.get(0);
             List<int[]> users = c.knownPlaintext() ? prompts.subList(1, prompts.size()) : prompts;
             for (int[] prompt : users) {

@@ -3,39 +3,42 @@ package org.privllm.trusted.privacy;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.privllm.model.Gpt2Config;
-import org.privllm.model.Gpt2Forward;
-import org.privllm.model.Gpt2Weights;
+import org.privllm.model.AttentionCore;
+import org.privllm.model.DecoderConfig;
+import org.privllm.model.DecoderForward;
+import org.privllm.model.DecoderWeights;
 import org.privllm.model.TransformerOps;
-import org.privllm.tensor.Attention;
 import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
 import org.privllm.tensor.PackedWeight;
-import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LowRankAdapter;
 
 /**
- * GPT-2 with the attention core (scores, softmax, {@code P·V}) and the KV cache in the trusted domain and
- * every linear layer — c_attn, c_proj, c_fc, the MLP c_proj, the LM head — placed by a
- * {@link LinearPlacement}: blinded on untrusted executors (the strong and two-party levels), or in
- * plaintext on one (the TSLP baseline). Nothing an executor computes is a function of {@code Q·Kᵀ} in
- * plaintext score space: it only ever multiplies (blinded) rows by public weights.
+ * Any decoder ({@link DecoderConfig}: GPT-2, the Llama family) with the attention core and the KV cache in
+ * the trusted domain — an {@link AttentionCore}: q/k norms, RoPE, scores, softmax, {@code P·V}, grouped
+ * key/value heads — and every linear layer — the fused q/k/v, the output projection, the fused
+ * {@code [gate | up]} (or up), down, the LM head — placed by a {@link LinearPlacement}: blinded on untrusted
+ * executors (the strong and two-party levels), or in plaintext on one (the TSLP baseline). Nothing an
+ * executor computes is a function of {@code Q·Kᵀ} in plaintext score space: it only ever multiplies
+ * (blinded) rows by public weights.
  *
  * <p>Trusted cost per token and layer beyond the plaintext engine's nonlinear work: the attention core,
- * O(t·d) FLOPs for a context of t, and a cache of 2·t·d floats. {@link #trustedWork()} counts every
- * trusted FLOP from the shapes of the calls; {@link #plaintextWork()} counts what the plaintext engine
- * does for the same calls, for {@code bench}'s ratio.
+ * O(t·H·hd) FLOPs for a context of t, and a cache of {@code 2·t·KV·hd} floats. {@link #trustedWork()} counts
+ * every trusted FLOP from the shapes of the calls; {@link #plaintextWork()} counts what the plaintext
+ * engine does for the same calls, for {@code bench}'s ratio.
  *
  * <p>Blinded placements scale each layer's pads to its input RMS on fixed public calibration text (a
  * 16-token run of this model in the trusted domain at construction), never to the user's rows: a pad
  * scaled to its row would reveal the row's norm.
  */
-public final class TrustedAttentionGpt2 implements TransformerOps, AutoCloseable {
+public final class TrustedAttentionDecoder implements TransformerOps, AutoCloseable {
     /** Length of the calibration run. */
     static final int CALIBRATION_TOKENS = 16;
 
-    private final Gpt2Config config;
+    private final DecoderConfig config;
+    private final AttentionCore core;
     private final PlacedLinear[][] layers;
+    private final String normKind, activationKind;
     private PlacedLinear head;
     private LinearPlacement placement;
     private final TrustedWork trusted;
@@ -43,24 +46,27 @@ public final class TrustedAttentionGpt2 implements TransformerOps, AutoCloseable
     private KvCache cache;
 
     /**
-     * @param adapters  private LoRA adapters keyed {@code h.N.attn.c_attn}, {@code h.N.attn.c_proj},
-     *                  {@code h.N.mlp.c_fc}, {@code h.N.mlp.c_proj} (empty for none); they stay trusted
+     * @param adapters  private LoRA adapters on the fused linears, keyed by {@link DecoderWeights.Linear#key}
+     *                  ({@code h.N.attn.c_attn}, {@code h.N.attn.c_proj}, {@code h.N.mlp.c_fc},
+     *                  {@code h.N.mlp.c_proj}; empty for none); they stay trusted
      * @param placement where the linear products run (closed with this model)
      * @param trusted   where trusted FLOPs are counted (the placement's blinding work goes there too)
      */
-    public TrustedAttentionGpt2(Gpt2Config config, Gpt2Weights weights, Map<String, LowRankAdapter> adapters,
-                                LinearPlacement placement, TrustedWork trusted) {
+    public TrustedAttentionDecoder(DecoderConfig config, DecoderWeights weights, Map<String, LowRankAdapter> adapters,
+                                   LinearPlacement placement, TrustedWork trusted) {
         this.config = config;
+        this.core = new AttentionCore(config, weights);
         this.trusted = trusted;
+        this.normKind = config.norm().kind() == DecoderConfig.Norm.Kind.RMS_NORM ? "rms_norm" : "layer_norm";
+        this.activationKind = config.mlp().gated() ? "silu_gating" : "activation";
         this.layers = new PlacedLinear[config.layers()][];
         for (int i = 0; i < config.layers(); i++) {
-            Gpt2Weights.Layer l = weights.layers().get(i);
-            String p = "h." + i + ".";
-            layers[i] = new PlacedLinear[] {
-                    local(p + "attn.c_attn", PackedWeight.pack(l.cAttn()), l.cAttnBias(), adapters),
-                    local(p + "attn.c_proj", PackedWeight.pack(l.cProj()), l.cProjBias(), adapters),
-                    local(p + "mlp.c_fc", PackedWeight.pack(l.cFc()), l.cFcBias(), adapters),
-                    local(p + "mlp.c_proj", PackedWeight.pack(l.mlpProj()), l.mlpProjBias(), adapters)};
+            DecoderWeights.Layer l = weights.layers().get(i);
+            DecoderWeights.Linear[] kinds = DecoderWeights.Linear.values();
+            layers[i] = new PlacedLinear[kinds.length];
+            for (DecoderWeights.Linear k : kinds) {
+                layers[i][k.ordinal()] = local(k.key(i), PackedWeight.pack(k.weight(l)), k.bias(l), adapters);
+            }
         }
         head = local("lm_head", PackedWeight.packTransposed(weights.head()), null, adapters);
         Map<String, Double> rms = placement.calibrated() ? calibrate(weights) : Map.of();
@@ -81,29 +87,28 @@ public final class TrustedAttentionGpt2 implements TransformerOps, AutoCloseable
     }
 
     private static PlacedLinear local(String name, PackedWeight w, float[] bias, Map<String, LowRankAdapter> adapters) {
-        LowRankAdapter a = adapters.get(name);
-        return new PlacedLinear(name, w, bias, a == null ? null : PackedWeight.pack(Dense.toFloat(a.a())),
-                a == null ? null : PackedWeight.pack(Dense.toFloat(Dense.scale(a.scale(), a.b()))), null, 0);
+        return PlacedLinear.of(name, w, bias, adapters.get(name));
     }
 
     /** The blinded levels on their executors (one for strong, two for two-party), pads from {@code blinding}. */
-    public static TrustedAttentionGpt2 blinded(Gpt2Config config, Gpt2Weights weights, Map<String, LowRankAdapter> adapters,
-                                               List<org.privllm.protocol.Executor> parties, BlindingConfig blinding) {
+    public static TrustedAttentionDecoder blinded(DecoderConfig config, DecoderWeights weights,
+                                                  Map<String, LowRankAdapter> adapters,
+                                                  List<org.privllm.protocol.Executor> parties, BlindingConfig blinding) {
         TrustedWork work = new TrustedWork();
-        return new TrustedAttentionGpt2(config, weights, adapters, new BlindedSession(parties, blinding, work), work);
+        return new TrustedAttentionDecoder(config, weights, adapters, new BlindedSession(parties, blinding, work), work);
     }
 
     /** The TSLP baseline: linear layers in plaintext on {@code executor}. */
-    public static TrustedAttentionGpt2 plaintextLinears(Gpt2Config config, Gpt2Weights weights,
-                                                        org.privllm.protocol.Executor executor) {
-        return new TrustedAttentionGpt2(config, weights, Map.of(), new PlaintextPlacement(executor), new TrustedWork());
+    public static TrustedAttentionDecoder plaintextLinears(DecoderConfig config, DecoderWeights weights,
+                                                           org.privllm.protocol.Executor executor) {
+        return new TrustedAttentionDecoder(config, weights, Map.of(), new PlaintextPlacement(executor), new TrustedWork());
     }
 
     /**
      * Each layer's largest input-row RMS on a fixed public token sequence, computed by this very forward
      * pass with the linear products done locally.
      */
-    private Map<String, Double> calibrate(Gpt2Weights weights) {
+    private Map<String, Double> calibrate(DecoderWeights weights) {
         Map<String, Double> rms = new HashMap<>();
         placement = new LinearPlacement() {
             @Override
@@ -130,7 +135,7 @@ public final class TrustedAttentionGpt2 implements TransformerOps, AutoCloseable
             pos[i] = i;
         }
         startCache(new int[] {0}, ids.length);
-        lmHead(new Gpt2Forward(config, weights, this).step(ids, pos, ids.length));
+        lmHead(new DecoderForward(config, weights, this).step(ids, pos, ids.length));
         cache = null;
         return rms;
     }
@@ -142,6 +147,10 @@ public final class TrustedAttentionGpt2 implements TransformerOps, AutoCloseable
             ids[i] = (int) Long.remainderUnsigned((i + 1) * 0x9E3779B97F4A7C15L, vocab);
         }
         return ids;
+    }
+
+    public DecoderConfig config() {
+        return config;
     }
 
     /** FLOPs the trusted domain performed (attention core, nonlinear work, blinding, pad products, adapters). */
@@ -164,7 +173,7 @@ public final class TrustedAttentionGpt2 implements TransformerOps, AutoCloseable
         return placement;
     }
 
-    /** The model's linear layers in order (c_attn, c_proj, c_fc, mlp c_proj per layer, then the head): for verification. */
+    /** The model's linear layers in order (q/k/v, output, up, down per layer, then the head): for verification. */
     public List<PlacedLinear> linears() {
         List<PlacedLinear> all = new java.util.ArrayList<>();
         for (PlacedLinear[] l : layers) {
@@ -174,9 +183,22 @@ public final class TrustedAttentionGpt2 implements TransformerOps, AutoCloseable
         return all;
     }
 
+    /** The placed {@code linear} of {@code layer} (for verification in the trusted domain). */
+    public PlacedLinear linear(int layer, DecoderWeights.Linear linear) {
+        return layers[layer][linear.ordinal()];
+    }
+
+    /**
+     * Trusted attention-core FLOPs per new token of one layer at a context of {@code context} keys: {@code Q·Kᵀ}
+     * and {@code P·V} over every query head ({@code 4·ctx·H·hd}) and the softmax ({@code 5·ctx·H}).
+     */
+    public static long attentionCoreFlops(DecoderConfig c, long context) {
+        return 4L * context * c.qWidth() + 5L * context * c.heads();
+    }
+
     @Override
     public void startCache(int[] leftPad, int capacity) {
-        cache = new KvCache(config.layers(), leftPad.length, capacity, config.embd(), leftPad);
+        cache = core.newCache(leftPad, capacity);
     }
 
     @Override
@@ -184,34 +206,41 @@ public final class TrustedAttentionGpt2 implements TransformerOps, AutoCloseable
         if (cache == null) {
             throw new IllegalStateException("attention before startCache");
         }
-        nonlinear("layer_norm", TrustedWork.PER_NORM * x.rows * x.cols);
+        nonlinear(normKind, TrustedWork.PER_NORM * x.rows * x.cols);
         nonlinear("residual", (long) x.rows * x.cols);
         Matrix qkv = linear(layers[layer][0], x);
         long past = cache.length();
-        Matrix attended = Attention.attend(cache, layer, qkv, t, config.heads(), config.attentionScale(layer));
+        long rotated = (long) x.rows * (config.heads() + config.kvHeads()) * config.headDim();
+        if (config.qkNorm()) {
+            nonlinear("qk_norm", TrustedWork.PER_NORM * rotated);
+        }
+        if (config.positionEncoding() instanceof DecoderConfig.Rotary) {
+            nonlinear("rope", TrustedWork.PER_ROPE * rotated);
+        }
+        Matrix attended = core.attend(cache, layer, qkv, t);
         // Q·Kᵀ and P·V over the keys so far, plus the softmax: all trusted
-        nonlinear("attention_core", 4L * x.rows * (past + t) * config.embd() + 5L * x.rows * (past + t) * config.heads());
+        nonlinear("attention_core", x.rows * attentionCoreFlops(config, past + t));
         return linear(layers[layer][1], attended);
     }
 
     @Override
     public Matrix mlpUp(int layer, Matrix x) {
-        nonlinear("layer_norm", TrustedWork.PER_NORM * x.rows * x.cols);
+        nonlinear(normKind, TrustedWork.PER_NORM * x.rows * x.cols);
         return linear(layers[layer][2], x);
     }
 
     @Override
     public Matrix mlpDown(int layer, Matrix x) {
-        nonlinear("activation", TrustedWork.PER_GELU * x.rows * x.cols);
-        nonlinear("residual", (long) x.rows * config.embd());
+        nonlinear(activationKind, TrustedWork.PER_GELU * x.rows * x.cols);
+        nonlinear("residual", (long) x.rows * config.hidden());
         return linear(layers[layer][3], x);
     }
 
     @Override
     public void advance(int t) {
         long rows = (long) cache.batch() * t;
-        nonlinear("embedding", rows * config.embd());
-        nonlinear("layer_norm", TrustedWork.PER_NORM * rows * config.embd());
+        nonlinear("embedding", rows * config.hidden());
+        nonlinear(normKind, TrustedWork.PER_NORM * rows * config.hidden());
         cache.advance(t);
     }
 
