@@ -564,11 +564,25 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes a JSON response and flushes it before the handler returns (so that a request counted as finished
+     * has its answer on the wire, also when the server stops right after).
+     */
     private static void json(Context ctx, int status, Object body) {
+        byte[] bytes;
         try {
-            ctx.status(status).contentType("application/json").result(JSON.writeValueAsBytes(body));
+            bytes = JSON.writeValueAsBytes(body);
         } catch (IOException e) {
             throw new IllegalStateException(e);
+        }
+        ctx.status(status).contentType("application/json");
+        ctx.res().setContentLength(bytes.length);
+        try {
+            var out = ctx.res().getOutputStream();
+            out.write(bytes);
+            out.flush();
+        } catch (IOException e) {
+            // the client has gone away: nothing to tell it
         }
     }
 
