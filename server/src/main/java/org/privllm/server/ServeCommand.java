@@ -113,6 +113,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-body-bytes", defaultValue = "4194304", paramLabel = "N", description = "Largest request body (default ${DEFAULT-VALUE}).")
     long maxBodyBytes;
 
+    @Option(names = "--body-timeout", defaultValue = "10", paramLabel = "S",
+            description = "Seconds a client may take to send its request body (slow clients get 408; default ${DEFAULT-VALUE}).")
+    long bodyTimeout;
+
+    @Option(names = "--idle-timeout", defaultValue = "30", paramLabel = "S",
+            description = "Seconds a connection may stay silent (slow-loris clients are cut off; default ${DEFAULT-VALUE}).")
+    long idleTimeout;
+
     @Option(names = "--request-timeout", defaultValue = "600", paramLabel = "S", description = "Per-request deadline in seconds (default ${DEFAULT-VALUE}).")
     long requestTimeout;
 
@@ -215,11 +223,12 @@ public final class ServeCommand implements Callable<Integer> {
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("--listen port must be in [0, 65535], got " + port);
         }
-        if (requestTimeout < 1 || shutdownGrace < 0) {
-            throw new IllegalArgumentException("--request-timeout must be >= 1 and --shutdown-grace >= 0");
+        if (requestTimeout < 1 || shutdownGrace < 0 || bodyTimeout < 1 || idleTimeout < 1) {
+            throw new IllegalArgumentException("--request-timeout, --body-timeout and --idle-timeout must be >= 1, --shutdown-grace >= 0");
         }
         OpenAiServer.Settings s = OpenAiServer.Settings.defaults(modelId).withListen(host, port)
-                .withLimits(maxBodyBytes, Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofSeconds(requestTimeout))
+                .withLimits(maxBodyBytes, Duration.ofSeconds(bodyTimeout), Duration.ofSeconds(idleTimeout),
+                        Duration.ofSeconds(requestTimeout))
                 .withShutdownGrace(Duration.ofSeconds(shutdownGrace)).withTls(tlsCert, tlsKey).withLogContent(logContent);
         if (apiKeyFile != null) {
             try {
