@@ -70,49 +70,63 @@ public final class Fixtures {
         return bare;
     }
 
-    public static Gpt2Tokenizer tokenizer() {
-        return Gpt2Tokenizer.load(model());
+    private static Gpt2Tokenizer tokenizer;
+    private static Gpt2Model loaded;
+
+    public static synchronized Gpt2Tokenizer tokenizer() {
+        if (tokenizer == null) {
+            tokenizer = Gpt2Tokenizer.load(model());
+        }
+        return tokenizer;
+    }
+
+    static synchronized Gpt2Model loaded() {
+        if (loaded == null) {
+            loaded = Gpt2Model.load(model());
+        }
+        return loaded;
     }
 
     /**
      * The new tokens {@code privllm generate} produces for {@code prompt} ({@code --input-ids} or the encoded
      * {@code --prompt}) at {@code level} (null: plaintext), in-process executors.
      */
-    public static int[] generate(int[] prompt, int maxNew, Sampling sampling, PrivacyLevel level) {
-        Gpt2Model m = Gpt2Model.load(model());
-        int eos = tokenizer().eosId();
-        Gpt2Forward forward;
-        AutoCloseable close = null;
-        List<Executor> parties = new ArrayList<>();
+    public static synchronized int[] generate(int[] prompt, int maxNew, Sampling sampling, PrivacyLevel level) {
+        Generator.Result r = new Generator(engine(level)).generate(List.of(prompt), maxNew, sampling, tokenizer().eosId(), null);
+        int[] out = r.outputIds().get(0);
+        return Arrays.copyOfRange(out, prompt.length, out.length);
+    }
+
+    private static final Map<PrivacyLevel, Gpt2Forward> ENGINES = new java.util.HashMap<>();
+    private static Gpt2Forward plain;
+
+    /**
+     * EngineOptions' engine at {@code level} on in-process executors, opened once per test JVM and reused (generate
+     * restarts the KV cache per call; pads are fresh per call, so reuse changes nothing at strong and two-party).
+     */
+    private static Gpt2Forward engine(PrivacyLevel level) {
+        Gpt2Model m = loaded();
         if (level == null) {
-            forward = new Gpt2Forward(m.config(), m.weights(), new PlainOps(m.config(), m.weights()));
-        } else {
-            for (int p = 0; p < level.parties(); p++) {
+            if (plain == null) {
+                plain = new Gpt2Forward(m.config(), m.weights(), new PlainOps(m.config(), m.weights()));
+            }
+            return plain;
+        }
+        if (level == PrivacyLevel.SEED) {
+            throw new IllegalArgumentException("seed-level references need a fresh session per run");
+        }
+        return ENGINES.computeIfAbsent(level, l -> {
+            List<Executor> parties = new ArrayList<>();
+            for (int p = 0; p < l.parties(); p++) {
                 parties.add(new InProcessExecutor());
             }
-            TrustedAttentionGpt2 t = TrustedAttentionGpt2.blinded(m.config(), m.weights(), Map.of(), parties,
-                    BlindingConfig.of(level));
-            forward = new Gpt2Forward(m.config(), m.weights(), t);
-            close = t;
-        }
-        try {
-            Generator.Result r = new Generator(forward).generate(List.of(prompt), maxNew, sampling, eos, null);
-            int[] out = r.outputIds().get(0);
-            return Arrays.copyOfRange(out, prompt.length, out.length);
-        } finally {
-            try {
-                if (close != null) {
-                    close.close();
-                }
-            } catch (Exception ignored) {
-                // test cleanup
-            }
-            parties.forEach(Executor::close);
-        }
+            return new Gpt2Forward(m.config(), m.weights(), TrustedAttentionGpt2.blinded(m.config(), m.weights(), Map.of(),
+                    parties, BlindingConfig.of(l)));
+        });
     }
 
     /** The text a client should see for generate's new tokens: the stop token itself produces none. */
-    public static String text(int[] newTokens) {
+    public static synchronized String text(int[] newTokens) {
         Gpt2Tokenizer tok = tokenizer();
         int n = newTokens.length;
         if (n > 0 && newTokens[n - 1] == tok.eosId()) {
