@@ -321,6 +321,9 @@ public final class OpenAiServer implements AutoCloseable {
                     : whole(ctx, job, ticket, events, stream, id, counts);
         } catch (ApiError e) {
             error(ctx, e);
+        } catch (RuntimeException | LinkageError | StackOverflowError e) {
+            log.println("error: " + ctx.method() + " " + safePath(ctx) + " failed: " + e.getClass().getSimpleName());
+            error(ctx, new ApiError(500, "server_error", "internal server error", null, null));
         } finally {
             inFlight.decrementAndGet();
             metrics.request(endpoint, ctx.statusCode());
