@@ -36,6 +36,28 @@ class StrongPrivacyTest {
         serving.close();
     }
 
+    /** The other two levels, one server each: two-party equals generate --privacy two-party; seed (a fresh session per
+     * request) gives the plaintext tokens, as generate --privacy seed does. */
+    @org.junit.jupiter.api.Test
+    void twoPartyAndSeedLevels() {
+        int[] prompt = Fixtures.tokenizer().encode("Once upon a time");
+        String body = "{\"model\": \"" + model + "\", \"prompt\": \"Once upon a time\", \"max_tokens\": 6, \"temperature\": 0}";
+        try (Fixtures.Running two = Fixtures.serve("--privacy", "two-party", "--max-batch", "1")) {
+            assertThat(two.readyLine).contains("privacy two-party on two in-process executors");
+            Http.Reply r = Http.post(two.base() + "/v1/completions", body);
+            assertThat(r.json().get("choices").get(0).get("text").asText())
+                    .isEqualTo(Fixtures.text(Fixtures.generate(prompt, 6, Sampling.GREEDY, PrivacyLevel.TWO_PARTY)));
+        }
+        try (Fixtures.Running seed = Fixtures.serve("--privacy", "seed", "--masks", "block:16", "--max-batch", "1")) {
+            assertThat(seed.readyLine).contains("privacy seed");
+            String plain = Fixtures.text(Fixtures.generate(prompt, 6, Sampling.GREEDY, null));
+            for (int i = 0; i < 2; i++) { // two requests, two sessions
+                Http.Reply r = Http.post(seed.base() + "/v1/completions", body);
+                assertThat(r.json().get("choices").get(0).get("text").asText()).isEqualTo(plain);
+            }
+        }
+    }
+
     @ParameterizedTest(name = "chat={0} stream={1} temperature={2}")
     @CsvSource({"false,false,0", "false,true,0.9", "true,false,0.7", "true,true,0"})
     void equalsGenerateAtStrong(boolean chat, boolean stream, double temperature) {
