@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "privllm", mixinStandardHelpOptions = true, version = "privllm " + Main.VERSION,
         description = "Privacy-preserving GPT-2 inference: a trusted domain drives an untrusted executor on masked tensors.",
         subcommands = {DemoCommand.class, GenerateCommand.class, LogitsCommand.class, TokenizeCommand.class, BenchCommand.class,
-                FixtureCommand.class, ExecutorCommand.class, ExperimentCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class})
+                FixtureCommand.class, ExecutorCommand.class, ExperimentCommand.class, VerifyCommand.class, org.privllm.server.ServeCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final String VERSION = "0.1.0";
 

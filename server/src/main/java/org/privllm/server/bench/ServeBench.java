@@ -1,0 +1,293 @@
+package org.privllm.server.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Load benchmark of a running {@code privllm serve}: {@code --requests M} streamed completions of mixed prompt
+ * lengths (token-id prompts, {@code --prompt-tokens MIN-MAX}) and new-token counts ({@code --new-tokens MIN-MAX}),
+ * half greedy and half seeded sampling, sent first one at a time (the single-client baseline, and each request's
+ * answer alone) and then by {@code --clients N} concurrent clients. Reports p50/p99 time to first token and
+ * inter-token latency, throughput against the single client's, and checks that every concurrent answer equals the
+ * same request's answer alone (nothing lost, nothing mixed up). Exit 1 when any answer differs or fails.
+ */
+@Command(name = "bench-serve", mixinStandardHelpOptions = true, description = "Load-test a running privllm serve.")
+public final class ServeBench implements Callable<Integer> {
+    @Option(names = "--url", defaultValue = "http://127.0.0.1:8080", description = "The server (default ${DEFAULT-VALUE}).")
+    String url;
+
+    @Option(names = "--model", description = "Model id (default: the server's only model).")
+    String model;
+
+    @Option(names = "--clients", defaultValue = "8", description = "Concurrent streaming clients (default ${DEFAULT-VALUE}).")
+    int clients;
+
+    @Option(names = "--requests", defaultValue = "24", description = "Requests in all (default ${DEFAULT-VALUE}).")
+    int requests;
+
+    @Option(names = "--prompt-tokens", defaultValue = "5-200", description = "Prompt length range (default ${DEFAULT-VALUE}).")
+    String promptTokens;
+
+    @Option(names = "--new-tokens", defaultValue = "16-64", description = "max_tokens range (default ${DEFAULT-VALUE}).")
+    String newTokens;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the request mix (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--vocab", defaultValue = "50257", description = "Vocabulary size; prompt ids are drawn below it, the last id "
+            + "(GPT-2's end of text) excluded (default ${DEFAULT-VALUE}).")
+    int vocab;
+
+    @Option(names = "--warmup", defaultValue = "3", description = "Requests sent first and not measured (JIT warm-up; default ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--api-key", description = "Bearer key, if the server needs one.")
+    String apiKey;
+
+    @Option(names = "--json", description = "Print the report as one JSON object.")
+    boolean json;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ServeBench()).execute(args));
+    }
+
+    record Req(int index, int[] prompt, int maxTokens, Long seed) {}
+
+    /** One streamed answer: text, send→first chunk, gaps between chunks, completion tokens. */
+    record Answer(String text, String error, double ttft, List<Double> gaps, int tokens, double seconds) {}
+
+    @Override
+    public Integer call() throws Exception {
+        url = url.replaceAll("/+$", "");
+        if (model == null) {
+            JsonNode models = JSON.readTree(get("/v1/models"));
+            model = models.get("data").get(0).get("id").asText();
+            if (models.get("data").get(0).has("max_model_len")) {
+                int ctx = models.get("data").get(0).get("max_model_len").asInt();
+                checkRange(promptTokens, newTokens, ctx);
+            }
+        }
+        int[] pr = range(promptTokens);
+        int[] nr = range(newTokens);
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Req> mix = new ArrayList<>();
+        for (int i = 0; i < requests; i++) {
+            int[] p = new int[pr[0] + r.nextInt(pr[1] - pr[0] + 1)];
+            for (int j = 0; j < p.length; j++) {
+                p[j] = r.nextInt(vocab - 1);
+            }
+            mix.add(new Req(i, p, nr[0] + r.nextInt(nr[1] - nr[0] + 1), i % 2 == 0 ? null : r.nextLong(1L << 40)));
+        }
+        for (int i = 0; i < warmup && !mix.isEmpty(); i++) {
+            send(mix.get(i % mix.size()));
+        }
+        // one client: the baseline, and each request's answer alone
+        long t0 = System.nanoTime();
+        List<Answer> alone = new ArrayList<>();
+        for (Req q : mix) {
+            alone.add(send(q));
+        }
+        double aloneSeconds = (System.nanoTime() - t0) / 1e9;
+        // N clients
+        ExecutorService pool = Executors.newFixedThreadPool(clients);
+        AtomicInteger next = new AtomicInteger();
+        Answer[] together = new Answer[mix.size()];
+        long t1 = System.nanoTime();
+        List<Future<?>> fs = new ArrayList<>();
+        for (int c = 0; c < clients; c++) {
+            fs.add(pool.submit(() -> {
+                for (int i; (i = next.getAndIncrement()) < mix.size(); ) {
+                    together[i] = send(mix.get(i));
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : fs) {
+            f.get();
+        }
+        double togetherSeconds = (System.nanoTime() - t1) / 1e9;
+        pool.shutdown();
+        int mismatches = 0;
+        int errors = 0;
+        List<Integer> bad = new ArrayList<>();
+        for (int i = 0; i < mix.size(); i++) {
+            if (together[i].error() != null || alone.get(i).error() != null) {
+                errors++;
+                bad.add(i);
+            } else if (!together[i].text().equals(alone.get(i).text())) {
+                mismatches++;
+                bad.add(i);
+            }
+        }
+        Map<String, Object> rep = new LinkedHashMap<>();
+        rep.put("url", url);
+        rep.put("model", model);
+        rep.put("clients", clients);
+        rep.put("requests", requests);
+        rep.put("prompt_tokens", promptTokens);
+        rep.put("new_tokens", newTokens);
+        rep.put("single_client", stats(alone, aloneSeconds));
+        rep.put("concurrent", stats(Arrays.asList(together), togetherSeconds));
+        double aloneTps = tokens(alone) / aloneSeconds;
+        double togetherTps = tokens(Arrays.asList(together)) / togetherSeconds;
+        rep.put("throughput_ratio", round(togetherTps / aloneTps));
+        rep.put("errors", errors);
+        rep.put("mismatches", mismatches);
+        rep.put("bad_requests", bad);
+        if (json) {
+            System.out.println(JSON.writeValueAsString(rep));
+        } else {
+            System.out.println(JSON.enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(rep));
+        }
+        return errors == 0 && mismatches == 0 ? 0 : 1;
+    }
+
+    private static int tokens(List<Answer> as) {
+        return as.stream().mapToInt(Answer::tokens).sum();
+    }
+
+    private static Map<String, Object> stats(List<Answer> as, double seconds) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        double[] ttft = as.stream().filter(a -> a.error() == null).mapToDouble(Answer::ttft).sorted().toArray();
+        double[] itl = as.stream().filter(a -> a.error() == null).flatMap(a -> a.gaps().stream()).mapToDouble(d -> d).sorted().toArray();
+        s.put("seconds", round(seconds));
+        s.put("completion_tokens", tokens(as));
+        s.put("tokens_per_s", round(tokens(as) / seconds));
+        s.put("ttft_p50_ms", round(1000 * pct(ttft, 0.50)));
+        s.put("ttft_p99_ms", round(1000 * pct(ttft, 0.99)));
+        s.put("itl_p50_ms", round(1000 * pct(itl, 0.50)));
+        s.put("itl_p99_ms", round(1000 * pct(itl, 0.99)));
+        return s;
+    }
+
+    static double pct(double[] sorted, double q) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        int i = (int) Math.ceil(q * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+
+    private Answer send(Req q) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("model", model);
+        body.put("prompt", q.prompt());
+        body.put("max_tokens", q.maxTokens());
+        body.put("temperature", q.seed() == null ? 0 : 0.8);
+        if (q.seed() != null) {
+            body.put("seed", q.seed());
+        }
+        body.put("stream", true);
+        body.put("stream_options", Map.of("include_usage", true));
+        long t0 = System.nanoTime();
+        try {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
+                    .timeout(Duration.ofMinutes(30)).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)));
+            if (apiKey != null) {
+                b.header("Authorization", "Bearer " + apiKey);
+            }
+            HttpResponse<Stream<String>> resp = http.send(b.build(), HttpResponse.BodyHandlers.ofLines());
+            if (resp.statusCode() != 200) {
+                return new Answer("", "HTTP " + resp.statusCode() + " " + String.join("", resp.body().toList()), 0, List.of(), 0, 0);
+            }
+            StringBuilder text = new StringBuilder();
+            List<Double> gaps = new ArrayList<>();
+            double ttft = -1;
+            long last = 0;
+            int tokens = 0;
+            String error = null;
+            for (String line : (Iterable<String>) resp.body()::iterator) {
+                if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+                    continue;
+                }
+                JsonNode j = JSON.readTree(line.substring(6));
+                if (j.has("error")) {
+                    error = j.get("error").path("message").asText();
+                    continue;
+                }
+                if (j.hasNonNull("usage") && j.get("choices").isEmpty()) {
+                    tokens = j.get("usage").get("completion_tokens").asInt();
+                    continue;
+                }
+                long now = System.nanoTime();
+                for (JsonNode c : j.get("choices")) {
+                    String piece = c.path("text").asText("");
+                    if (piece.isEmpty()) {
+                        continue;
+                    }
+                    if (ttft < 0) {
+                        ttft = (now - t0) / 1e9;
+                    } else {
+                        gaps.add((now - last) / 1e9);
+                    }
+                    last = now;
+                    text.append(piece);
+                }
+            }
+            return new Answer(text.toString(), error, Math.max(ttft, 0), gaps, tokens, (System.nanoTime() - t0) / 1e9);
+        } catch (IOException e) {
+            return new Answer("", "I/O: " + e.getMessage(), 0, List.of(), 0, 0);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Answer("", "interrupted", 0, List.of(), 0, 0);
+        }
+    }
+
+    private String get(String path) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(30));
+        if (apiKey != null) {
+            b.header("Authorization", "Bearer " + apiKey);
+        }
+        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException(path + ": HTTP " + r.statusCode());
+        }
+        return r.body();
+    }
+
+    static int[] range(String s) {
+        String[] p = s.split("-");
+        int a = Integer.parseInt(p[0].strip());
+        int b = p.length > 1 ? Integer.parseInt(p[1].strip()) : a;
+        if (a < 1 || b < a) {
+            throw new IllegalArgumentException("bad range '" + s + "' (MIN-MAX, MIN >= 1)");
+        }
+        return new int[] {a, b};
+    }
+
+    private static void checkRange(String prompt, String fresh, int context) {
+        if (range(prompt)[1] + range(fresh)[1] > context) {
+            throw new IllegalArgumentException("--prompt-tokens max + --new-tokens max exceed the model's context " + context);
+        }
+    }
+}
