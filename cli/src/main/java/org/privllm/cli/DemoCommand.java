@@ -18,10 +18,11 @@ import picocli.CommandLine.Option;
 final class DemoCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
 
-    @Option(names = "--prompt", defaultValue = "The untrusted GPU never sees this prompt:", paramLabel = "TEXT")
+    @Option(names = "--prompt", defaultValue = "Once upon a time", paramLabel = "TEXT",
+            description = "The prompt the untrusted executors never see (default: ${DEFAULT-VALUE}).")
     String prompt;
 
-    @Option(names = "--max-new-tokens", defaultValue = "16")
+    @Option(names = "--max-new-tokens", defaultValue = "48")
     int maxNewTokens;
 
     @Mixin EngineOptions engine = new EngineOptions();
@@ -60,16 +61,17 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println("privacy:     " + describe(engine));
         System.out.println("prompt ids:  " + GenerateCommand.join(prompts.get(0)));
         System.out.println("plaintext:   " + GenerateCommand.join(java.util.Arrays.copyOfRange(a, prompts.get(0).length, a.length)));
-        System.out.println("obfuscated:  " + GenerateCommand.join(java.util.Arrays.copyOfRange(b, prompts.get(0).length, b.length)));
+        System.out.println("protected:   " + GenerateCommand.join(java.util.Arrays.copyOfRange(b, prompts.get(0).length, b.length)));
         if (tok != null) {
-            System.out.println("text:        " + tok.decode(b).replace("\n", "\\n"));
+            System.out.println("plaintext text: " + tok.decode(a, true).replace("\n", "\\n"));
+            System.out.println("protected text: " + tok.decode(b, true).replace("\n", "\\n"));
         }
         boolean same = java.util.Arrays.equals(a, b);
         System.out.println("identical:   " + (same ? "yes" : "NO"));
         System.out.printf("max |logit error|: %.3g over %d steps x %d vocab%n", Checks.maxAbsError(plainLogits, maskedLogits),
                 maskedLogits.size(), c.vocab());
         System.out.println("boundary:    " + Json.MAPPER.writeValueAsString(boundary));
-        System.out.printf("speed:       plaintext %.1f tok/s decode, obfuscated %.1f tok/s decode (cold JVM: use bench for speed)%n",
+        System.out.printf("speed:       plaintext %.1f tok/s decode, protected %.1f tok/s decode (cold JVM: use bench for speed)%n",
                 plain.decodeTokensPerSecond(), masked.decodeTokensPerSecond());
         return same ? 0 : 1;
     }
