@@ -37,6 +37,14 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Mixin EngineOptions engine = new EngineOptions();
 
+    @Option(names = "--length-bucket", defaultValue = "1", paramLabel = "N", description = "Pad the batch's prompt length up "
+            + "to a multiple of N (extra rows, same answer): the executors then see only the bucket, not the length.")
+    int lengthBucket;
+
+    @Option(names = "--fixed-steps", description = "Run all --max-new-tokens decode steps even after every sequence stopped: "
+            + "the executors then cannot count the generated tokens.")
+    boolean fixedSteps;
+
     /** Greedy or sampled decoding options, shared by the commands that generate. */
     static final class SamplingOptions {
         @Option(names = "--greedy", description = "Greedy decoding (the default).")
@@ -96,7 +104,7 @@ final class GenerateCommand implements Callable<Integer> {
                         out.flush();
                     }
                 };
-                return new Generator(e.forward()).generate(prompts, maxNewTokens, s, eos, listener,
+                return new Generator(e.forward()).hidingShape(lengthBucket, fixedSteps).generate(prompts, maxNewTokens, s, eos, listener,
                         engine.check ? observed::add : null);
             });
         } finally {

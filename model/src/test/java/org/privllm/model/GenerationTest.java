@@ -110,4 +110,42 @@ class GenerationTest {
         assertThat(gen().generate(p, 12, Sampling.sample(0.7f, 1, 1f, 7L), -1, null).outputIds().get(0))
                 .isEqualTo(gen().generate(p, 12, Sampling.GREEDY, -1, null).outputIds().get(0));
     }
+
+    /**
+     * Hiding the request's shape changes no answer: the padded length rounds up to the bucket and, with fixed
+     * steps, every decode step runs after all sequences stopped — and the forward pass sees exactly that.
+     */
+    @Test
+    void hidingTheShapeKeepsTheAnswerAndPadsTheCalls() {
+        List<int[]> prompts = List.of(new int[] {5, 6, 7}, new int[] {9});
+        int eos = 0;
+        Generator.Result plain = gen().generate(prompts, 6, Sampling.GREEDY, new int[] {eos}, null);
+        List<Integer> rows = new ArrayList<>();
+        ForwardPass counting = new ForwardPass() {
+            final ForwardPass inner = model.plainForward();
+
+            public TransformerOps ops() { return inner.ops(); }
+            public int vocab() { return inner.vocab(); }
+            public int positions() { return inner.positions(); }
+            public void checkContext(int tokens) { inner.checkContext(tokens); }
+            public Matrix step(int[] ids, int[] positions, int t) {
+                rows.add(ids.length);
+                return inner.step(ids, positions, t);
+            }
+        };
+        // a stop token the model emits at once makes every sequence finish on its first token
+        int first = plain.outputIds().get(0)[3];
+        Generator.Result stopped = new Generator(counting).hidingShape(8, true)
+                .generate(prompts, 6, Sampling.GREEDY, new int[] {first, plain.outputIds().get(1)[1]}, null);
+        assertThat(stopped.outputIds().get(0)).containsExactly(5, 6, 7, first);
+        assertThat(rows.get(0)).isEqualTo(2 * 8); // prompts padded to the bucket
+        assertThat(rows).hasSize(6); // prefill + 5 decode steps although both stopped after one token
+        rows.clear();
+        Generator.Result hidden = new Generator(counting).hidingShape(8, false).generate(prompts, 6, Sampling.GREEDY,
+                new int[] {eos}, null);
+        for (int b = 0; b < prompts.size(); b++) {
+            assertThat(hidden.outputIds().get(b)).containsExactly(plain.outputIds().get(b));
+        }
+        assertThat(rows.get(0)).isEqualTo(16);
+    }
 }

@@ -15,9 +15,31 @@ import org.privllm.tensor.Matrix;
  */
 public final class Generator {
     private final ForwardPass forward;
+    private final int lengthBucket;
+    private final boolean fixedSteps;
 
     public Generator(ForwardPass forward) {
+        this(forward, 1, false);
+    }
+
+    private Generator(ForwardPass forward, int lengthBucket, boolean fixedSteps) {
+        if (lengthBucket < 1) {
+            throw new IllegalArgumentException("--length-bucket must be >= 1, got " + lengthBucket);
+        }
         this.forward = forward;
+        this.lengthBucket = lengthBucket;
+        this.fixedSteps = fixedSteps;
+    }
+
+    /**
+     * This generator with the shape of a request hidden from the executors at no cost to its answer: the
+     * padded prompt length rounded up to a multiple of {@code lengthBucket} (extra left padding, masked out
+     * of attention like any other), and with {@code fixedSteps} every one of the {@code maxNewTokens} decode
+     * steps run even after every sequence has stopped (the number of forward passes then no longer tells how
+     * many tokens were generated). Both cost only extra rows or passes.
+     */
+    public Generator hidingShape(int lengthBucket, boolean fixedSteps) {
+        return new Generator(forward, lengthBucket, fixedSteps);
     }
 
     /** Receives each new token as it is chosen (sequence index, token id). */
@@ -97,7 +119,8 @@ public final class Generator {
         int vocab = forward.vocab();
         validate(vocab, forward.positions(), prompts, maxNewTokens);
         int batch = prompts.size();
-        int len = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
+        int longest = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
+        int len = Math.min(forward.positions(), Math.max(longest, (longest + lengthBucket - 1) / lengthBucket * lengthBucket));
         // Positions past n_positions do not exist: generation stops there.
         int steps = Math.min(maxNewTokens, forward.positions() - len);
         forward.checkContext(len + Math.max(steps, 0));
@@ -145,7 +168,7 @@ public final class Generator {
                 any |= !done[b];
                 nextPos[b] = len + s - pad[b];
             }
-            if (!any || s == steps - 1) {
+            if ((!any && !fixedSteps) || s == steps - 1) {
                 break;
             }
             last = forward.step(next, nextPos, 1);
