@@ -106,7 +106,8 @@ public final class TrustedAttentionDecoder implements TransformerOps, AutoClosea
 
     /**
      * Each layer's largest input-row RMS on a fixed public token sequence, computed by this very forward
-     * pass with the linear products done locally.
+     * pass with the linear products done locally on the public weights alone: a private adapter takes no part,
+     * since the executors see the pad scale (a row's size) and it must not depend on anything private.
      */
     private Map<String, Double> calibrate(DecoderWeights weights) {
         Map<String, Double> rms = new HashMap<>();
@@ -126,7 +127,7 @@ public final class TrustedAttentionDecoder implements TransformerOps, AutoClosea
                     }
                     rms.merge(layer.name(), Math.sqrt(s / x.cols), Math::max);
                 }
-                return layer.local(x);
+                return layer.base(x);
             }
         };
         int[] ids = calibrationIds(config.vocab(), Math.min(CALIBRATION_TOKENS, config.positions()));
