@@ -138,15 +138,7 @@ final class GenerateCommand implements Callable<Integer> {
      * or its own end-of-text token), those inside the model's vocabulary.
      */
     static int[] eosIds(DecoderModel m, Tokenizer tok) {
-        java.util.LinkedHashSet<Integer> ids = new java.util.LinkedHashSet<>(m.config().specialTokens().eos());
-        if (tok != null) {
-            for (int id : tok.eosIds()) {
-                if (id >= 0 && id < m.config().vocab()) {
-                    ids.add(id);
-                }
-            }
-        }
-        return ids.stream().mapToInt(Integer::intValue).toArray();
+        return org.privllm.model.tokenizer.Tokenizers.stopIds(m.config(), tok);
     }
 
     static Map<String, Object> toJson(Generator.Result r, Tokenizer tok) {
