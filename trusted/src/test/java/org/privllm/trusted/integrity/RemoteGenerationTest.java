@@ -24,7 +24,7 @@ import org.privllm.model.generate.Sampling;
 import org.privllm.protocol.Executor;
 import org.privllm.protocol.grpc.ExecutorEndpoints;
 import org.privllm.protocol.grpc.GrpcExecutorClient;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
 
@@ -64,7 +64,7 @@ class RemoteGenerationTest {
 
     static List<int[]> generate(Executor ex, ObfuscationMode mode) {
         ObfuscationConfig c = ObfuscationConfig.defaults().withMode(mode);
-        try (ObfuscatedGpt2 obf = new ObfuscatedGpt2(model.config(), model.weights(), ex, c, Map.of())) {
+        try (ObfuscatedDecoder obf = new ObfuscatedDecoder(model.config(), model.weights(), ex, c, Map.of())) {
             return new Generator(new DecoderForward(model.config(), model.weights(), obf))
                     .generate(PROMPTS, 6, Sampling.GREEDY, -1, null).outputIds();
         }
