@@ -224,14 +224,10 @@ public final class InProcessExecutor implements Executor {
                         + " wide");
             }
             Matrix qkv = qkvW == null ? call.x().copy() : apply(qkvW, call.x(), call.compensation(), "attention");
-            if (call.rotation() != null) {
-                Rope rope = s.rope(call.headDim(), call.rotation().inverseFrequencies());
-                int[] positions = call.rotation().positions();
-                rope.rotate(qkv, 0, call.heads(), positions);
-                rope.rotate(qkv, call.qWidth(), call.kvHeads(), positions);
-            }
+            AttentionCall.Rotation rot = call.rotation();
             Matrix attended = Attention.attend(cache, call.layer(), qkv, call.t(), call.heads(), call.kvHeads(),
-                    call.headDim(), call.scale());
+                    call.headDim(), call.scale(), rot == null ? null : s.rope(call.headDim(), rot.inverseFrequencies()),
+                    rot == null ? null : rot.positions());
             return apply(projW, attended, null, "attention projection");
         }
     }
