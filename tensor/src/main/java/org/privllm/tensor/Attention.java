@@ -147,6 +147,25 @@ public final class Attention {
         return out;
     }
 
+    /**
+     * {@link #attend(KvCache, int, Matrix, int, int, int, int, float)} after rotating the queries and keys of
+     * {@code qkv} in place by {@code rope} at {@code positions} (one per row; RoPE in {@code rotate_half} layout):
+     * what an executor runs on masked rows whose masks commute with the rotation.
+     *
+     * @param rope null for no rotation (positions elsewhere)
+     */
+    public static Matrix attend(KvCache cache, int layer, Matrix qkv, int t, int heads, int kvHeads, int headDim,
+                                float scale, Rope rope, int[] positions) {
+        if (rope != null) {
+            if (rope.headDim() != headDim) {
+                throw new IllegalArgumentException("rotary tables for heads of " + rope.headDim() + ", heads are " + headDim);
+            }
+            rope.rotate(qkv, 0, heads, positions);
+            rope.rotate(qkv, heads * headDim, kvHeads, positions);
+        }
+        return attend(cache, layer, qkv, t, heads, kvHeads, headDim, scale);
+    }
+
     /** Query rows per sequence from which a head's attention runs as two packed products. */
     private static final int ROWS_FOR_PRODUCTS = 4;
 

@@ -18,7 +18,7 @@ import org.privllm.model.Gpt2Forward;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.protocol.Executor;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.integrity.VerifyingExecutor;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LowRankAdapter;
@@ -41,7 +41,7 @@ class RecordedTranscriptTest {
     static final List<int[]> PROMPTS = LeakageLabTest.PROMPTS;
 
     /**
-     * Runs each group of batches in its own trusted session (one {@link ObfuscatedGpt2}), through
+     * Runs each group of batches in its own trusted session (one {@link ObfuscatedDecoder}), through
      * [verifying client →] recording executor → in-process executor; returns the output ids in order.
      */
     static List<int[]> record(Path dir, Transcript memory, ObfuscationConfig obf, boolean verify,
@@ -66,7 +66,7 @@ class RecordedTranscriptTest {
         List<int[]> truth = new ArrayList<>();
         long seed = 40;
         for (List<List<int[]>> batches : sessions) {
-            try (ObfuscatedGpt2 ops = new ObfuscatedGpt2(CONFIG, LeakageLabTest.MODEL.weights(), executor,
+            try (ObfuscatedDecoder ops = new ObfuscatedDecoder(CONFIG, LeakageLabTest.MODEL.weights(), executor,
                     obf.withSeed(seed++), adapters)) {
                 for (List<int[]> batch : batches) {
                     truth.addAll(new Generator(new Gpt2Forward(CONFIG, LeakageLabTest.MODEL.weights(), ops))
