@@ -162,10 +162,15 @@ public final class PublicModel {
     public static final int SAMPLE = 64;
 
     static int[] sampledCoordinates(int d) {
-        int s = Math.min(SAMPLE, d);
+        return evenlySpaced(d, SAMPLE);
+    }
+
+    /** {@code min(n, k)} evenly spaced indices of {@code [0, n)}, first and last included: all of them when {@code n ≤ k}. */
+    static int[] evenlySpaced(int n, int k) {
+        int s = Math.min(k, n);
         int[] idx = new int[s];
-        for (int k = 0; k < s; k++) {
-            idx[k] = s == d ? k : (int) Math.round((double) k * (d - 1) / (s - 1));
+        for (int i = 0; i < s; i++) {
+            idx[i] = s == n || s == 1 ? i : (int) Math.round((double) i * (n - 1) / (s - 1));
         }
         return idx;
     }
@@ -302,6 +307,24 @@ public final class PublicModel {
             }
             return n;
         });
+    }
+
+    /** Double-centred sorted row profiles of layer {@code layer}'s public c_attn (attack 7 on permutation masks). */
+    public MaskRecovery.Profiles attnProfiles(int layer) {
+        return cached("dc@" + layer, () -> MaskRecovery.profiles(weights.layers().get(layer).cAttn()));
+    }
+
+    /** Double-centred sorted row profiles of the public head {@code wteᵀ} ({@code d×V}; attack 8 on permutation masks). */
+    public MaskRecovery.Profiles headProfiles() {
+        return cached("dc@head", () -> MaskRecovery.profiles(weights.head().transpose()));
+    }
+
+    /**
+     * The public embeddings as attack 8 whitens them (Tyler or not), with every token's neighbour profile:
+     * {@code V²·d} multiply-adds once (2·10¹² at GPT-2 124M's shape).
+     */
+    public HeadReadout.Whitened whitenedHead(boolean tyler) {
+        return cached("whitened@" + tyler, () -> HeadReadout.whiten(weights.head(), tyler).withProfiles());
     }
 
     /** Any table derived from the public model, cached under {@code key}. */
