@@ -208,6 +208,15 @@ public final class PublicModel {
             return rows(pos, new int[] {token}).data;
         }
 
+        /** The candidate row of {@code tokens[i]} at position i, for every i ({@code n×width}). */
+        public Matrix sequence(int[] tokens) {
+            Matrix out = new Matrix(tokens.length, width);
+            for (int i = 0; i < tokens.length; i++) {
+                System.arraycopy(row(i, tokens[i]), 0, out.data, i * width, width);
+            }
+            return out;
+        }
+
         /** Squared norms of every candidate per block of {@code b} columns ({@code V×⌈width/b⌉}, row-major). */
         public double[] blockNormsSq(int pos, int b) {
             return cached(key + ":bn" + b + "@" + pos, () -> {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.ejml.data.DMatrixRMaj;
@@ -13,12 +14,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.privllm.model.Gpt2Config;
+import org.privllm.model.Gpt2Model;
 import org.privllm.tensor.Matrix;
 import org.privllm.testing.Cases;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.mask.BlockDiagonalMask;
 import org.privllm.trusted.mask.Mask;
 import org.privllm.trusted.mask.MaskFamily;
+import org.privllm.trusted.obf.ObfuscationMode;
 
 /**
  * Attacks 6–8 (pad removal, mask recovery from c_attn's structure or by double-centring, the LM-head readout)
@@ -155,6 +159,46 @@ class SeedAttacksTest {
             float[] logits = org.privllm.tensor.Kernels.matmulTransposed(h.rows(r, r + 1), wte).data;
             assertThat(readout.token(hTilde.rows(r, r + 1))).as("row %d", r).isEqualTo(Attacks.argmax(logits));
         }
+    }
+
+    /** A small model with GPT-2's vocabulary (2 layers, width 32, 4 heads): the lab's rows end to end. */
+    static final LeakageLab GPT2_VOCAB = lab(Gpt2Config.of(2, 32, 4, 50257, 32));
+
+    static LeakageLab lab(Gpt2Config c) {
+        Gpt2Model m = LeakageLabTest.write(c, 21);
+        return new LeakageLab(m.config(), m.weights(), 3, 17);
+    }
+
+    static Stream<Arguments> seedRows() {
+        return Stream.of("pad/gaussian:1000.0/session", "pad/perm/call+lora", "pad/orthogonal/session", "pad/block:8/session+lora",
+                "mask/perm/session", "mask/gaussian:1000.0/call+lora").map(Arguments::of);
+    }
+
+    /**
+     * Every {@code seed} family in pad mode, with and without the adapter, on GPT-2's vocabulary: attack 7 reads every
+     * prompt token and attack 8 every generated one, where attacks 1, 2 and 5 as first built read (almost) none.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("seedRows")
+    void theNewAttacksReadPromptAndOutputInEverySeedRow(String name) {
+        LeakageConfig lc = LeakageConfig.all(32).stream().filter(c -> c.name().equals(name)).findFirst().orElseThrow();
+        List<int[]> prompts = LeakagePrompts.resolve(null, null, 50257, 32, 3, 5);
+
+        Map<String, Object> row = GPT2_VOCAB.row(lc, prompts, 8, null);
+
+        assertThat(row.get("recovered_token_rate")).as("prompt tokens after pad removal and mask recovery").isEqualTo(1.0);
+        assertThat(row.get("recovered_prompt_rate")).isEqualTo(1.0);
+        assertThat((Double) row.get("recovered_mask_rel_err_median")).isLessThan(1e-3);
+        assertThat(row.get("readout_token_rate")).as("generated tokens through the recovered head mask").isEqualTo(1.0);
+        assertThat(row.get("best_token_rate")).isEqualTo(1.0);
+        assertThat(row.get("best_output_token_rate")).isEqualTo(1.0);
+        if (lc.mode() == ObfuscationMode.PAD) {
+            assertThat((Double) row.get("pad_residual_median")).as("the pads are fully determined").isLessThan(1e-5);
+            assertThat((Double) row.get("unmasked_token_rate")).as("attack 2 on padded inputs").isLessThan(0.5);
+        } else {
+            assertThat(row.get("pad_residual_median")).isNull();
+        }
+        assertThat(row.get("mask_recovery")).isEqualTo(lc.family() instanceof MaskFamily.Permutation ? "double-centring" : "structure");
     }
 
     // ---------------------------------------------------------------- helpers
