@@ -227,13 +227,14 @@ final class HeadReadout {
     static Matrix neighbourProfiles(Matrix unitRows, int[] which) {
         int k = NEIGHBOURS, m = unitRows.rows;
         Matrix out = new Matrix(which.length, k);
+        org.privllm.tensor.PackedWeight all = org.privllm.tensor.PackedWeight.packTransposed(unitRows); // once: V×d at 124M
         for (int from = 0; from < which.length; from += PROFILE_CHUNK) {
             int to = Math.min(which.length, from + PROFILE_CHUNK), base = from;
             Matrix chunk = new Matrix(to - from, unitRows.cols);
             for (int i = from; i < to; i++) {
                 System.arraycopy(unitRows.data, which[i] * unitRows.cols, chunk.data, (i - from) * unitRows.cols, unitRows.cols);
             }
-            Matrix g = Kernels.matmulTransposed(chunk, unitRows);
+            Matrix g = Kernels.matmul(chunk, all, null);
             Parallel.forRange(to - from, 8, (a, b) -> {
                 for (int i = a; i < b; i++) {
                     topK(g.data, i * m, m, which[base + i], out.data, (base + i) * k, k);

@@ -178,27 +178,27 @@ public final class LeakageLab {
 
     /** Attack 7: the layer-0 input mask recovered by {@link #recovery}, then tokens by direction matching. */
     private Unmasked strongestUnmask(MaskFamily family, Matrix x, Matrix qkvWeight, Map<Object, Map<String, Object>> perSession) {
-        if (recovery(family).equals("spectral")) {
-            return weightAttack(family, x, qkvWeight, perSession);
-        }
         Matrix rows = switch (recovery(family)) {
             case "double-centring" -> derived(perSession, qkvWeight, "dc", () -> MaskRecovery.permutation(
                     MaskRecovery.profiles(qkvWeight), pub.attnProfiles(0))).unmask(x);
-            case "structure" -> {
-                Matrix m = derived(perSession, qkvWeight, "structure",
-                        () -> MaskRecovery.structure(qkvWeight, pub.weights().layers().get(0).cAttn(), config.heads()));
-                Matrix unmasked = new MaskRecovery.DenseUnmasking(m).unmask(x);
-                Gpt2Weights.Layer l0 = pub.weights().layers().get(0);
-                if (MaskRecovery.layerNormSign(unmasked, l0.ln1Gamma(), l0.ln1Beta()) < 0) {
-                    for (int i = 0; i < unmasked.data.length; i++) {
-                        unmasked.data[i] = -unmasked.data[i];
-                    }
-                }
-                yield unmasked;
-            }
-            default -> throw new IllegalStateException(recovery(family));
+            case "structure" -> structureUnmask(x, qkvWeight, perSession);
+            default -> null;
         };
-        return new Unmasked(rows, Attacks.decode(x.rows, config.vocab(), Attacks.direction(rows, pub.layer0())));
+        return rows == null ? weightAttack(family, x, qkvWeight, perSession)
+                : new Unmasked(rows, Attacks.decode(x.rows, config.vocab(), Attacks.direction(rows, pub.layer0())));
+    }
+
+    /** {@code x̃·M} with the structure solve's {@code M ∝ N⁻¹}, its sign chosen so that the rows are LayerNorm outputs. */
+    private Matrix structureUnmask(Matrix x, Matrix qkvWeight, Map<Object, Map<String, Object>> perSession) {
+        Gpt2Weights.Layer l0 = pub.weights().layers().get(0);
+        Matrix m = derived(perSession, qkvWeight, "structure", () -> MaskRecovery.structure(qkvWeight, l0.cAttn(), config.heads()));
+        Matrix rows = new MaskRecovery.DenseUnmasking(m).unmask(x);
+        if (MaskRecovery.layerNormSign(rows, l0.ln1Gamma(), l0.ln1Beta()) < 0) {
+            for (int i = 0; i < rows.data.length; i++) {
+                rows.data[i] = -rows.data[i];
+            }
+        }
+        return rows;
     }
 
     /** A head call's masked input as mask mode would send it (attack 6 removes the pad where there is one). */
