@@ -142,7 +142,7 @@ public final class Attacks {
     static Matcher exact(Matrix obs, PublicModel.CandidateSet cand) {
         int d = obs.cols;
         return new Matcher((i, decoded, out) -> {
-            double[] n = cand.blockNormsSq(i, d);
+            float[] n = cand.blockNormsSq(i, d);
             double seen = Math.sqrt(sq(obs.data, i * d, d));
             for (int v = 0; v < out.length; v++) {
                 double e = Math.sqrt(n[v]) - seen;
@@ -164,7 +164,7 @@ public final class Attacks {
     static Matcher gram(Matrix obs, PublicModel.CandidateSet cand, int b) {
         int d = obs.cols, blocks = (d + b - 1) / b;
         return new Matcher((i, decoded, out) -> {
-            double[] n = cand.blockNormsSq(i, b);
+            float[] n = cand.blockNormsSq(i, b);
             double[] seen = new double[blocks];
             for (int k = 0; k < blocks; k++) {
                 seen[k] = sq(obs.data, i * d + k * b, Math.min(b, d - k * b));

@@ -55,11 +55,11 @@ final class HeadReadout {
             return new HeadReadout(MaskRecovery.permutation(MaskRecovery.profiles(headTilde), pub.headProfiles()), head);
         }
         boolean tyler = !preservesInnerProducts(family);
-        Whitened seen = whiten(headTilde.transpose(), tyler);
-        Whitened known = pub.whitenedHead(tyler);
+        Whitened seen = whiten(tyler ? headTilde.transpose() : null, headTilde, tyler);
+        PublicProfiles known = pub.whitenedHead(tyler);
         int[] anchors = PublicModel.evenlySpaced(seen.unitRows().rows, ANCHORS_PER_DIM * seen.unitRows().cols);
         int[] tokens = nearestRows(neighbourProfiles(seen.unitRows(), anchors), known.profiles());
-        DMatrixRMaj o = procrustes(seen.unitRows(), anchors, known.unitRows(), tokens);
+        DMatrixRMaj o = procrustes(PublicModel.gather(seen.unitRows(), anchors), known.unitRows(head, tokens));
         return new HeadReadout(new MaskRecovery.DenseUnmasking(inverseMask(seen.factor(), o, known.factor())), head);
     }
 
@@ -102,26 +102,60 @@ final class HeadReadout {
     // ---------------------------------------------------------------- whitening
 
     /**
-     * Points (rows) whitened and scaled to unit length, with their neighbour profiles once asked for.
+     * Points (rows) whitened and scaled to unit length.
      *
      * @param factor   the lower Cholesky factor L of the points' Tyler scatter ({@code z = L⁻¹·x}); null: identity
      * @param unitRows the whitened unit points ({@code m×d})
-     * @param profiles every point's neighbour profile ({@code m×}{@link #NEIGHBOURS}), or null
      */
-    record Whitened(DMatrixRMaj factor, Matrix unitRows, Matrix profiles) {
-        Whitened withProfiles() {
-            int[] all = PublicModel.evenlySpaced(unitRows.rows, unitRows.rows);
-            return new Whitened(factor, unitRows, neighbourProfiles(unitRows, all));
+    record Whitened(DMatrixRMaj factor, Matrix unitRows) {}
+
+    /**
+     * The public side as attack 8 keeps it: the whitening factor and every token's neighbour profile
+     * ({@code V×}{@link #NEIGHBOURS}); the whitened points themselves (154 MB at 124M) are recomputed for the
+     * few tokens matched.
+     */
+    record PublicProfiles(DMatrixRMaj factor, Matrix profiles) {
+        /** The whitened unit points of the given rows of {@code points}. */
+        Matrix unitRows(Matrix points, int[] rows) {
+            Matrix picked = PublicModel.gather(points, rows);
+            return Attacks.unitRows(factor == null ? picked : whitened(picked, factor));
         }
     }
 
-    /** Unit rows after {@link #tyler} whitening (or none). */
-    static Whitened whiten(Matrix rows, boolean tyler) {
+    /** The public embeddings' factor and neighbour profiles (once per model: {@code V²·d} multiply-adds). */
+    static PublicProfiles publicProfiles(Matrix embeddings, boolean tyler) {
+        Whitened w = whiten(embeddings, null, tyler);
+        return new PublicProfiles(w.factor(), neighbourProfiles(w.unitRows(), PublicModel.evenlySpaced(w.unitRows().rows,
+                w.unitRows().rows)));
+    }
+
+    /**
+     * Unit points after {@link #tyler} whitening (or none): the rows of {@code rows}, or without Tyler the columns of
+     * {@code columns} if given (one copy, not a transpose and then a normalised one).
+     */
+    static Whitened whiten(Matrix rows, Matrix columns, boolean tyler) {
         if (!tyler) {
-            return new Whitened(null, Attacks.unitRows(rows), null);
+            return new Whitened(null, columns != null ? unitColumns(columns) : Attacks.unitRows(rows));
         }
         DMatrixRMaj l = cholesky(tyler(rows));
-        return new Whitened(l, Attacks.unitRows(whitened(rows, l)), null);
+        return new Whitened(l, Attacks.unitRows(whitened(rows, l)));
+    }
+
+    /** The columns of {@code w} as unit rows ({@code w.cols×w.rows}). */
+    private static Matrix unitColumns(Matrix w) {
+        double[] norm = new double[w.cols];
+        for (int r = 0; r < w.rows; r++) {
+            for (int c = 0; c < w.cols; c++) {
+                norm[c] += (double) w.data[r * w.cols + c] * w.data[r * w.cols + c];
+            }
+        }
+        Matrix out = new Matrix(w.cols, w.rows);
+        for (int r = 0; r < w.rows; r++) {
+            for (int c = 0; c < w.cols; c++) {
+                out.data[c * w.rows + r] = (float) (w.data[r * w.cols + c] / Math.max(Math.sqrt(norm[c]), 1e-30));
+            }
+        }
+        return out;
     }
 
     /**
@@ -275,41 +309,40 @@ final class HeadReadout {
     }
 
     /**
-     * The orthogonal O with {@code seen_a ≈ O·known_{match(a)}} over the anchors (Procrustes: {@code O = U·Vᵀ}
-     * for {@code Σ seen·knownᵀ = U·Σ·Vᵀ}), refitted once on the anchors it maps within {@link #INLIER}.
+     * The orthogonal O with {@code seen_a ≈ O·known_a} over aligned rows (Procrustes: {@code O = U·Vᵀ} for
+     * {@code Σ seen·knownᵀ = U·Σ·Vᵀ}), refitted once on the pairs it maps within {@link #INLIER}.
      */
-    static DMatrixRMaj procrustes(Matrix seen, int[] anchors, Matrix known, int[] match) {
-        DMatrixRMaj o = procrustesFit(seen, anchors, known, match, null);
+    static DMatrixRMaj procrustes(Matrix seen, Matrix known) {
+        DMatrixRMaj o = procrustesFit(seen, known, null);
         int d = seen.cols, inliers = 0;
-        boolean[] keep = new boolean[anchors.length];
-        for (int a = 0; a < anchors.length; a++) {
+        boolean[] keep = new boolean[seen.rows];
+        for (int a = 0; a < seen.rows; a++) {
             double err = 0;
             for (int i = 0; i < d; i++) {
                 double rotated = 0;
                 for (int j = 0; j < d; j++) {
-                    rotated += o.get(i, j) * known.get(match[a], j);
+                    rotated += o.get(i, j) * known.get(a, j);
                 }
-                double e = seen.get(anchors[a], i) - rotated;
+                double e = seen.get(a, i) - rotated;
                 err += e * e;
             }
             keep[a] = Math.sqrt(err) < INLIER;
             inliers += keep[a] ? 1 : 0;
         }
-        return inliers >= d && inliers < anchors.length ? procrustesFit(seen, anchors, known, match, keep) : o;
+        return inliers >= d && inliers < seen.rows ? procrustesFit(seen, known, keep) : o;
     }
 
-    private static DMatrixRMaj procrustesFit(Matrix seen, int[] anchors, Matrix known, int[] match, boolean[] use) {
+    private static DMatrixRMaj procrustesFit(Matrix seen, Matrix known, boolean[] use) {
         int d = seen.cols;
         DMatrixRMaj cross = new DMatrixRMaj(d, d);
-        for (int a = 0; a < anchors.length; a++) {
+        for (int a = 0; a < seen.rows; a++) {
             if (use != null && !use[a]) {
                 continue;
             }
-            int so = anchors[a] * d, ko = match[a] * d;
             for (int i = 0; i < d; i++) {
-                double si = seen.data[so + i];
+                double si = seen.data[a * d + i];
                 for (int j = 0; j < d; j++) {
-                    cross.data[i * d + j] += si * known.data[ko + j];
+                    cross.data[i * d + j] += si * known.data[a * d + j];
                 }
             }
         }

@@ -141,7 +141,7 @@ public final class PublicModel {
      * cached: small), computed in chunks so that no {@code V×3d} table is ever held.
      */
     public double[] layer0ScoreDiagonal(int pos) {
-        return cached("qkdiag@" + pos, () -> {
+        return perPosition("qkdiag@" + pos, () -> {
             int v = config.vocab(), d = config.embd(), heads = config.heads(), dh = d / heads;
             double[] out = new double[v * heads];
             Matrix all = layer0Inputs(pos);
@@ -217,15 +217,15 @@ public final class PublicModel {
             return out;
         }
 
-        /** Squared norms of every candidate per block of {@code b} columns ({@code V×⌈width/b⌉}, row-major). */
-        public double[] blockNormsSq(int pos, int b) {
-            return cached(key + ":bn" + b + "@" + pos, () -> {
+        /** Squared norms of every candidate per block of {@code b} columns ({@code V×⌈width/b⌉}, row-major; float: a bound). */
+        public float[] blockNormsSq(int pos, int b) {
+            return perPosition(key + ":bn" + b + "@" + pos, () -> {
                 Matrix t = table.apply(pos);
                 int blocks = (width + b - 1) / b;
-                double[] out = new double[t.rows * blocks];
+                float[] out = new float[t.rows * blocks];
                 for (int v = 0; v < t.rows; v++) {
                     for (int k = 0; k < blocks; k++) {
-                        out[v * blocks + k] = Attacks.sq(t.data, v * width + k * b, Math.min(b, width - k * b));
+                        out[v * blocks + k] = (float) Attacks.sq(t.data, v * width + k * b, Math.min(b, width - k * b));
                     }
                 }
                 return out;
@@ -234,17 +234,17 @@ public final class PublicModel {
 
         /** The sorted, mean-removed log-magnitudes of every candidate at the sampled sorted ranks ({@code V×S}). */
         public Matrix sortedLogSample(int pos) {
-            return cached(key + ":sortedlog@" + pos, () -> sample(Attacks.sortedLogRows(table.apply(pos))));
+            return perPosition(key + ":sortedlog@" + pos, () -> sample(Attacks.sortedLogRows(table.apply(pos))));
         }
 
         /** Unit candidate rows at the sampled coordinates ({@code V×S}). */
         public Matrix unitSample(int pos) {
-            return cached(key + ":unit@" + pos, () -> sample(Attacks.unitRows(table.apply(pos))));
+            return perPosition(key + ":unit@" + pos, () -> sample(Attacks.unitRows(table.apply(pos))));
         }
 
         /** {@code |c·U|} in the first S columns of the basis {@code u} ({@code V×S}). */
         public Matrix absSample(int pos, DMatrixRMaj u, String basisKey) {
-            return cached(key + ":abs:" + basisKey + "@" + pos, () -> {
+            return perPosition(key + ":abs:" + basisKey + "@" + pos, () -> {
                 int s = Math.min(SAMPLE, u.numCols);
                 Matrix head = new Matrix(u.numRows, s);
                 for (int r = 0; r < u.numRows; r++) {
@@ -332,8 +332,23 @@ public final class PublicModel {
      * The public embeddings as attack 8 whitens them (Tyler or not), with every token's neighbour profile:
      * {@code V²·d} multiply-adds once (2·10¹² at GPT-2 124M's shape).
      */
-    public HeadReadout.Whitened whitenedHead(boolean tyler) {
-        return cached("whitened@" + tyler, () -> HeadReadout.whiten(weights.head(), tyler).withProfiles());
+    public HeadReadout.PublicProfiles whitenedHead(boolean tyler) {
+        return cached("whitened@" + tyler, () -> HeadReadout.publicProfiles(weights.head(), tyler));
+    }
+
+    /**
+     * A per-position table (one per prompt position and matcher: ~1.6 GB over 25 positions at 124M), held softly:
+     * the JVM drops such tables before it runs out of heap, and they are rebuilt (seconds) when needed again.
+     */
+    @SuppressWarnings("unchecked")
+    <T> T perPosition(String key, java.util.function.Supplier<T> make) {
+        Object held = cache.get(key);
+        T v = held instanceof java.lang.ref.SoftReference<?> ref ? (T) ref.get() : null;
+        if (v == null) {
+            v = make.get();
+            cache.put(key, new java.lang.ref.SoftReference<>(v));
+        }
+        return v;
     }
 
     /** Any table derived from the public model, cached under {@code key}. */
