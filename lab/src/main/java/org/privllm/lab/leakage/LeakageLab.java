@@ -350,6 +350,9 @@ public final class LeakageLab {
         try (Progress progress = showProgress ? new Progress("leakage", configs.size() * (2 * prompts.size() + repeats)) : null) {
             for (LeakageConfig lc : configs) {
                 rows.add(row(lc, prompts, seeds.nextLong(), progress));
+                if (out != null && rows.size() < configs.size()) {
+                    write(rows, out, info); // the rows so far survive a later row's failure (hours at 124M)
+                }
             }
         }
         return write(rows, out, info);

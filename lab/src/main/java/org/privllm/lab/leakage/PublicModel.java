@@ -27,7 +27,9 @@ public final class PublicModel {
     public PublicModel(Gpt2Config config, Gpt2Weights weights) {
         this.config = config;
         this.weights = weights;
-        this.forward = new Gpt2Forward(config, weights, new PlainOps(config, weights));
+        // no ops: the attacker's tables need embeddings and layer 0 only (plain ops over every layer would hold a
+        // packed copy of the whole model, 0.5 GB at 124M, next to the lab's own sessions)
+        this.forward = new Gpt2Forward(config, weights, null);
     }
 
     public Gpt2Config config() {
@@ -80,7 +82,7 @@ public final class PublicModel {
             // batch's KV cache and MLP activations stay small (all 50257 at once need ~5 GB at 124M)
             int v = config.vocab(), d = config.embd();
             Matrix table = new Matrix(v, d);
-            TransformerOps ops = forward.ops(); // plain ops over the public weights (packed once)
+            TransformerOps ops = new PlainOps(config, firstLayer()); // packed once per table, dropped after
             for (int from = 0; from < v; from += L1_CHUNK) {
                 int n = Math.min(L1_CHUNK, v - from);
                 int[] ids = new int[n];
@@ -92,6 +94,12 @@ public final class PublicModel {
             }
             return table;
         });
+    }
+
+    /** The public weights cut to layer 0 (what layer 1's input depends on). */
+    private Gpt2Weights firstLayer() {
+        return new Gpt2Weights(weights.wte(), weights.wpe(), weights.layers().subList(0, 1), weights.lnFGamma(),
+                weights.lnFBeta(), weights.lmHead());
     }
 
     /** Tokens per batch when tabulating layer 1's input for the whole vocabulary. */
@@ -141,7 +149,7 @@ public final class PublicModel {
      * cached: small), computed in chunks so that no {@code V×3d} table is ever held.
      */
     public double[] layer0ScoreDiagonal(int pos) {
-        return perPosition("qkdiag@" + pos, () -> {
+        return recomputable("qkdiag@" + pos, () -> {
             int v = config.vocab(), d = config.embd(), heads = config.heads(), dh = d / heads;
             double[] out = new double[v * heads];
             Matrix all = layer0Inputs(pos);
@@ -219,7 +227,7 @@ public final class PublicModel {
 
         /** Squared norms of every candidate per block of {@code b} columns ({@code V×⌈width/b⌉}, row-major; float: a bound). */
         public float[] blockNormsSq(int pos, int b) {
-            return perPosition(key + ":bn" + b + "@" + pos, () -> {
+            return recomputable(key + ":bn" + b + "@" + pos, () -> {
                 Matrix t = table.apply(pos);
                 int blocks = (width + b - 1) / b;
                 float[] out = new float[t.rows * blocks];
@@ -234,17 +242,17 @@ public final class PublicModel {
 
         /** The sorted, mean-removed log-magnitudes of every candidate at the sampled sorted ranks ({@code V×S}). */
         public Matrix sortedLogSample(int pos) {
-            return perPosition(key + ":sortedlog@" + pos, () -> sample(Attacks.sortedLogRows(table.apply(pos))));
+            return recomputable(key + ":sortedlog@" + pos, () -> sample(Attacks.sortedLogRows(table.apply(pos))));
         }
 
         /** Unit candidate rows at the sampled coordinates ({@code V×S}). */
         public Matrix unitSample(int pos) {
-            return perPosition(key + ":unit@" + pos, () -> sample(Attacks.unitRows(table.apply(pos))));
+            return recomputable(key + ":unit@" + pos, () -> sample(Attacks.unitRows(table.apply(pos))));
         }
 
         /** {@code |c·U|} in the first S columns of the basis {@code u} ({@code V×S}). */
         public Matrix absSample(int pos, DMatrixRMaj u, String basisKey) {
-            return perPosition(key + ":abs:" + basisKey + "@" + pos, () -> {
+            return recomputable(key + ":abs:" + basisKey + "@" + pos, () -> {
                 int s = Math.min(SAMPLE, u.numCols);
                 Matrix head = new Matrix(u.numRows, s);
                 for (int r = 0; r < u.numRows; r++) {
@@ -280,7 +288,7 @@ public final class PublicModel {
 
     /** {@code |ŵ_v·U|}: unit token embeddings in the head eigenbasis, sign-free ({@code V×d}). */
     public Matrix headSignatures() {
-        return cached("headsig", () -> {
+        return recomputable("headsig", () -> {
             Matrix wte = weights.wte();
             Matrix unit = new Matrix(wte.rows, wte.cols);
             for (int v = 0; v < wte.rows; v++) {
@@ -337,11 +345,11 @@ public final class PublicModel {
     }
 
     /**
-     * A per-position table (one per prompt position and matcher: ~1.6 GB over 25 positions at 124M), held softly:
-     * the JVM drops such tables before it runs out of heap, and they are rebuilt (seconds) when needed again.
+     * A table that is quick to rebuild (seconds), held softly: the per-position candidate tables (~1.6 GB over 25
+     * positions at 124M) and the head signatures. The JVM drops such tables before it runs out of heap.
      */
     @SuppressWarnings("unchecked")
-    <T> T perPosition(String key, java.util.function.Supplier<T> make) {
+    <T> T recomputable(String key, java.util.function.Supplier<T> make) {
         Object held = cache.get(key);
         T v = held instanceof java.lang.ref.SoftReference<?> ref ? (T) ref.get() : null;
         if (v == null) {
