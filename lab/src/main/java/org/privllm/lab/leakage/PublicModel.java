@@ -77,7 +77,7 @@ public final class PublicModel {
         if (config.layers() < 2) {
             return null;
         }
-        return cached("l1@0", () -> {
+        return recomputable("l1@0", () -> {
             // every token alone at position 0: batches of one-token sequences, in chunks so that the
             // batch's KV cache and MLP activations stay small (all 50257 at once need ~5 GB at 124M)
             int v = config.vocab(), d = config.embd();
@@ -345,8 +345,9 @@ public final class PublicModel {
     }
 
     /**
-     * A table that is quick to rebuild (seconds), held softly: the per-position candidate tables (~1.6 GB over 25
-     * positions at 124M) and the head signatures. The JVM drops such tables before it runs out of heap.
+     * A table that can be rebuilt (seconds; layer 1's, under a minute at 124M), held softly: the per-position
+     * candidate tables (~1.6 GB over 25 positions at 124M), layer 1's table and the head signatures. The JVM drops
+     * such tables before it runs out of heap: a dense-orthogonal pad-mode session at 124M needs nearly all of 6 GB.
      */
     @SuppressWarnings("unchecked")
     <T> T recomputable(String key, java.util.function.Supplier<T> make) {
