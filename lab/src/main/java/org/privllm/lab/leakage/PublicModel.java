@@ -146,7 +146,7 @@ public final class PublicModel {
 
     /**
      * Per head the diagonal score {@code q_v·k_v} of every token at {@code pos} ({@code V×H}, row-major;
-     * cached: small), computed in chunks so that no {@code V×3d} table is ever held.
+     * held softly), computed in chunks so that no {@code V×3d} table is ever held.
      */
     public double[] layer0ScoreDiagonal(int pos) {
         return recomputable("qkdiag@" + pos, () -> {
