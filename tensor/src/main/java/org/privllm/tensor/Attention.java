@@ -284,8 +284,8 @@ public final class Attention {
             a2 = qv.fma(FloatVector.fromArray(S, k, ko + 2 * stride + p), a2);
             a3 = qv.fma(FloatVector.fromArray(S, k, ko + 3 * stride + p), a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = VectorMath.sum(a0), s1 = VectorMath.sum(a1);
+        float s2 = VectorMath.sum(a2), s3 = VectorMath.sum(a3);
         for (; p < dh; p++) {
             s0 += q[qo + p] * k[ko + p];
             s1 += q[qo + p] * k[ko + stride + p];
@@ -340,11 +340,12 @@ public final class Attention {
         }
         FloatVector vsum = FloatVector.zero(S);
         for (i = 0; i < bound; i += S.length()) {
-            FloatVector e = FloatVector.fromArray(S, row, off + i).mul(scale).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = FloatVector.fromArray(S, row, off + i).mul(scale).sub(max);
+            e = VectorMath.exp(e);
             e.intoArray(row, off + i);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sum(vsum);
         for (; i < n; i++) {
             float e = (float) Math.exp(row[off + i] * scale - max);
             row[off + i] = e;

@@ -257,7 +257,7 @@ public final class Kernels {
         for (; i < bound; i += LANES) {
             acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sum(acc);
         for (; i < n; i++) {
             sum += a[ao + i] * b[bo + i];
         }
@@ -290,7 +290,7 @@ public final class Kernels {
 
     /**
      * GPT-2's {@code gelu_new} in place on {@code x[from..to)}: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))},
-     * vectorised (the JDK maps the Vector API's TANH to its SVML stubs, ~1 ulp); a scalar double
+     * vectorised with {@link VectorMath#tanh} (the same bits compiled or not); a scalar double
      * tanh per element cost prefill more than a whole MLP product.
      */
     public static void geluTanh(float[] x, int from, int to) {
@@ -299,7 +299,7 @@ public final class Kernels {
         for (; i < bound; i += S.length()) {
             FloatVector v = FloatVector.fromArray(S, x, i);
             FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(GELU_C);
-            v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(x, i);
+            v.mul(0.5f).mul(VectorMath.tanh(inner).add(1f)).intoArray(x, i);
         }
         for (; i < to; i++) {
             double v = x[i];
@@ -309,14 +309,14 @@ public final class Kernels {
 
     /**
      * SwiGLU's gating: {@code out[oo + j] = silu(gate[go + j]) · up[uo + j]} for {@code j < n}, with
-     * {@code silu(v) = v / (1 + e^(−v))}, vectorised on the JDK's SVML EXP like {@link #geluTanh}.
+     * {@code silu(v) = v / (1 + e^(−v))}, vectorised with {@link VectorMath#exp} like {@link #geluTanh}.
      * {@code out} may alias {@code gate} or {@code up} at the same offset.
      */
     public static void siluGate(float[] gate, int go, float[] up, int uo, float[] out, int oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             FloatVector g = FloatVector.fromArray(S, gate, go + i);
-            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector silu = g.div(VectorMath.exp(g.neg()).add(1f));
             silu.mul(FloatVector.fromArray(S, up, uo + i)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
