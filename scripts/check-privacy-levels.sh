@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that every privacy level gives the plaintext answer, in-process and through executor processes:
 #   scripts/check-privacy-levels.sh OUT_DIR MODEL_DIR [MODEL_DIR…]
-# For each model and level (strong, two-party; seed where the model supports it), runs
+# For each model and level (strong, two-party, seed), runs
 #   generate --privacy LEVEL --check --json --max-new-tokens 32
 # once with in-process executors and once through `privllm executor` processes on loopback (two for two-party),
 # and prints one line per run: model, level, where, identical ids, max logit error. Exit 1 if any run differs
@@ -30,8 +30,7 @@ printf '%-40s %-10s %-10s %-9s %s\n' model level where identical max_logit_abs_e
 for model in "$@"; do
   ids="1,2,3,4,5"
   [ -f "$model/tokenizer.json" ] || [ -f "$model/vocab.json" ] && ids=""
-  levels="strong two-party"
-  grep -q '"model_type": *"gpt2"\|n_embd' "$model/config.json" && levels="$levels seed"
+  levels="strong two-party seed"
   for level in $levels; do
     for where in in-process executors; do
       flags=(--privacy "$level")
