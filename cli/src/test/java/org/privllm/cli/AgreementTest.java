@@ -17,8 +17,9 @@ import org.privllm.model.Gpt2Config;
 /**
  * The experiments agree with {@code verify} and {@code bench} (issue 6): a seeded {@code experiment summary} gives
  * exactly {@code verify --json}'s rows per mode, and {@code experiment workload}'s counted boundary traffic of a
- * {@code masked} row is exactly what {@code bench --obfuscate} reports as its {@code "boundary"} for a request of
- * the same shape, with the same predicted time ratios.
+ * protected level's row ({@code masked}, the seed level; {@code strong}; {@code two-party}, both executors) is exactly
+ * what {@code bench --privacy LEVEL} reports as its {@code "boundary"} for a request of the same shape, with the same
+ * predicted time ratios.
  */
 class AgreementTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -82,16 +83,20 @@ class AgreementTest {
         JsonNode agreement = JSON.readTree(out.resolve("workload-bench-agreement.json").toFile()).path("bench_agreement");
         int compared = 0;
         for (JsonNode row : rows) {
-            if (!row.path("strategy").asText().equals("masked")) {
+            String strategy = row.path("strategy").asText();
+            if (!List.of("masked", "strong", "two-party").contains(strategy)) {
                 continue;
             }
             String mode = row.path("mode").asText(), family = row.path("family").asText();
-            VerifyCommandTest.Run b = VerifyCommandTest.run("bench", "--model", model.toString(), "--prompt-tokens", "6",
-                    "--new-tokens", "3", "--reps", "1", "--obfuscate", "--mode", mode, "--masks", family, "--json");
+            List<String> args = new ArrayList<>(List.of("bench", "--model", model.toString(), "--prompt-tokens", "6",
+                    "--new-tokens", "3", "--reps", "1", "--json"));
+            args.addAll(strategy.equals("masked") ? List.of("--obfuscate", "--mode", mode, "--masks", family)
+                    : List.of("--privacy", strategy));
+            VerifyCommandTest.Run b = VerifyCommandTest.run(args.toArray(String[]::new));
             assertThat(b.code()).as(b.err()).isZero();
             JsonNode bench = JSON.readTree(b.out());
-            JsonNode boundary = bench.path("boundary");
-            String what = mode + "/" + family;
+            JsonNode boundary = summed(bench.path("boundary"));
+            String what = strategy + " " + mode + "/" + family;
             assertThat(row.path("counted").asText()).isEqualTo("live run");
             assertThat(row.path("round_trips").asLong()).as(what).isEqualTo(boundary.path("round_trips").asLong()).isPositive();
             assertThat(row.path("bytes_to_executor").asLong()).as(what).isEqualTo(boundary.path("bytes_to_executor").asLong());
@@ -106,14 +111,30 @@ class AgreementTest {
             assertThat(row.path("decode_time_ratio").asDouble()).as(what).isPositive();
             compared++;
         }
-        assertThat(compared).isEqualTo(4);
-        // the agreement file has the masked rows and the other live row with an executor (trusted_nonlinear)
+        assertThat(compared).isEqualTo(6);
+        // the agreement file has the protected levels' rows and the other live row with an executor (trusted_nonlinear)
         assertThat(agreement.findValuesAsText("strategy")).containsExactlyInAnyOrder("trusted_nonlinear",
-                "masked", "masked", "masked", "masked");
+                "masked", "masked", "masked", "masked", "strong", "two-party");
         for (JsonNode a : agreement) {
             assertThat(a.path("meter_agrees").asBoolean()).as(a.toString()).isTrue();
             assertThat(a.path("counted_boundary")).isEqualTo(a.path("meter_boundary"));
         }
+    }
+
+    /** Bench's boundary: one executor's summary, or (two-party) each executor's, summed here. */
+    static JsonNode summed(JsonNode boundary) {
+        if (!boundary.isArray()) {
+            return boundary;
+        }
+        ObjectNode sum = JSON.createObjectNode();
+        for (String k : List.of("round_trips", "bytes_to_executor", "bytes_from_executor")) {
+            long total = 0;
+            for (JsonNode party : boundary) {
+                total += party.path(k).asLong();
+            }
+            sum.put(k, total);
+        }
+        return sum;
     }
 
     @Test

@@ -1,6 +1,7 @@
 package org.privllm.lab.workload;
 
 import java.util.List;
+import org.privllm.model.DecoderConfig;
 import org.privllm.model.Gpt2Config;
 import org.privllm.trusted.mask.MaskFamily;
 
@@ -14,6 +15,10 @@ public final class AmuletPlacement extends Placement {
     private static final MaskFamily DENSE = new MaskFamily.Orthogonal();
 
     public AmuletPlacement(Gpt2Config config) {
+        super(config);
+    }
+
+    public AmuletPlacement(DecoderConfig config) {
         super(config);
     }
 

@@ -1,6 +1,5 @@
 package org.privllm.lab.workload;
 
-import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 import org.privllm.protocol.AttentionCall;
@@ -19,17 +18,30 @@ import org.privllm.tensor.Matrix;
 public final class CountingExecutor implements Executor {
     private final Executor inner;
     private final Ledger ledger;
-    private final Map<String, Shape> weights = new HashMap<>();
-    private final Map<String, int[]> caches = new HashMap<>(); // session → {batch, length}
+    private final Map<String, Shape> weights = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, int[]> caches = new java.util.concurrent.ConcurrentHashMap<>(); // session → {batch, length}
+    private final boolean timed;
 
     private record Shape(int in, int out, int rank, boolean bias) {}
 
     public CountingExecutor(Executor inner, Ledger ledger) {
+        this(inner, ledger, true);
+    }
+
+    /**
+     * @param timed whether time inside this executor's calls counts as executor time (false for two-party's second
+     *              executor, which runs concurrently with the first: its time is not on the request's path)
+     */
+    public CountingExecutor(Executor inner, Ledger ledger, boolean timed) {
         this.inner = inner;
         this.ledger = ledger;
+        this.timed = timed;
     }
 
     private <T> T timed(Supplier<T> call) {
+        if (!timed) {
+            return call.get();
+        }
         long t0 = System.nanoTime();
         try {
             return call.get();
@@ -100,9 +112,10 @@ public final class CountingExecutor implements Executor {
         if (cache == null) {
             throw new IllegalStateException("attention before startCache in this session");
         }
-        Shape qkv = shape(session, call.qkv()), proj = shape(session, call.proj());
-        ledger.attentionCall(cache[0], call.t(), cache[1], call.heads(), qkv.in(), qkv.rank(), proj.rank(),
-                call.compensation() != null);
+        Shape qkv = call.qkv() == null ? null : shape(session, call.qkv()), proj = shape(session, call.proj());
+        ledger.attentionCall(cache[0], call.t(), cache[1], new Ledger.AttentionShape(call.heads(), call.kvHeads(),
+                call.headDim(), qkv == null ? 0 : qkv.in(), proj.out(), qkv != null && qkv.bias(), proj.bias(),
+                call.rotation() != null), qkv == null ? 0 : qkv.rank(), proj.rank(), call.compensation() != null);
         return timed(() -> inner.attention(session, call));
     }
 

@@ -11,7 +11,8 @@ import java.util.TreeMap;
  *
  * <p>Every charge goes through {@link OpCosts}. A {@link #trustedView() trusted view} shares the counters
  * but ignores executor-side charges: a live run uses it where a {@link CountingExecutor} already counts
- * the real executor calls. Not thread-safe: charge from the one thread that drives the generation.
+ * the real executor calls. The counters are guarded by one lock (two-party's second executor charges from its own
+ * thread).
  */
 public final class Ledger {
     private final Counters c;
@@ -62,44 +63,54 @@ public final class Ledger {
     // ---- trusted side ----
 
     public void trusted(String op, long flops) {
-        if (c.closed) {
-            return;
+        synchronized (c) {
+            if (c.closed) {
+                return;
+            }
+            c.trustedFlops += flops;
+            c.trustedByOp.merge(op, flops, Long::sum);
         }
-        c.trustedFlops += flops;
-        c.trustedByOp.merge(op, flops, Long::sum);
     }
 
     /** State the trusted domain holds for the whole session, by name (a second charge of the same name replaces the first). */
     public void resident(String what, long bytes) {
-        c.resident.put(what, bytes);
+        synchronized (c) {
+            c.resident.put(what, bytes);
+        }
     }
 
     /** Tensors the trusted domain holds during one operation; the peak is kept. */
     public void working(long bytes) {
-        c.peakWorkingBytes = Math.max(c.peakWorkingBytes, bytes);
+        synchronized (c) {
+            c.peakWorkingBytes = Math.max(c.peakWorkingBytes, bytes);
+        }
     }
 
     // ---- executor side ----
 
     public void untrusted(String op, long flops) {
-        if (executorSide && !c.closed) {
-            c.untrustedFlops += flops;
-            c.untrustedByOp.merge(op, flops, Long::sum);
+        synchronized (c) {
+            if (executorSide && !c.closed) {
+                c.untrustedFlops += flops;
+                c.untrustedByOp.merge(op, flops, Long::sum);
+            }
         }
     }
 
     /** {@code trips} request/reply pairs carrying {@code to} bytes to the executor and {@code from} bytes back. */
     public void crossing(long to, long from, int trips) {
-        if (!executorSide || c.closed) {
-            return;
-        }
-        if (c.setup) {
-            c.setupRoundTrips += trips;
-            c.setupBytesTo += to;
-        } else {
-            c.roundTrips += trips;
-            c.bytesTo += to;
-            c.bytesFrom += from;
+        synchronized (c) {
+            if (!executorSide || c.closed) {
+                return;
+            }
+            if (c.setup) {
+                c.setupRoundTrips += trips;
+                c.setupBytesTo += to;
+            } else {
+                c.roundTrips += trips;
+                c.bytesTo += to;
+                c.bytesFrom += from;
+            }
         }
     }
 
@@ -116,16 +127,42 @@ public final class Ledger {
     }
 
     /**
-     * An executor {@code attention} call on {@code n = batch·t} rows of width {@code d}: fused c_attn, the
-     * core over the cache, c_proj.
+     * The geometry of an executor attention call: {@code heads} query heads over {@code kvHeads} key/value heads of
+     * {@code headDim}, the q/k/v product's input width {@code in} (0: the call carries the fused {@code [Q|K|V]}
+     * rows, after a trusted step such as Qwen3's q/k norm), the projection's output width {@code out}, which products
+     * carry a bias, and whether the executor applies RoPE (it then also receives a position per row and the
+     * {@code headDim/2} float64 inverse frequencies).
      */
-    public void attentionCall(long batch, long t, long past, int heads, int d, long qkvRank, long projRank,
+    public record AttentionShape(int heads, int kvHeads, int headDim, int in, int out, boolean qkvBias, boolean outBias,
+                                 boolean rotary) {
+        long qkvWidth() {
+            return (long) (heads + 2L * kvHeads) * headDim;
+        }
+
+        long qWidth() {
+            return (long) heads * headDim;
+        }
+    }
+
+    /**
+     * An executor {@code attention} call on {@code n = batch·t} rows: the fused q/k/v product (unless the rows are
+     * given), RoPE on the queries and keys, the core over the cache, the output projection.
+     */
+    public void attentionCall(long batch, long t, long past, AttentionShape s, long qkvRank, long projRank,
                               boolean compensated) {
-        long n = batch * t;
-        untrusted("c_attn", OpCosts.linear(n, d, 3L * d, qkvRank, true) + (compensated ? OpCosts.elementwise(n, 3L * d) : 0));
-        untrusted("attention_core", OpCosts.attentionCore(batch, t, past, heads, d / heads));
-        untrusted("c_proj", OpCosts.linear(n, d, d, projRank, true));
-        crossing(OpCosts.FLOAT_BYTES * n * (d + (compensated ? 3L * d : 0)), OpCosts.FLOAT_BYTES * n * d, 1);
+        long n = batch * t, qkv = s.qkvWidth();
+        if (s.in() > 0) {
+            untrusted("c_attn", OpCosts.linear(n, s.in(), qkv, qkvRank, s.qkvBias())
+                    + (compensated ? OpCosts.elementwise(n, qkv) : 0));
+        }
+        if (s.rotary()) {
+            untrusted("rope", OpCosts.rope(n * (s.heads() + s.kvHeads()) * (long) s.headDim()));
+        }
+        untrusted("attention_core", OpCosts.attentionCore(batch, t, past, s.heads(), s.headDim()));
+        untrusted("c_proj", OpCosts.linear(n, s.qWidth(), s.out(), projRank, s.outBias()));
+        long rows = s.in() > 0 ? s.in() : qkv;
+        long rotation = s.rotary() ? OpCosts.FLOAT_BYTES * n + OpCosts.DOUBLE_BYTES * (s.headDim() / 2) : 0;
+        crossing(OpCosts.FLOAT_BYTES * n * (rows + (compensated ? qkv : 0)) + rotation, OpCosts.FLOAT_BYTES * n * s.out(), 1);
     }
 
     /** An upload of a {@code in×out} layer (plus bias and adapter). */
@@ -139,7 +176,9 @@ public final class Ledger {
     }
 
     public void executorNanos(long nanos) {
-        c.executorNanos += nanos;
+        synchronized (c) {
+            c.executorNanos += nanos;
+        }
     }
 
     // ---- results ----

@@ -1,24 +1,34 @@
 package org.privllm.lab.workload;
 
+import org.privllm.model.DecoderConfig;
 import org.privllm.model.Gpt2Config;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationMode;
 
 /**
- * {@code masked} ({@link org.privllm.trusted.obf.ObfuscatedDecoder}, per-session masks): every linear layer, the
- * attention core and the KV cache on the executor behind masks; LayerNorm, the activation and residuals
- * trusted. Per call the trusted side masks the input at the family's cost and unmasks the output; pad mode
- * also subtracts a fresh pad and computes its compensation {@code T·W·N_out} online (as costly as the
- * offloaded product), which needs the plaintext weights in trusted memory. The LM head's vocabulary axis
- * carries a permutation with scaling whatever the family.
+ * {@code masked} ({@link org.privllm.trusted.obf.ObfuscatedDecoder}, the seed level, per-session masks): every linear
+ * layer, the attention core (with RoPE on the masked queries and keys, grouped key/value heads) and the KV cache on
+ * the executor behind masks; the norms, the activation (or SiLU gating) and residuals trusted. Per call the trusted
+ * side masks the input at the family's cost and unmasks the output; pad mode also subtracts a fresh pad and computes
+ * its compensation {@code T·W·N_out} online (as costly as the offloaded product), which needs the plaintext weights in
+ * trusted memory. The query and key masks of a rotary model are RoPE-commuting (a scaled rotation per pair); with
+ * q/k norms (Qwen3) the q/k/v product comes back masked, and the trusted side unmasks the query and key heads,
+ * normalises them and masks them again before the attention call. The LM head's vocabulary axis carries a
+ * permutation with scaling whatever the family.
  */
 public final class MaskedPlacement extends Placement {
-    /** ObfuscatedDecoder's vocabulary mask: a permutation with positive scaling, O(V) to undo. */
+    /** The seed level's vocabulary mask: a permutation with positive scaling, O(V) to undo. */
     static final MaskFamily VOCAB = new MaskFamily.Permutation(0.5, 2);
     private final MaskFamily family;
     private final ObfuscationMode mode;
 
     public MaskedPlacement(Gpt2Config config, MaskFamily family, ObfuscationMode mode) {
+        super(config);
+        this.family = family;
+        this.mode = mode;
+    }
+
+    public MaskedPlacement(DecoderConfig config, MaskFamily family, ObfuscationMode mode) {
         super(config);
         this.family = family;
         this.mode = mode;
@@ -41,17 +51,37 @@ public final class MaskedPlacement extends Placement {
         return mode == ObfuscationMode.PAD;
     }
 
+    /** A query or key head mask on {@code n} rows: RoPE-commuting on a rotary model, else the family's. */
+    private long queryKeyMask(long n) {
+        return rotary ? OpCosts.rotaryMask(n, headDim) : OpCosts.mask(family, n, headDim);
+    }
+
+    /** The q/k/v product's output mask {@code diag(N_Q.., N_K.., N_V..)} on {@code n} rows (the product masks with q/k norms). */
+    private long qkvOutputMask(long n) {
+        long qk = config.qkNorm() ? (heads + kvHeads) * OpCosts.mask(family, n, headDim) : (heads + kvHeads) * queryKeyMask(n);
+        return qk + kvHeads * OpCosts.mask(family, n, headDim);
+    }
+
+    /** The first MLP product's output mask: {@code diag(N_gate, N_up)} when gated. */
+    private long upOutputMask(long n) {
+        return (config.mlp().gated() ? 2 : 1) * OpCosts.mask(family, n, inner);
+    }
+
     @Override
     public void setup(Ledger l) {
-        int dh = d / heads;
-        long masks = layers * (4 * OpCosts.maskBytes(family, d) + 3L * heads * OpCosts.maskBytes(family, dh)
-                + 2 * OpCosts.maskBytes(family, inner)) + OpCosts.maskBytes(family, d) + OpCosts.maskBytes(VOCAB, vocab);
+        long heads = rotary ? 2L * kvHeads * OpCosts.rotaryMaskBytes(headDim) : 2L * kvHeads * OpCosts.maskBytes(family, headDim);
+        heads += kvHeads * OpCosts.maskBytes(family, headDim); // N_V
+        if (config.qkNorm()) {
+            heads += (this.heads + kvHeads) * OpCosts.maskBytes(family, headDim);
+        }
+        long masks = layers * (4 * OpCosts.maskBytes(family, d) + heads
+                + (config.mlp().gated() ? 3 : 2) * OpCosts.maskBytes(family, inner))
+                + OpCosts.maskBytes(family, d) + OpCosts.maskBytes(VOCAB, vocab);
         l.resident("embeddings_and_norms", embeddingAndNormBytes());
         l.resident("masks", masks);
         if (pad()) {
             // compensations need W: every linear layer and the head, held in float64 for the trusted algebra
-            long params = layers * (4L * d * d + 2L * d * inner) + (long) d * vocab;
-            l.resident("plaintext_weights", OpCosts.DOUBLE_BYTES * params);
+            l.resident("plaintext_weights", OpCosts.DOUBLE_BYTES * linearParams());
         }
         uploadModel(l);
     }
@@ -77,28 +107,37 @@ public final class MaskedPlacement extends Placement {
     @Override
     public void attention(Ledger l, int layer, int batch, int t, int past) {
         long n = (long) batch * t;
-        int dh = d / heads;
         blockInput(l, true, layer, n);
-        blind(l, n, d, 3L * d, 3L * heads * OpCosts.mask(family, n, dh), family); // c_attn's output mask: diag(N_Q, N_K, N_V)
-        l.attentionCall(batch, t, past, heads, d, 0, 0, pad());
+        blind(l, n, d, qkvWidth, qkvOutputMask(n), family);
+        if (config.qkNorm()) {
+            // the trusted round trip: the product comes back masked; query and key heads unmasked, normalised, masked again
+            l.linearCall(n, d, qkvWidth, 0, config.biases().qkv(), pad());
+            l.trusted("unmask", (heads + kvHeads) * OpCosts.mask(family, n, headDim));
+            l.trusted("qk_norm", OpCosts.layerNorm(n * (heads + kvHeads), headDim));
+            l.trusted("mask", (heads + kvHeads) * queryKeyMask(n));
+            l.working(OpCosts.DOUBLE_BYTES * 2L * n * qkvWidth);
+            l.attentionCall(batch, t, past, attentionShape(true), 0, 0, false);
+        } else {
+            l.attentionCall(batch, t, past, attentionShape(false), 0, 0, pad());
+        }
         l.trusted("unmask", OpCosts.mask(family, n, d));
         residual(l, true, n);
     }
 
     @Override
     public void mlpUp(Ledger l, int n) {
-        l.trusted("layernorm", OpCosts.layerNorm(n, d));
-        blind(l, n, d, inner, OpCosts.mask(family, n, inner), family);
-        l.linearCall(n, d, inner, 0, true, pad());
-        l.trusted("unmask", OpCosts.mask(family, n, inner));
-        l.trusted("activation", OpCosts.activation(n, inner));
-        l.working(OpCosts.DOUBLE_BYTES * 2L * n * inner);
+        l.trusted(norm, OpCosts.layerNorm(n, d));
+        blind(l, n, d, upWidth, upOutputMask(n), family);
+        l.linearCall(n, d, upWidth, 0, config.biases().mlp(), pad());
+        l.trusted("unmask", upOutputMask(n));
+        l.trusted(activation, OpCosts.activation(n, inner));
+        l.working(OpCosts.DOUBLE_BYTES * (long) n * (upWidth + inner));
     }
 
     @Override
     public void mlpDown(Ledger l, int n) {
         blind(l, n, inner, d, OpCosts.mask(family, n, d), family);
-        l.linearCall(n, inner, d, 0, true, pad());
+        l.linearCall(n, inner, d, 0, config.biases().mlp(), pad());
         l.trusted("unmask", OpCosts.mask(family, n, d));
         residual(l, true, n);
     }
@@ -106,7 +145,7 @@ public final class MaskedPlacement extends Placement {
     @Override
     public void advance(Ledger l, int n) {
         l.controlCall(0);
-        l.trusted("layernorm", OpCosts.layerNorm(n, d));
+        l.trusted(norm, OpCosts.layerNorm(n, d));
     }
 
     @Override

@@ -15,6 +15,10 @@ public final class OpCosts {
     public static final int LAYER_NORM_PER_ELEMENT = 8;
     /** gelu_new: x³, fused multiply-adds and tanh — about 8 flops per element. */
     public static final int ACTIVATION_PER_ELEMENT = 8;
+    /** RoPE per rotated query or key element: {@code x·cos + rotate_half(x)·sin} with tabulated angles (as {@code TrustedWork}). */
+    public static final int ROPE_PER_ELEMENT = 3;
+    /** A RoPE-commuting head mask (a scaled 2×2 rotation per rotary pair): 4 multiplies, 2 adds, 2 scalings per pair. */
+    public static final int ROTARY_MASK_PER_ELEMENT = 4;
     /** Softmax per score: scale, max, subtract and exp, sum, normalise. */
     public static final int SOFTMAX_PER_SCORE = 5;
     /** float32 on the wire and in activations. */
@@ -38,6 +42,21 @@ public final class OpCosts {
     public static long attentionCore(long batch, long t, long past, long heads, long headDim) {
         long keys = batch * (t * past + t * (t + 1) / 2); // row i attends past + i + 1 keys
         return keys * heads * (4 * headDim + SOFTMAX_PER_SCORE);
+    }
+
+    /** RoPE on {@code elements} query and key values. */
+    public static long rope(long elements) {
+        return ROPE_PER_ELEMENT * elements;
+    }
+
+    /** A RoPE-commuting head mask (or its inverse) on {@code n} rows of a {@code dim}-wide head. */
+    public static long rotaryMask(long n, int dim) {
+        return ROTARY_MASK_PER_ELEMENT * n * dim;
+    }
+
+    /** Bytes the trusted side keeps for one RoPE-commuting head mask: a scale, a cosine and a sine per pair. */
+    public static long rotaryMaskBytes(int dim) {
+        return 3L * DOUBLE_BYTES * (dim / 2);
     }
 
     public static long layerNorm(long n, long d) {

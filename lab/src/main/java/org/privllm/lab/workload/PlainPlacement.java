@@ -1,5 +1,6 @@
 package org.privllm.lab.workload;
 
+import org.privllm.model.DecoderConfig;
 import org.privllm.model.Gpt2Config;
 
 /**
@@ -9,6 +10,10 @@ import org.privllm.model.Gpt2Config;
  */
 public final class PlainPlacement extends Placement {
     public PlainPlacement(Gpt2Config config) {
+        super(config);
+    }
+
+    public PlainPlacement(DecoderConfig config) {
         super(config);
     }
 

@@ -1,15 +1,21 @@
 package org.privllm.lab.workload;
 
+import org.privllm.model.DecoderConfig;
 import org.privllm.model.Gpt2Config;
 
 /**
  * {@code trusted_nonlinear} (TSLP-style partition, {@link org.privllm.trusted.privacy.TrustedAttentionDecoder#plaintextLinears}):
- * every linear layer runs in plaintext on the executor; the attention core (scores, softmax, P·V) with its
- * KV cache, LayerNorm, the activation and the residuals run trusted. Four executor calls per layer and
- * step (c_attn, c_proj, c_fc, MLP c_proj) plus the LM head; the executor sees every activation it multiplies.
+ * every linear layer runs in plaintext on the executor; the attention core (q/k norms, RoPE, scores, softmax, P·V)
+ * with its KV cache, the norms, the activation (or SiLU gating) and the residuals run trusted. Four executor calls
+ * per layer and step (q/k/v, output, the first MLP product, down) plus the LM head; the executor sees every
+ * activation it multiplies.
  */
 public final class TrustedNonlinearPlacement extends Placement {
     public TrustedNonlinearPlacement(Gpt2Config config) {
+        super(config);
+    }
+
+    public TrustedNonlinearPlacement(DecoderConfig config) {
         super(config);
     }
 
@@ -24,37 +30,39 @@ public final class TrustedNonlinearPlacement extends Placement {
 
     @Override
     public void startCache(Ledger l, int batch, int capacity) {
-        l.resident("kv_cache", 2L * OpCosts.FLOAT_BYTES * layers * batch * capacity * d); // the cache is trusted here
+        l.resident("kv_cache", 2L * OpCosts.FLOAT_BYTES * layers * batch * capacity * kvWidth); // the cache is trusted here
     }
 
     @Override
     public void attention(Ledger l, int layer, int batch, int t, int past) {
         long n = (long) batch * t;
+        DecoderConfig.Biases b = config.biases();
         blockInput(l, true, layer, n);
-        l.linearCall(n, d, 3L * d, 0, true, false);
-        l.trusted("attention_core", OpCosts.attentionCore(batch, t, past, heads, d / heads));
-        l.linearCall(n, d, d, 0, true, false);
+        l.linearCall(n, d, qkvWidth, 0, b.qkv(), false);
+        queryKeyWork(l, true, n);
+        l.trusted("attention_core", OpCosts.attentionCore(batch, t, past, heads, headDim));
+        l.linearCall(n, qWidth, d, 0, b.out(), false);
         residual(l, true, n);
-        l.working(OpCosts.FLOAT_BYTES * (n * 5 * d + past + t)); // h, qkv, attended rows, one score row
+        l.working(OpCosts.FLOAT_BYTES * (n * (d + qkvWidth + qWidth) + past + t)); // h, qkv, attended rows, one score row
     }
 
     @Override
     public void mlpUp(Ledger l, int n) {
-        l.trusted("layernorm", OpCosts.layerNorm(n, d));
-        l.linearCall(n, d, inner, 0, true, false);
-        l.trusted("activation", OpCosts.activation(n, inner));
-        l.working(OpCosts.FLOAT_BYTES * (long) n * (2L * d + inner));
+        l.trusted(norm, OpCosts.layerNorm(n, d));
+        l.linearCall(n, d, upWidth, 0, config.biases().mlp(), false);
+        l.trusted(activation, OpCosts.activation(n, inner));
+        l.working(OpCosts.FLOAT_BYTES * (long) n * (2L * d + upWidth + (config.mlp().gated() ? inner : 0)));
     }
 
     @Override
     public void mlpDown(Ledger l, int n) {
-        l.linearCall(n, inner, d, 0, true, false);
+        l.linearCall(n, inner, d, 0, config.biases().mlp(), false);
         residual(l, true, n);
     }
 
     @Override
     public void advance(Ledger l, int n) {
-        l.trusted("layernorm", OpCosts.layerNorm(n, d));
+        l.trusted(norm, OpCosts.layerNorm(n, d));
     }
 
     @Override

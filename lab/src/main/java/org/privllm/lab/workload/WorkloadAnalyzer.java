@@ -9,9 +9,9 @@ import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.function.Function;
 import org.privllm.lab.report.Progress;
-import org.privllm.model.Gpt2Config;
+import org.privllm.model.DecoderConfig;
 import org.privllm.model.DecoderForward;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.PlainDecoderOps;
 import org.privllm.model.TransformerOps;
 import org.privllm.model.generate.Generator;
@@ -23,15 +23,18 @@ import org.privllm.trusted.mask.DenseMask;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
+import org.privllm.trusted.privacy.BlindingConfig;
+import org.privllm.trusted.privacy.PrivacyLevel;
 import org.privllm.trusted.privacy.TrustedAttentionDecoder;
 import org.privllm.untrusted.InProcessExecutor;
 
 /**
- * The workload analyzer (DESIGN §2): runs {@code plain}, {@code trusted_nonlinear} and {@code masked} (each mode
- * and mask family) for real on one random prompt with greedy decoding, counting through {@link CountingOps} and
- * {@link CountingExecutor}; replays the same {@link Placement}s as {@link GenerationPlan}s for the modelled
- * {@code masked_gpu_nonlinear} and {@code amulet_reference} (and, as a self-check, for the real ones); and
- * projects wall time with a TEE slowdown, a link bandwidth and a per-call latency.
+ * The workload analyzer (DESIGN §2), on any decoder (GPT-2 and the Llama family): runs {@code plain},
+ * {@code trusted_nonlinear}, {@code masked} (the seed level, each mode and mask family) and the blinded levels
+ * {@code strong} and {@code two-party} for real on one random prompt with greedy decoding, counting through
+ * {@link CountingOps} and {@link CountingExecutor}; replays the same {@link Placement}s as {@link GenerationPlan}s
+ * for the modelled {@code masked_gpu_nonlinear} and {@code amulet_reference} (and, as a self-check, for the real
+ * ones); and projects wall time with a TEE slowdown, a link bandwidth and a per-call latency.
  */
 public final class WorkloadAnalyzer {
     private WorkloadAnalyzer() {}
@@ -47,15 +50,27 @@ public final class WorkloadAnalyzer {
      * @param planFamilies  mask families whose {@code masked} rows are counted from their plan instead of run (too
      *                      heavy to run here); families that cannot run at this shape or in this heap are added
      *                      automatically ({@link #planReason})
+     * @param levels        the blinded privacy levels to run ({@link PrivacyLevel#STRONG}, {@link PrivacyLevel#TWO_PARTY});
+     *                      the seed level's rows are the {@code masked} ones ({@code modes} × {@code families})
      */
     public record Options(int promptTokens, int newTokens, double teeSlowdown, double linkGbps, double callLatencyUs,
                           List<MaskFamily> families, List<ObfuscationMode> modes, int reps, Long seed, boolean planOnly,
-                          double trustedGflops, double executorGflops, List<MaskFamily> planFamilies) {
+                          double trustedGflops, double executorGflops, List<MaskFamily> planFamilies,
+                          List<PrivacyLevel> levels) {
+        /** Without blinded levels (the seed level's rows only). */
         public Options(int promptTokens, int newTokens, double teeSlowdown, double linkGbps, double callLatencyUs,
                        List<MaskFamily> families, List<ObfuscationMode> modes, int reps, Long seed, boolean planOnly,
                        double trustedGflops, double executorGflops) {
             this(promptTokens, newTokens, teeSlowdown, linkGbps, callLatencyUs, families, modes, reps, seed, planOnly,
-                    trustedGflops, executorGflops, List.of());
+                    trustedGflops, executorGflops, List.of(), List.of());
+        }
+
+        /** Without blinded levels (the seed level's rows only). */
+        public Options(int promptTokens, int newTokens, double teeSlowdown, double linkGbps, double callLatencyUs,
+                       List<MaskFamily> families, List<ObfuscationMode> modes, int reps, Long seed, boolean planOnly,
+                       double trustedGflops, double executorGflops, List<MaskFamily> planFamilies) {
+            this(promptTokens, newTokens, teeSlowdown, linkGbps, callLatencyUs, families, modes, reps, seed, planOnly,
+                    trustedGflops, executorGflops, planFamilies, List.of());
         }
 
         public Options {
@@ -74,15 +89,23 @@ public final class WorkloadAnalyzer {
             if (!(callLatencyUs >= 0) || Double.isInfinite(callLatencyUs)) {
                 throw new IllegalArgumentException("--call-latency-us must be a finite number >= 0");
             }
+            if (levels.contains(PrivacyLevel.SEED)) {
+                throw new IllegalArgumentException("the seed level's rows are the masked ones (--modes, --families); "
+                        + "levels lists the blinded ones: strong, two-party");
+            }
+            if (levels.stream().distinct().count() != levels.size()) {
+                throw new IllegalArgumentException("a privacy level is named twice: " + levels);
+            }
             families = List.copyOf(families);
             modes = List.copyOf(modes);
             planFamilies = List.copyOf(planFamilies);
+            levels = List.copyOf(levels);
         }
 
         /** The four mask families, the block size capped at the model width. */
-        public static List<MaskFamily> allFamilies(Gpt2Config c) {
+        public static List<MaskFamily> allFamilies(DecoderConfig c) {
             return List.of(new MaskFamily.Orthogonal(), MaskFamily.parse("gaussian"),
-                    new MaskFamily.BlockOrthogonal(Math.min(64, c.embd())), MaskFamily.parse("perm"));
+                    new MaskFamily.BlockOrthogonal(Math.min(64, c.hidden())), MaskFamily.parse("perm"));
         }
     }
 
@@ -93,7 +116,7 @@ public final class WorkloadAnalyzer {
     public record Measured(double totalS, double trustedS, double untrustedS, double setupS, int[] ids,
                            double prefillS, double decodeS) {}
 
-    /** Round trips and bytes each way of one request's inference, as one counter saw them. */
+    /** Round trips and bytes each way of one request's inference, as one counter saw them (summed over the executors). */
     public record Boundary(long roundTrips, long bytesToExecutor, long bytesFromExecutor) {
         static Boundary of(Ledger l) {
             return new Boundary(l.roundTrips(), l.bytesToExecutor(), l.bytesFromExecutor());
@@ -101,6 +124,13 @@ public final class WorkloadAnalyzer {
 
         static Boundary of(BoundaryMeter m) {
             return new Boundary(m.roundTrips(), m.bytesToExecutor(), m.bytesFromExecutor());
+        }
+
+        /** Every executor's meter together (two-party: both parties). */
+        static Boundary of(List<BoundaryMeter> meters) {
+            return new Boundary(meters.stream().mapToLong(BoundaryMeter::roundTrips).sum(),
+                    meters.stream().mapToLong(BoundaryMeter::bytesToExecutor).sum(),
+                    meters.stream().mapToLong(BoundaryMeter::bytesFromExecutor).sum());
         }
     }
 
@@ -124,15 +154,20 @@ public final class WorkloadAnalyzer {
     static final double SETUP_MEMORY_FACTOR = 1;
 
     /** Throws (one line) unless the request fits the model. */
-    public static void check(Gpt2Config c, Options o) {
-        if (o.promptTokens() + o.newTokens() > c.positions()) {
-            throw new IllegalArgumentException("--prompt-tokens + --new-tokens = " + (o.promptTokens() + o.newTokens())
-                    + " exceeds n_positions " + c.positions());
+    public static void check(DecoderConfig c, Options o) {
+        int length = o.promptTokens() + o.newTokens();
+        if (length > c.positions()) {
+            throw new IllegalArgumentException("--prompt-tokens + --new-tokens = " + length + " exceeds the model's "
+                    + c.positions() + " positions");
+        }
+        if (c.slidingWindow() > 0 && length > c.slidingWindow()) {
+            throw new IllegalArgumentException("--prompt-tokens + --new-tokens = " + length + " exceeds the model's "
+                    + "sliding window " + c.slidingWindow() + " (sliding-window attention is not implemented)");
         }
     }
 
-    public static List<Result> run(Gpt2Model model, Options o, Progress progress) {
-        Gpt2Config c = model.config();
+    public static List<Result> run(DecoderModel model, Options o, Progress progress) {
+        DecoderConfig c = model.config();
         check(c, o);
         List<Result> out = new ArrayList<>();
         if (o.planOnly()) {
@@ -153,7 +188,7 @@ public final class WorkloadAnalyzer {
             out.add(switch (p) {
                 case PlainPlacement plain -> live(model, plain, null, prompt, o);
                 case TrustedNonlinearPlacement t -> live(model, t, ex -> TrustedAttentionDecoder.plaintextLinears(
-                        model.decoder().config(), model.decoder().weights(), ex), prompt, o);
+                        c, model.weights(), ex), prompt, o);
                 case MaskedPlacement m -> {
                     ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(m.obfuscationMode()).withFamily(m.maskFamily());
                     ObfuscationConfig cfg = masks == null ? obf : obf.withSeed(masks.nextLong());
@@ -161,6 +196,12 @@ public final class WorkloadAnalyzer {
                     yield why != null
                             ? new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()), null, null, null, why)
                             : live(model, m, ex -> new ObfuscatedDecoder(c, model.weights(), ex, cfg, Map.of()), prompt, o);
+                }
+                case BlindedPlacement b -> {
+                    BlindingConfig blinding = BlindingConfig.of(b.level());
+                    BlindingConfig cfg = masks == null ? blinding : blinding.withSeed(masks.nextLong());
+                    yield liveParties(model, b, parties -> TrustedAttentionDecoder.blinded(c, model.weights(), Map.of(),
+                            parties, cfg), prompt, o);
                 }
                 default -> new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()));
             });
@@ -175,12 +216,12 @@ public final class WorkloadAnalyzer {
      * or a session whose set-up would not fit the heap (the plan's trusted peak × {@link #SETUP_MEMORY_FACTOR}).
      */
     static String planReason(MaskedPlacement m, Options o, long heapBytes) {
-        Gpt2Config c = m.config;
+        DecoderConfig c = m.config;
         MaskFamily f = m.maskFamily();
         if (o.planFamilies().stream().anyMatch(g -> g.toString().equals(f.toString()))) {
             return "named in --plan-families (too heavy to run here)";
         }
-        int widest = Math.max(c.embd(), c.inner());
+        int widest = Math.max(c.hidden(), c.inner());
         if (f instanceof MaskFamily.Gaussian && widest > DenseMask.MAX_GAUSSIAN_DIM) {
             return "gaussian masks refuse d = " + widest + " (at most " + DenseMask.MAX_GAUSSIAN_DIM
                     + ": float32 accuracy at condition number ~4.7d)";
@@ -195,16 +236,19 @@ public final class WorkloadAnalyzer {
 
     /** Number of progress steps {@link #run} takes: one per strategy row. */
     public static int steps(Options o) {
-        return 4 + o.modes().size() * o.families().size();
+        return 4 + o.modes().size() * o.families().size() + o.levels().size();
     }
 
     /** Every strategy in report order. */
-    static List<Placement> placements(Gpt2Config c, Options o) {
+    static List<Placement> placements(DecoderConfig c, Options o) {
         List<Placement> ps = new ArrayList<>(List.of(new PlainPlacement(c), new TrustedNonlinearPlacement(c)));
         for (ObfuscationMode mode : o.modes()) {
             for (MaskFamily f : o.families()) {
                 ps.add(new MaskedPlacement(c, f, mode));
             }
+        }
+        for (PrivacyLevel level : o.levels()) {
+            ps.add(new BlindedPlacement(c, level));
         }
         ps.add(new GpuNonlinearPlacement(c));
         ps.add(new AmuletPlacement(c));
@@ -212,25 +256,41 @@ public final class WorkloadAnalyzer {
     }
 
     /**
-     * Runs one implemented strategy: {@code build} wraps a counting executor into the strategy's ops (null: the
-     * plaintext engine is the executor). A warm-up generation precedes the measured ones.
+     * Runs one implemented strategy on one executor: {@code build} wraps a counting executor into the strategy's ops
+     * (null: the plaintext engine is the executor). A warm-up generation precedes the measured ones.
      */
-    static Result live(Gpt2Model model, Placement p, Function<Executor, TransformerOps> build, int[] prompt, Options o) {
-        Gpt2Config c = model.config();
+    static Result live(DecoderModel model, Placement p, Function<Executor, TransformerOps> build, int[] prompt, Options o) {
+        return liveParties(model, p, build == null ? null : parties -> build.apply(parties.get(0)), prompt, o);
+    }
+
+    /**
+     * Runs one implemented strategy on {@link Placement#parties()} executors: {@code build} wraps one counting
+     * executor per party into the strategy's ops (null: the plaintext engine is the executor). Every party's calls
+     * are counted; executor time is the first party's (two-party's second runs concurrently with it). A warm-up
+     * generation precedes the measured ones.
+     */
+    static Result liveParties(DecoderModel model, Placement p, Function<List<Executor>, TransformerOps> build,
+                              int[] prompt, Options o) {
+        DecoderConfig c = model.config();
         Ledger ledger = new Ledger();
         long t0 = System.nanoTime();
         TransformerOps ops;
         Ledger charged;
-        BoundaryMeter meter = null;
+        List<BoundaryMeter> meters = new ArrayList<>();
         if (build == null) {
             p.setup(ledger);
-            ops = new PlainDecoderOps(model.decoder().config(), model.decoder().weights());
+            ops = new PlainDecoderOps(c, model.weights());
             charged = ledger;
         } else {
             p.setup(ledger.trustedView()); // resident state; the uploads are counted from the real calls
-            // bench's own meter under the counting executor: both see every call; the report compares them
-            meter = new BoundaryMeter(new InProcessExecutor());
-            ops = build.apply(new CountingExecutor(meter, ledger));
+            // bench's own meter under each counting executor: both see every call; the report compares them
+            List<Executor> parties = new ArrayList<>();
+            for (int i = 0; i < p.parties(); i++) {
+                BoundaryMeter meter = new BoundaryMeter(new InProcessExecutor());
+                meters.add(meter);
+                parties.add(new CountingExecutor(meter, ledger, i == 0));
+            }
+            ops = build.apply(parties);
             charged = ledger.trustedView();
         }
         double setupS = (System.nanoTime() - t0) / 1e9;
@@ -240,16 +300,13 @@ public final class WorkloadAnalyzer {
         System.gc();
         ledger.beginInference();
         try {
-            Generator gen = new Generator(new DecoderForward(model.decoder().config(), model.decoder().weights(),
-                    new CountingOps(ops, p, charged)));
+            Generator gen = new Generator(new DecoderForward(c, model.weights(), new CountingOps(ops, p, charged)));
             gen.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null); // warm-up
             Measured m = null;
             double prefill = Double.MAX_VALUE, decode = Double.MAX_VALUE;
             for (int rep = 0; rep < o.reps(); rep++) {
                 ledger.resetInference(); // every repetition counts the same; the last one's counts stay
-                if (meter != null) {
-                    meter.reset();
-                }
+                meters.forEach(BoundaryMeter::reset);
                 long t1 = System.nanoTime();
                 Generator.Result r = gen.generate(List.of(prompt), o.newTokens(), Sampling.GREEDY, -1, null);
                 double total = (System.nanoTime() - t1) / 1e9;
@@ -263,7 +320,7 @@ public final class WorkloadAnalyzer {
             m = new Measured(m.totalS(), m.trustedS(), m.untrustedS(), m.setupS(), m.ids(), prefill, decode);
             ledger.endInference();
             return new Result(p, ledger, m, agrees(ledger, GenerationPlan.replay(p, o.promptTokens(), o.newTokens())),
-                    meter == null ? null : Boundary.of(meter), null);
+                    meters.isEmpty() ? null : Boundary.of(meters), null);
         } finally {
             if (ops instanceof AutoCloseable a) {
                 try {

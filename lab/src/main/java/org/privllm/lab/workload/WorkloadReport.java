@@ -15,6 +15,7 @@ import org.privllm.lab.report.Charts;
 import org.privllm.lab.report.ResultTable;
 import org.privllm.lab.report.RunInfo;
 import org.privllm.trusted.gpt2.SchemeCost;
+import org.privllm.trusted.privacy.PrivacyLevel;
 
 /** Writes the analyzer's results: {@code workload.json/.csv/.md} (assumptions appended) and the time chart. */
 public final class WorkloadReport {
@@ -35,6 +36,7 @@ public final class WorkloadReport {
             case TrustedNonlinearPlacement t -> "nonlin";
             case GpuNonlinearPlacement g -> "gpu_nl";
             case AmuletPlacement a -> "amulet";
+            case BlindedPlacement b -> b.level() == PrivacyLevel.TWO_PARTY ? "2party" : "strong";
             default -> p.strategy();
         };
     }
@@ -89,9 +91,10 @@ public final class WorkloadReport {
 
     /**
      * How a row compares with {@code bench}: the {@link org.privllm.trusted.gpt2.BoundaryMeter} bench reports as its
-     * {@code "boundary"} saw the same request (live runs with an executor) and whether the counted round trips and
-     * bytes equal it; for {@code masked} rows the measured prefill and decode time over {@code plain}'s (live runs)
-     * and the ratios {@link SchemeCost} predicts (what bench prints as {@code predicted_*_time_ratio}).
+     * {@code "boundary"} saw the same request (live runs with an executor; two-party: both parties' meters summed)
+     * and whether the counted round trips and bytes equal it; for the protected levels' rows ({@code masked}, the
+     * seed level, and {@code strong}, {@code two-party}) the measured prefill and decode time over {@code plain}'s
+     * (live runs) and the ratios {@link SchemeCost} predicts (what bench prints as {@code predicted_*_time_ratio}).
      */
     public record Agreement(WorkloadAnalyzer.Boundary counted, WorkloadAnalyzer.Boundary meter, Boolean meterAgrees,
                             Double prefillRatio, Double decodeRatio, Double predictedPrefillRatio,
@@ -99,15 +102,13 @@ public final class WorkloadReport {
 
     /** This row's {@link Agreement}, or null where there is nothing to compare (plain, the modelled strategies). */
     public static Agreement agreement(WorkloadAnalyzer.Result r, List<WorkloadAnalyzer.Result> results, int promptTokens) {
-        boolean masked = r.placement() instanceof MaskedPlacement;
-        if (r.meter() == null && !masked) {
+        SchemeCost.Prediction p = prediction(r.placement(), promptTokens);
+        if (r.meter() == null && p == null) {
             return null;
         }
         WorkloadAnalyzer.Boundary counted = WorkloadAnalyzer.Boundary.of(r.counts());
         Double prefill = null, decode = null, pPrefill = null, pDecode = null;
-        if (masked) {
-            MaskedPlacement mp = (MaskedPlacement) r.placement();
-            SchemeCost.Prediction p = SchemeCost.predict(mp.config, mp.maskFamily(), mp.obfuscationMode(), true, promptTokens);
+        if (p != null) {
             pPrefill = round3(p.prefillRatio());
             pDecode = round3(p.decodeRatio());
             WorkloadAnalyzer.Measured plain = results.stream().filter(x -> x.placement() instanceof PlainPlacement)
@@ -122,10 +123,29 @@ public final class WorkloadReport {
                 pPrefill, pDecode);
     }
 
-    /** The bench command that measures the same request as a {@code masked} row (compare its "boundary" and ratios). */
-    static String benchCommand(MaskedPlacement m, WorkloadAnalyzer.Options o) {
-        return "privllm bench --model DIR --prompt-tokens " + o.promptTokens() + " --new-tokens " + o.newTokens()
-                + " --reps 1 --obfuscate --mode " + m.mode() + " --masks " + m.family() + " --json";
+    /**
+     * What {@code bench} predicts for a protected level's row with online pads (as it prints
+     * {@code predicted_*_time_ratio}), or null for the other strategies: the seed level's mask algebra, or the
+     * blinded levels' weight passes (one per executor, plus the trusted {@code T·W} at strong).
+     */
+    static SchemeCost.Prediction prediction(Placement p, int promptTokens) {
+        return switch (p) {
+            case MaskedPlacement m -> SchemeCost.predict(m.config, m.maskFamily(), m.obfuscationMode(), true, promptTokens);
+            case BlindedPlacement b -> SchemeCost.predictBlinded(b.config, b.parties()
+                    + (b.level() == PrivacyLevel.STRONG ? 1 : 0), promptTokens);
+            default -> null;
+        };
+    }
+
+    /** The bench command that measures the same request as a protected level's row (compare its "boundary" and ratios), or null. */
+    static String benchCommand(Placement p, WorkloadAnalyzer.Options o) {
+        String common = "privllm bench --model DIR --prompt-tokens " + o.promptTokens() + " --new-tokens " + o.newTokens()
+                + " --reps 1";
+        return switch (p) {
+            case MaskedPlacement m -> common + " --privacy seed --mode " + m.mode() + " --masks " + m.family() + " --json";
+            case BlindedPlacement b -> common + " --privacy " + b.level().label() + " --json";
+            default -> null;
+        };
     }
 
     /** The {@code "bench_agreement"} document: one entry per row with something to compare. */
@@ -149,8 +169,9 @@ public final class WorkloadReport {
             row.put("decode_time_ratio", a.decodeRatio());
             row.put("predicted_prefill_time_ratio", a.predictedPrefillRatio());
             row.put("predicted_decode_time_ratio", a.predictedDecodeRatio());
-            if (r.placement() instanceof MaskedPlacement m) {
-                row.put("bench_command", benchCommand(m, o));
+            String bench = benchCommand(r.placement(), o);
+            if (bench != null) {
+                row.put("bench_command", bench);
             }
             rows.add(row);
         }
@@ -158,9 +179,10 @@ public final class WorkloadReport {
         doc.put("title", "Agreement with bench: boundary counts and time ratios");
         doc.put("run", info.toJson());
         doc.put("note", "counted_boundary: this analyzer's instrumentation; meter_boundary: the BoundaryMeter that `bench "
-                + "--obfuscate` reports as \"boundary\", on the same request (one generation after warm-up; bench --reps 1 "
-                + "with the same --prompt-tokens/--new-tokens reports the same numbers). *_time_ratio: measured prefill / "
-                + "decode time over plain's in this run; predicted_*: SchemeCost's prediction, as bench prints it (online pads)");
+                + "--privacy LEVEL` reports as \"boundary\", on the same request (one generation after warm-up; bench --reps 1 "
+                + "with the same --prompt-tokens/--new-tokens reports the same numbers; two-party: bench lists one boundary "
+                + "per executor, here summed). *_time_ratio: measured prefill / decode time over plain's in this run; "
+                + "predicted_*: SchemeCost's prediction, as bench prints it (online pads)");
         doc.put("bench_agreement", rows);
         return doc;
     }
@@ -210,9 +232,14 @@ public final class WorkloadReport {
     /** The conventions every row follows and the modelled strategies' assumptions. */
     public static List<String> assumptions(List<WorkloadAnalyzer.Result> results, WorkloadAnalyzer.Options o) {
         LinkedHashSet<String> a = new LinkedHashSet<>();
-        a.add("FLOPs: a multiply-add is 2; LayerNorm " + OpCosts.LAYER_NORM_PER_ELEMENT + ", activation "
-                + OpCosts.ACTIVATION_PER_ELEMENT + " per element, softmax " + OpCosts.SOFTMAX_PER_SCORE
-                + " per score; adds 1; masks at their family's cost (dense 2nd^2, block 2nd*b, permutation nd); sampling not counted");
+        a.add("FLOPs (every row but strong/two-party): a multiply-add is 2; LayerNorm or RMSNorm "
+                + OpCosts.LAYER_NORM_PER_ELEMENT + ", activation or SiLU gating " + OpCosts.ACTIVATION_PER_ELEMENT
+                + ", RoPE " + OpCosts.ROPE_PER_ELEMENT + " per element, softmax " + OpCosts.SOFTMAX_PER_SCORE
+                + " per score (the attention core causal: each row over the keys up to its own); adds 1; masks at their "
+                + "family's cost (dense 2nd^2, block 2nd*b, permutation nd; a RoPE-commuting head mask "
+                + OpCosts.ROTARY_MASK_PER_ELEMENT + " per element); sampling not counted");
+        a.add("operation names are GPT-2's for every family: c_attn = the fused q/k/v, c_proj = the attention output, "
+                + "c_fc = the MLP's first product ([gate | up] when gated), mlp_c_proj = down");
         a.add("one request: batch 1, " + o.promptTokens() + " random prompt tokens, " + o.newTokens()
                 + " greedy new tokens (one prefill, then " + (o.newTokens() - 1) + " decode steps); real runs: the fastest of "
                 + o.reps() + " generations after a warm-up one; setup_s = weight obfuscation and upload");
@@ -226,8 +253,9 @@ public final class WorkloadReport {
             a.add("plan-only: every row counted from its execution plan, nothing run; projected at " + o.trustedGflops()
                     + " trusted / " + o.executorGflops() + " executor GFLOP/s (given, not measured)");
         }
-        a.add("chart labels: nonlin = trusted_nonlinear, m:/p: = masked in mask/pad mode with the family, gpu_nl = "
-                + "masked_gpu_nonlinear, amulet = amulet_reference; * = implemented but counted from its plan, not run");
+        a.add("chart labels: nonlin = trusted_nonlinear, m:/p: = masked (the seed level) in mask/pad mode with the family, "
+                + "strong / 2party = the blinded levels, gpu_nl = masked_gpu_nonlinear, amulet = amulet_reference; "
+                + "* = implemented but counted from its plan, not run");
         for (WorkloadAnalyzer.Result r : results) {
             if (r.notRunBecause() != null) {
                 a.add(label(r) + " (" + r.placement().strategy() + ", " + r.placement().mode() + ", " + r.placement().family()
@@ -238,7 +266,7 @@ public final class WorkloadReport {
                 + "meter_agrees = counted round trips and bytes equal it; *_time_ratio = measured prefill/decode time over "
                 + "plain's; predicted_*_time_ratio = SchemeCost as bench prints it (workload-bench-agreement.json)");
         a.add("plain: the executor holds the public model beforehand; the trusted side sends ids and receives logits");
-        a.add("masked: per-session masks; pad mode computes compensations online (no pad pool)");
+        a.add("masked (the seed level): per-session masks; pad mode computes compensations online (no pad pool)");
         results.forEach(r -> a.addAll(r.placement().assumptions()));
         return new ArrayList<>(a);
     }

@@ -50,7 +50,7 @@ class WorkloadCountsTest {
     static void assertCounts(Placement p, java.util.function.Function<org.privllm.protocol.Executor, org.privllm.model.TransformerOps> build,
                              long trusted, long untrusted, long trips, long to, long from) {
         Ledger plan = GenerationPlan.replay(p, 3, 1);
-        WorkloadAnalyzer.Result live = WorkloadAnalyzer.live(TINY, p, build, new int[] {1, 4, 2}, ONE);
+        WorkloadAnalyzer.Result live = WorkloadAnalyzer.live(TINY.decoder(), p, build, new int[] {1, 4, 2}, ONE);
         for (Ledger l : List.of(plan, live.counts())) {
             assertThat(l.trustedFlops()).as("trusted flops").isEqualTo(trusted);
             assertThat(l.untrustedFlops()).as("untrusted flops").isEqualTo(untrusted);
@@ -180,7 +180,7 @@ class WorkloadCountsTest {
     void liveRowsCarryTheBoundaryMeterAndItAgrees() {
         WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(3, 2, 1, 10, 50, List.of(MaskFamily.parse("perm")),
                 List.of(ObfuscationMode.MASK, ObfuscationMode.PAD), 1, 7L, false, 1, 10);
-        List<WorkloadAnalyzer.Result> rs = WorkloadAnalyzer.run(TINY, o, new org.privllm.lab.report.Progress("workload", 5, new java.io.PrintStream(java.io.OutputStream.nullOutputStream())));
+        List<WorkloadAnalyzer.Result> rs = WorkloadAnalyzer.run(TINY.decoder(), o, new org.privllm.lab.report.Progress("workload", 5, new java.io.PrintStream(java.io.OutputStream.nullOutputStream())));
         int metered = 0;
         for (WorkloadAnalyzer.Result r : rs) {
             WorkloadReport.Agreement a = WorkloadReport.agreement(r, rs, o.promptTokens());
@@ -232,7 +232,7 @@ class WorkloadCountsTest {
         }
         analytic += fresh * 2.0 * d * vocab;
         WorkloadAnalyzer.Options o = new WorkloadAnalyzer.Options(prompt, fresh, 1, 10, 50, List.of(), List.of(), 1, 1L, false, 1, 10);
-        WorkloadAnalyzer.Result r = WorkloadAnalyzer.live(m, new PlainPlacement(m.config()), null,
+        WorkloadAnalyzer.Result r = WorkloadAnalyzer.live(m.decoder(), new PlainPlacement(m.config()), null,
                 new int[] {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, o);
         assertThat((double) r.counts().untrustedFlops()).isCloseTo(analytic, org.assertj.core.data.Percentage.withPercentage(1));
         assertThat(r.counts().trustedFlops()).isZero();
