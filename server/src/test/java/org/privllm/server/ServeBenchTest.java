@@ -11,6 +11,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.privllm.server.bench.ServeBench;
 import org.privllm.untrusted.server.ExecutorServerMain;
 import picocli.CommandLine;
@@ -19,7 +21,9 @@ import picocli.CommandLine;
  * The load benchmark ({@code scripts/bench-serve.sh}'s {@link ServeBench}) at a small scale on the tiny fixture at
  * {@code --privacy strong}: 4 concurrent streaming clients, 8 requests, every concurrent answer checked against the
  * same request alone. Then the same load over two executor processes with the first SIGKILLed mid-load: no wrong
- * or cut answer (each is the right text or a clean error object), and the server still serves right afterwards.
+ * or cut answer (each is the right text or a clean error object), and the server still serves right afterwards;
+ * with {@code --retries 1} every request is redone on the second, with {@code --retries 0} those in flight end in
+ * error objects.
  */
 class ServeBenchTest {
     private static final String[] LOAD = {"--clients", "4", "--requests", "8", "--prompt-tokens", "5-40",
@@ -51,15 +55,16 @@ class ServeBenchTest {
         }
     }
 
-    @Test
+    @ParameterizedTest(name = "--retries {0}")
+    @ValueSource(ints = {1, 0})
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
-    void executorKilledMidLoad(@TempDir Path dir) throws Exception {
+    void executorKilledMidLoad(int retries, @TempDir Path dir) throws Exception {
         Process a = executor(dir.resolve("a"));
         Process b = executor(dir.resolve("b"));
         try {
             String ea = "127.0.0.1:" + port(a, dir.resolve("a"));
             String eb = "127.0.0.1:" + port(b, dir.resolve("b"));
-            try (Fixtures.Running s = Fixtures.serve("--privacy", "strong", "--executor", ea + "," + eb, "--retries", "1",
+            try (Fixtures.Running s = Fixtures.serve("--privacy", "strong", "--executor", ea + "," + eb, "--retries", Integer.toString(retries),
                     "--max-batch", "4", "--deadline-ms", "10000")) {
                 Map<String, Object> rep = bench(s.base(), "--kill-pid", Long.toString(a.pid()));
                 assertThat(a.waitFor(30, TimeUnit.SECONDS)).as("executor A killed").isTrue();
@@ -68,8 +73,12 @@ class ServeBenchTest {
                         .containsEntry("wrong", 0).containsEntry("broken", 0).containsEntry("reference_errors", 0)
                         .containsEntry("passed", true);
                 assertThat((Integer) rep.get("ok") + (Integer) rep.get("clean_errors")).isEqualTo(8);
-                assertThat((Integer) rep.get("ok")).as("requests redone on executor B").isPositive();
-                assertThat(Http.get(s.base() + "/metrics").body()).containsPattern("privllm_executor_retries_total [1-9]");
+                if (retries > 0) {
+                    assertThat((Integer) rep.get("ok")).as("requests redone on executor B").isEqualTo(8);
+                    assertThat(Http.get(s.base() + "/metrics").body()).containsPattern("privllm_executor_retries_total [1-9]");
+                } else {
+                    assertThat((Integer) rep.get("clean_errors")).as("requests in flight at the kill, not redone").isPositive();
+                }
             }
         } finally {
             a.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
