@@ -11,6 +11,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +20,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import picocli.CommandLine;
@@ -32,6 +34,13 @@ import picocli.CommandLine.Option;
  * answer alone) and then by {@code --clients N} concurrent clients. Reports p50/p99 time to first token and
  * inter-token latency, throughput against the single client's, and checks that every concurrent answer equals the
  * same request's answer alone (nothing lost, nothing mixed up). Exit 1 when any answer differs or fails.
+ *
+ * <p>With {@code --kill-pid} (an executor process of the server's {@code --executor A,B} list) the process is
+ * SIGKILLed once {@code --kill-at} of the reference run's streamed chunks have streamed in the concurrent phase.
+ * Each answer is then either the right text (redone on the next executor) or a clean OpenAI error object (with,
+ * before it, at most a prefix of the right text); anything else — other text, a stream cut without an error or
+ * [DONE], a failure to connect — is a failure, and so is a server that does not answer a request correctly
+ * afterwards.
  */
 @Command(name = "bench-serve", mixinStandardHelpOptions = true, description = "Load-test a running privllm serve.")
 public final class ServeBench implements Callable<Integer> {
@@ -69,6 +78,15 @@ public final class ServeBench implements Callable<Integer> {
     @Option(names = "--json", description = "Print the report as one JSON object.")
     boolean json;
 
+    @Option(names = "--kill-pid", description = "Kill this process (an executor) with SIGKILL in the middle of the concurrent "
+            + "phase; answers may then end in a clean error object instead of the text, and the server must still serve "
+            + "afterwards.")
+    Long killPid;
+
+    @Option(names = "--kill-at", defaultValue = "0.5", description = "With --kill-pid: kill once this fraction of the "
+            + "concurrent phase's max tokens has streamed (default ${DEFAULT-VALUE}).")
+    double killAt;
+
     private static final ObjectMapper JSON = new ObjectMapper();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
@@ -78,11 +96,59 @@ public final class ServeBench implements Callable<Integer> {
 
     record Req(int index, int[] prompt, int maxTokens, Long seed) {}
 
-    /** One streamed answer: text, send→first chunk, gaps between chunks, completion tokens. */
-    record Answer(String text, String error, double ttft, List<Double> gaps, int tokens, double seconds) {}
+    /**
+     * One streamed answer: text, send→first chunk, gaps between chunks, completion tokens, text chunks; {@code error}
+     * is the message of an error object the server sent ({@code clean}) or of a failure to get one (a stream that
+     * ends without [DONE] or an error object is such a failure).
+     */
+    record Answer(String text, String error, double ttft, List<Double> gaps, int tokens, double seconds, int chunks,
+            boolean clean) {
+        static Answer failed(String error) {
+            return new Answer("", error, 0, List.of(), 0, 0, 0, false);
+        }
+    }
+
+    /** What became of one request in the concurrent phase. */
+    enum Outcome {
+        /** exactly the text of the same request alone */
+        OK,
+        /** an error object (a 4xx/5xx body or an SSE error event), after at most a prefix of the right text */
+        CLEAN_ERROR,
+        /** text other than the same request's alone */
+        WRONG,
+        /** no answer and no error object: I/O failure, a cut stream, a malformed reply */
+        BROKEN
+    }
+
+    static Outcome outcome(Answer together, Answer alone) {
+        if (together.error() == null) {
+            return together.text().equals(alone.text()) ? Outcome.OK : Outcome.WRONG;
+        }
+        if (!together.clean()) {
+            return Outcome.BROKEN;
+        }
+        return alone.text().startsWith(together.text()) ? Outcome.CLEAN_ERROR : Outcome.WRONG;
+    }
+
+    /** Chunks streamed in the concurrent phase, and the count at which to kill {@link #killPid}. */
+    private final AtomicInteger streamed = new AtomicInteger();
+    private volatile long killAtChunks = Long.MAX_VALUE;
+    private volatile double killedAtSeconds = -1;
+    private volatile long concurrentStart;
 
     @Override
     public Integer call() throws Exception {
+        Map<String, Object> rep = run();
+        if (json) {
+            System.out.println(JSON.writeValueAsString(rep));
+        } else {
+            System.out.println(JSON.writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(rep));
+        }
+        return Boolean.TRUE.equals(rep.get("passed")) ? 0 : 1;
+    }
+
+    /** Runs the bench; the report, whose {@code passed} says whether every check held. */
+    public Map<String, Object> run() throws Exception {
         url = url.replaceAll("/+$", "");
         if (model == null) {
             JsonNode models = JSON.readTree(get("/v1/models"));
@@ -91,6 +157,12 @@ public final class ServeBench implements Callable<Integer> {
                 int ctx = models.get("data").get(0).get("max_model_len").asInt();
                 checkRange(promptTokens, newTokens, ctx);
             }
+        }
+        if (killPid != null && !(killAt > 0 && killAt < 1)) {
+            throw new IllegalArgumentException("--kill-at must be in (0, 1), got " + killAt);
+        }
+        if (killPid != null && ProcessHandle.of(killPid).map(ProcessHandle::isAlive).orElse(false) == false) {
+            throw new IllegalArgumentException("--kill-pid " + killPid + ": no such live process");
         }
         int[] pr = range(promptTokens);
         int[] nr = range(newTokens);
@@ -106,7 +178,7 @@ public final class ServeBench implements Callable<Integer> {
         for (int i = 0; i < warmup && !mix.isEmpty(); i++) {
             send(mix.get(i % mix.size()));
         }
-        // one client: the baseline, and each request's answer alone
+        // one client: the baseline, and each request's answer alone (the reference)
         long t0 = System.nanoTime();
         List<Answer> alone = new ArrayList<>();
         for (Req q : mix) {
@@ -114,10 +186,16 @@ public final class ServeBench implements Callable<Integer> {
         }
         double aloneSeconds = (System.nanoTime() - t0) / 1e9;
         // N clients
+        streamed.set(0);
+        if (killPid != null) {
+            // the kill point in chunks the concurrent phase will stream: the reference run streamed as many
+            killAtChunks = Math.max(1, (long) (killAt * alone.stream().mapToInt(Answer::chunks).sum()));
+        }
         ExecutorService pool = Executors.newFixedThreadPool(clients);
         AtomicInteger next = new AtomicInteger();
         Answer[] together = new Answer[mix.size()];
         long t1 = System.nanoTime();
+        concurrentStart = t1;
         List<Future<?>> fs = new ArrayList<>();
         for (int c = 0; c < clients; c++) {
             fs.add(pool.submit(() -> {
@@ -132,17 +210,54 @@ public final class ServeBench implements Callable<Integer> {
         }
         double togetherSeconds = (System.nanoTime() - t1) / 1e9;
         pool.shutdown();
-        int mismatches = 0;
-        int errors = 0;
-        List<Integer> bad = new ArrayList<>();
+        Boolean killed = null;
+        if (killPid != null) {
+            killed = killedAtSeconds >= 0 && ProcessHandle.of(killPid)
+                    .map(h -> {
+                        try {
+                            h.onExit().get(30, TimeUnit.SECONDS);
+                            return true;
+                        } catch (Exception e) {
+                            return false;
+                        }
+                    }).orElse(true);
+        }
+        int referenceErrors = 0;
+        Map<Outcome, Integer> counts = new EnumMap<>(Outcome.class);
+        for (Outcome o : Outcome.values()) {
+            counts.put(o, 0);
+        }
+        List<Map<String, Object>> bad = new ArrayList<>();
         for (int i = 0; i < mix.size(); i++) {
-            if (together[i].error() != null || alone.get(i).error() != null) {
-                errors++;
-                bad.add(i);
-            } else if (!together[i].text().equals(alone.get(i).text())) {
-                mismatches++;
-                bad.add(i);
+            if (alone.get(i).error() != null) {
+                referenceErrors++;
+                bad.add(Map.of("request", i, "outcome", "reference_error", "error", alone.get(i).error()));
+                continue;
             }
+            Outcome o = outcome(together[i], alone.get(i));
+            counts.merge(o, 1, Integer::sum);
+            if (o != Outcome.OK && (o != Outcome.CLEAN_ERROR || killPid == null)) {
+                Map<String, Object> b = new LinkedHashMap<>();
+                b.put("request", i);
+                b.put("outcome", o.name().toLowerCase(java.util.Locale.ROOT));
+                if (together[i].error() != null) {
+                    b.put("error", together[i].error());
+                }
+                bad.add(b);
+            }
+        }
+        Boolean stillServing = null;
+        if (killPid != null) {
+            // after the kill: the server still answers, and right (on the surviving executor)
+            boolean healthy;
+            try {
+                get("/health");
+                healthy = true;
+            } catch (Exception e) {
+                healthy = false;
+            }
+            Answer after = send(mix.get(0));
+            stillServing = healthy && after.error() == null && after.text().equals(alone.get(0).text());
         }
         Map<String, Object> rep = new LinkedHashMap<>();
         rep.put("url", url);
@@ -156,15 +271,22 @@ public final class ServeBench implements Callable<Integer> {
         double aloneTps = tokens(alone) / aloneSeconds;
         double togetherTps = tokens(Arrays.asList(together)) / togetherSeconds;
         rep.put("throughput_ratio", round(togetherTps / aloneTps));
-        rep.put("errors", errors);
-        rep.put("mismatches", mismatches);
+        rep.put("ok", counts.get(Outcome.OK));
+        rep.put("clean_errors", counts.get(Outcome.CLEAN_ERROR));
+        rep.put("wrong", counts.get(Outcome.WRONG));
+        rep.put("broken", counts.get(Outcome.BROKEN));
+        rep.put("reference_errors", referenceErrors);
         rep.put("bad_requests", bad);
-        if (json) {
-            System.out.println(JSON.writeValueAsString(rep));
-        } else {
-            System.out.println(JSON.enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(rep));
+        if (killPid != null) {
+            rep.put("executor_killed", killed);
+            rep.put("executor_killed_at_s", killedAtSeconds >= 0 ? round(killedAtSeconds) : null);
+            rep.put("executor_killed_after_chunks", killedAtSeconds >= 0 ? killAtChunks : null);
+            rep.put("still_serving", stillServing);
         }
-        return errors == 0 && mismatches == 0 ? 0 : 1;
+        boolean passed = referenceErrors == 0 && counts.get(Outcome.WRONG) == 0 && counts.get(Outcome.BROKEN) == 0
+                && (killPid == null ? counts.get(Outcome.CLEAN_ERROR) == 0 : killed && stillServing);
+        rep.put("passed", passed);
+        return rep;
     }
 
     private static int tokens(List<Answer> as) {
@@ -218,21 +340,36 @@ public final class ServeBench implements Callable<Integer> {
             }
             HttpResponse<Stream<String>> resp = http.send(b.build(), HttpResponse.BodyHandlers.ofLines());
             if (resp.statusCode() != 200) {
-                return new Answer("", "HTTP " + resp.statusCode() + " " + String.join("", resp.body().toList()), 0, List.of(), 0, 0);
+                String reply = String.join("", resp.body().toList());
+                boolean clean;
+                try {
+                    clean = JSON.readTree(reply).path("error").hasNonNull("type");
+                } catch (IOException e) {
+                    clean = false;
+                }
+                return new Answer("", "HTTP " + resp.statusCode() + " " + reply, 0, List.of(), 0, 0, 0, clean);
             }
             StringBuilder text = new StringBuilder();
             List<Double> gaps = new ArrayList<>();
             double ttft = -1;
             long last = 0;
             int tokens = 0;
+            int chunks = 0;
             String error = null;
+            boolean clean = false;
+            boolean done = false;
             for (String line : (Iterable<String>) resp.body()::iterator) {
-                if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+                if (line.equals("data: [DONE]")) {
+                    done = true;
+                    continue;
+                }
+                if (!line.startsWith("data: ")) {
                     continue;
                 }
                 JsonNode j = JSON.readTree(line.substring(6));
                 if (j.has("error")) {
                     error = j.get("error").path("message").asText();
+                    clean = j.get("error").hasNonNull("type") && j.get("error").has("message");
                     continue;
                 }
                 if (j.hasNonNull("usage") && j.get("choices").isEmpty()) {
@@ -252,15 +389,33 @@ public final class ServeBench implements Callable<Integer> {
                     }
                     last = now;
                     text.append(piece);
+                    chunks++;
+                    if (streamed.incrementAndGet() == killAtChunks) {
+                        kill();
+                    }
                 }
             }
-            return new Answer(text.toString(), error, Math.max(ttft, 0), gaps, tokens, (System.nanoTime() - t0) / 1e9);
-        } catch (IOException e) {
-            return new Answer("", "I/O: " + e.getMessage(), 0, List.of(), 0, 0);
+            if (error == null && !done) {
+                error = "the stream ended without [DONE] or an error object";
+            }
+            return new Answer(text.toString(), error, Math.max(ttft, 0), gaps, tokens, (System.nanoTime() - t0) / 1e9,
+                    chunks, clean);
+        } catch (IOException | RuntimeException e) {
+            return Answer.failed((e instanceof IOException ? "I/O: " : "") + e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new Answer("", "interrupted", 0, List.of(), 0, 0);
+            return Answer.failed("interrupted");
         }
+    }
+
+    /** SIGKILL to {@link #killPid}, once (from the client thread that streamed the chunk that reached the mark). */
+    private void kill() {
+        boolean sent = ProcessHandle.of(killPid).map(ProcessHandle::destroyForcibly).orElse(false);
+        if (sent) {
+            killedAtSeconds = (System.nanoTime() - concurrentStart) / 1e9;
+        }
+        System.err.println("bench-serve: " + (sent ? "killed" : "could not kill") + " process " + killPid + " after "
+                + killAtChunks + " streamed chunks");
     }
 
     private String get(String path) throws IOException, InterruptedException {

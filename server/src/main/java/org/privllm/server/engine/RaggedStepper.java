@@ -28,7 +28,8 @@ import org.privllm.model.generate.ContinuousBatcher.Member;
  * <p><b>Faults.</b> A retryable executor failure (dead, stalled or lying executor) fails the whole step; the lane
  * is closed, a fresh one opened on the next listed executors and the same step redone — nothing to replay: the
  * caches are trusted and a failed step advanced none of them. A sequence is redone at most {@code --retries}
- * times over its life (as with lanes); those beyond end with the error, the others go on.
+ * times over its life (as with lanes); those beyond end with the error, the others go on. The next lane opens on
+ * the next executors even when no sequence goes on (later requests do not meet the failed executor first).
  *
  * <p><b>Between users.</b> Rows of different requests share each linear call. At plaintext nothing is protected;
  * at strong and two-party every row is blinded by its own pad (or split into its own shares), fresh per call, and
@@ -289,8 +290,10 @@ public final class RaggedStepper implements BatchStepper {
                 goOn.add(q);
             }
         }
-        if (!goOn.isEmpty()) {
-            attempt++; // the next listed executors
+        if (retryable) {
+            // the next lane on the next listed executors, whether or not a sequence of this step goes on: with no
+            // retries left the requests after it must not be sent to the executor that just failed
+            attempt++;
         }
         return goOn;
     }

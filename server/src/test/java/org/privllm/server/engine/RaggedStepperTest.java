@@ -162,6 +162,28 @@ class RaggedStepperTest {
         }
     }
 
+    /**
+     * With no retries left the failed step's sequences end with the error, and the next lane opens on the next
+     * listed executors all the same: later requests do not meet the executor that failed (a killed executor A
+     * must not fail every request after it).
+     */
+    @Test
+    void afterAFailureWithoutRetriesTheNextLaneOpensOnTheNextExecutors() {
+        TestLanes.Factory f = new TestLanes.Factory(0, Set.of(2), 0, true);
+        try (RaggedStepper st = new RaggedStepper(f, 2)) {
+            Sequence a = st.admit(new SequenceSpec(new int[] {464, 2068}, Sampling.GREEDY, 8, new int[] {EOS}));
+            assertThat(st.step()).hasSize(1).first().isInstanceOf(Token.class);
+            List<StepEvent> second = st.step(); // pass 2 fails, no retry
+            assertThat(second).hasSize(1).first().isInstanceOf(Failed.class);
+            assertThat(((Failed) second.get(0)).retried()).isZero();
+            st.release(a);
+            Sequence b = st.admit(new SequenceSpec(new int[] {464, 2068}, Sampling.GREEDY, 3, new int[] {EOS}));
+            assertThat(st.step().get(0)).isInstanceOf(Token.class);
+            st.release(b);
+        }
+        assertThat(f.attempts).as("the first lane on attempt 0's executors, the next on attempt 1's").containsExactly(0, 1);
+    }
+
     /** New prompts beyond the step's token budget wait for the next boundary (whole prompts, at least one). */
     @Test
     void promptsBeyondTheStepBudgetWaitForTheNextStep() {

@@ -32,6 +32,8 @@ public final class TestLanes {
         public final AtomicInteger steps = new AtomicInteger();
         public final AtomicInteger opened = new AtomicInteger();
         public final AtomicInteger closed = new AtomicInteger();
+        /** The attempt number of every lane opened, in order. */
+        public final java.util.List<Integer> attempts = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         public Factory(long delayMs, java.util.Set<Integer> failAt, int retries, boolean reusable) {
             this.delayMs = delayMs;
@@ -43,6 +45,7 @@ public final class TestLanes {
         @Override
         public Lane open(int attempt) {
             opened.incrementAndGet();
+            attempts.add(attempt);
             Lane l = inner.open(attempt);
             ForwardPass f = l.forward();
             ForwardPass wrapped = new ForwardPass() {
