@@ -80,6 +80,14 @@ public final class Kernels {
         int nr = PackedWeight.NR;
         for (int q = qFrom; q < qTo; q++) {
             int j0 = q * nr, cols = Math.min(nr, out - j0), po = bo + q * k * nr;
+            if (n == 1 && q + 1 < qTo) { // decode's GEMV: two panels at once, four independent accumulators
+                int cols2 = Math.min(nr, out - j0 - nr);
+                tile1x2(a, aOff, k, b, po, po + k * nr, bias, j0, tileOut);
+                System.arraycopy(tileOut, 0, c, cOff + j0, cols);
+                System.arraycopy(tileOut, nr, c, cOff + j0 + nr, cols2);
+                q++;
+                continue;
+            }
             for (int i0 = 0; i0 < n; i0 += MR) {
                 int rows = Math.min(MR, n - i0), ao = aOff + i0 * lda;
                 if (rows == 1) {
@@ -138,29 +146,47 @@ public final class Kernels {
 
     /**
      * {@code out[0..NR) = A[a0..a0+k) · panel + bias}: decode's one-row GEMV. It is memory-bound, so it gets
-     * its own loop instead of the six-row tile's six times redundant arithmetic (about 15% faster);
-     * two accumulator pairs (even and odd steps) hide the FMA latency.
+     * its own loop instead of the six-row tile's six times redundant arithmetic. It accumulates in exactly the
+     * order of {@link #tile} and {@link #tile4} (one fused multiply-add per step of the inner dimension, from the
+     * bias), so a row's product is bit for bit the same whether it is multiplied alone or among other rows:
+     * the batched engine's rows equal each sequence run alone (a split accumulator, even and odd steps, would
+     * hide more FMA latency but round differently).
      */
     private static void tile1(float[] a, int a0, int k, float[] b, int bo, float[] bias, int j0, float[] out) {
         FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
         FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
-        FloatVector c10 = FloatVector.zero(S), c11 = c10;
-        int p = 0;
-        for (; p + 1 < k; p += 2, bo += 2 * PackedWeight.NR) {
-            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
-            c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
-            c01 = av.fma(FloatVector.fromArray(S, b, bo + LANES), c01);
-            av = FloatVector.broadcast(S, a[a0 + p + 1]);
-            c10 = av.fma(FloatVector.fromArray(S, b, bo + PackedWeight.NR), c10);
-            c11 = av.fma(FloatVector.fromArray(S, b, bo + PackedWeight.NR + LANES), c11);
-        }
-        if (p < k) {
+        for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
             FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
             c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
             c01 = av.fma(FloatVector.fromArray(S, b, bo + LANES), c01);
         }
-        c00.add(c10).intoArray(out, 0);
-        c01.add(c11).intoArray(out, LANES);
+        c00.intoArray(out, 0);
+        c01.intoArray(out, LANES);
+    }
+
+    /**
+     * {@link #tile1} for two panels (at {@code b[bo]} and {@code b[bo2]}, columns {@code j0} and
+     * {@code j0 + NR}): four independent accumulator chains hide the FMA latency while each column is still
+     * accumulated in {@link #tile}'s order.
+     */
+    private static void tile1x2(float[] a, int a0, int k, float[] b, int bo, int bo2, float[] bias, int j0,
+                                float[] out) {
+        int nr = PackedWeight.NR;
+        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
+        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
+        FloatVector c10 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + nr);
+        FloatVector c11 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + nr + LANES);
+        for (int p = 0; p < k; p++, bo += nr, bo2 += nr) {
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
+            c01 = av.fma(FloatVector.fromArray(S, b, bo + LANES), c01);
+            c10 = av.fma(FloatVector.fromArray(S, b, bo2), c10);
+            c11 = av.fma(FloatVector.fromArray(S, b, bo2 + LANES), c11);
+        }
+        c00.intoArray(out, 0);
+        c01.intoArray(out, LANES);
+        c10.intoArray(out, nr);
+        c11.intoArray(out, nr + LANES);
     }
 
     /**

@@ -25,6 +25,34 @@ class KernelsTest {
         checkAllPaths(n, k, out, withBias, new Random(seed));
     }
 
+    static Stream<Arguments> eachRowIsTheSameAloneOrAmongOthers() {
+        return Cases.of(60, 2_500, d -> new Object[] {d.intIn(1, 40), d.intIn(1, 300), d.intIn(1, 300), d.bool(), d.anyLong()});
+    }
+
+    /**
+     * A row's product does not depend on the other rows of the call (bit for bit): the batched engine stacks the
+     * rows of several sequences into one product and promises each the answer it gets alone (decode's one-row
+     * GEMV, the 2-4-row and the 6-row tiles all accumulate in the same order).
+     */
+    @ParameterizedTest(name = "[{index}] n={0}, k={1}, out={2}, withBias={3}, seed={4}")
+    @MethodSource
+    void eachRowIsTheSameAloneOrAmongOthers(int n, int k, int out, boolean withBias, long seed) {
+        Random rnd = new Random(seed);
+        Matrix x = Naive.random(rnd, n, k);
+        PackedWeight w = PackedWeight.pack(Naive.random(rnd, k, out));
+        float[] bias = withBias ? Naive.randomVector(rnd, out) : null;
+        Matrix all = Kernels.matmul(x, w, bias);
+        for (int r = 0; r < n; r++) {
+            Matrix alone = Kernels.matmul(x.rows(r, r + 1), w, bias);
+            assertThat(Arrays.copyOfRange(all.data, r * out, (r + 1) * out)).as("row %d of %d", r, n).isEqualTo(alone.data);
+        }
+        if (n > 2) { // any contiguous run of rows, as a ragged batch cuts them
+            int from = rnd.nextInt(n - 1), to = from + 1 + rnd.nextInt(n - from - 1);
+            Matrix part = Kernels.matmul(x.rows(from, to), w, bias);
+            assertThat(Arrays.copyOfRange(all.data, from * out, to * out)).isEqualTo(part.data);
+        }
+    }
+
     /** Edge shapes: single entries, sizes off the vector width, tile height and panel width, and parallel sizes. */
     @ParameterizedTest
     @CsvSource({"1,1,1", "3,5,7", "17,33,65", "6,16,16", "7,8,17", "5,32,32", "13,300,517", "128,64,200",
