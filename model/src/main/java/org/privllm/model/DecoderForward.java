@@ -4,6 +4,7 @@ import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Matrix;
 import org.privllm.tensor.Norms;
 import org.privllm.tensor.Parallel;
+import org.privllm.tensor.Profile;
 
 /**
  * The decoder block loop, for every {@link DecoderConfig}: embeddings (plus learned positions), then
@@ -106,9 +107,11 @@ public final class DecoderForward implements ForwardPass {
      */
     public Matrix activate(Matrix up) {
         int inner = config.inner();
+        long t0 = Profile.start();
         if (!config.mlp().gated()) {
             Parallel.forRange(up.rows, 1, (from, to) ->
                     config.mlp().activation().applyInPlace(up.data, from * up.cols, to * up.cols));
+            Profile.stop(Profile.Kind.ACTIVATION, t0);
             return up;
         }
         Matrix gated = new Matrix(up.rows, inner);
@@ -117,6 +120,7 @@ public final class DecoderForward implements ForwardPass {
                 Kernels.siluGate(up.data, r * up.cols, up.data, r * up.cols + inner, gated.data, r * inner, inner);
             }
         });
+        Profile.stop(Profile.Kind.ACTIVATION, t0);
         return gated;
     }
 

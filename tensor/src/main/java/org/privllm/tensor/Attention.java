@@ -60,6 +60,7 @@ public final class Attention {
             throw new IllegalArgumentException("attention input " + qkv.shape() + " for batch " + cache.batch()
                     + " x " + t + ", " + heads + " query and " + kvHeads + " key/value heads of " + headDim);
         }
+        long t0 = Profile.start();
         cache.append(layer, qkv, qkv, qWidth, qWidth + kvWidth, t);
         int past = cache.length();
         Matrix out = new Matrix(qkv.rows, qWidth);
@@ -77,6 +78,7 @@ public final class Attention {
                         cache.leftPad(b), past, dh, scale, out, s);
             }
         });
+        Profile.stop(Profile.Kind.ATTENTION, t0);
         return out;
     }
 

@@ -60,6 +60,7 @@ public final class Kernels {
         if (n == 0) {
             return;
         }
+        long t0 = Profile.start();
         int nr = PackedWeight.NR;
         // bias padded to whole panels: it is the accumulators' start value, so the tile needs no add
         float[] bp = bias == null ? null : java.util.Arrays.copyOf(bias, w.panelCount() * nr);
@@ -67,6 +68,7 @@ public final class Kernels {
         int grain = (int) Math.min(w.panelCount(), Math.max(1, SERIAL_MACS / macsPerPanel));
         Parallel.forRange(w.panelCount(), grain, (from, to) -> multiply(x.data, 0, w.in, n, w.in, w.panels, 0,
                 from, to, bp, y.data, 0, w.out, w.out, new float[MR * nr]));
+        Profile.stop(n > 4 ? Profile.Kind.GEMM : Profile.Kind.GEMV, t0);
     }
 
     /**
@@ -283,7 +285,9 @@ public final class Kernels {
         if (y.rows != x.rows || y.cols != x.cols) {
             throw new IllegalArgumentException("add shapes " + y.shape() + " + " + x.shape());
         }
+        long t0 = Profile.start();
         axpy(1f, x.data, 0, y.data, 0, y.data.length);
+        Profile.stop(Profile.Kind.RESIDUAL, t0);
     }
 
     private static final float GELU_C = (float) Math.sqrt(2.0 / Math.PI);

@@ -44,10 +44,12 @@ public final class WideKernels {
         if (n == 0) {
             return y;
         }
+        long t0 = Profile.start();
         long macsPerPanel = (long) n * w.in * PackedWeight.NR;
         int grain = (int) Math.min(w.panelCount(), Math.max(1, SERIAL_MACS / macsPerPanel));
         Parallel.forRange(w.panelCount(), grain, (from, to) -> multiply(x.data, n, w.in, w.panels, from, to,
                 y.data, w.out, new double[MR * 2 * DL]));
+        Profile.stop(Profile.Kind.WIDE_GEMM, t0);
         return y;
     }
 
