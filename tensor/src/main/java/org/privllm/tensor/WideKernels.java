@@ -39,6 +39,9 @@ public final class WideKernels {
         if (x.cols != w.in) {
             throw new IllegalArgumentException("matmul shapes " + x.shape() + " · " + w.in + "x" + w.out);
         }
+        if (w.panels == null) {
+            throw new IllegalArgumentException("wide products need a float32-packed weight, not " + w.precision());
+        }
         DoubleMatrix y = new DoubleMatrix(x.rows, w.out);
         int n = x.rows;
         if (n == 0) {
