@@ -20,7 +20,7 @@ import org.privllm.tensor.Kernels;
 import org.privllm.tensor.MemoryBandwidth;
 import org.privllm.tensor.Parallel;
 import org.privllm.tensor.Profile;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.gpt2.SchemeCost;
 import org.privllm.trusted.obf.PadPool;
 import org.privllm.trusted.gpt2.BoundaryMeter;
@@ -61,7 +61,6 @@ final class BenchCommand implements Callable<Integer> {
         }
         DecoderModel m = model.load();
         DecoderConfig c = m.config();
-        engine.checkModel(m);
         if (promptTokens + newTokens > c.positions()) {
             throw new IllegalArgumentException("--prompt-tokens + --new-tokens exceeds n_positions " + c.positions());
         }
@@ -289,7 +288,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** The pad pool of a protected engine (seed pad mode or strong), or null. */
     private static ReadyPool pool(DecoderForward f) {
-        if (f.ops() instanceof ObfuscatedGpt2 o && o.session().pads() instanceof PadPool p) {
+        if (f.ops() instanceof ObfuscatedDecoder o && o.session().pads() instanceof PadPool p) {
             return new ReadyPool(p::backgroundRefill, p::replenish, p::misses);
         }
         if (f.ops() instanceof TrustedAttentionDecoder t && t.placement() instanceof BlindedSession b && b.pool() != null) {

@@ -31,7 +31,6 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         engine.obfuscate = true;
         DecoderModel m = model.load();
-        engine.checkModel(m);
         DecoderConfig c = m.config();
         Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(tok != null ? prompt : null, tok != null ? null : defaultIds(c.vocab()), tok);

@@ -13,7 +13,7 @@ import org.privllm.trusted.lora.LoraMerge;
 import org.privllm.trusted.lora.LowRankAdapter;
 import org.privllm.protocol.Executor;
 import org.privllm.trusted.gpt2.BoundaryMeter;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.obf.MaskScope;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
@@ -100,16 +100,6 @@ final class EngineOptions {
     DecoderForward plainForward(DecoderModel m) {
         DecoderWeights w = LoraMerge.merged(m.weights(), adapters(m));
         return new DecoderForward(m.config(), w, new PlainDecoderOps(m.config(), w, storage()));
-    }
-
-    /**
-     * Refuses (one line) a protected run this model's family does not have yet: the seed level is GPT-2's
-     * only so far.
-     */
-    void checkModel(DecoderModel m) {
-        if (protectedRun() && level() == PrivacyLevel.SEED) {
-            ObfuscatedGpt2.requireGpt2(m.config());
-        }
     }
 
     /** Whether the run is protected at all: {@code --obfuscate}, {@code --privacy} or an executor address. */
@@ -282,7 +272,6 @@ final class EngineOptions {
      * a dead, stalled or lying executor is retried {@code --retries} times before a one-line error.
      */
     <T> T withEngine(DecoderModel m, Function<Engine, T> work) {
-        checkModel(m);
         PrivacyLevel l = protectedRun() ? level() : null;
         if (!remote()) {
             try (Engine e = open(m)) {
@@ -343,7 +332,6 @@ final class EngineOptions {
 
     /** An engine on in-process executors (callers that need retries use {@link #withEngine}). */
     Engine open(DecoderModel m) {
-        checkModel(m);
         if (!protectedRun()) {
             if (check) {
                 throw new IllegalArgumentException("--check compares a protected run with plaintext: add --obfuscate");
@@ -365,7 +353,7 @@ final class EngineOptions {
         AutoCloseable ops;
         DecoderForward forward;
         if (l == PrivacyLevel.SEED) {
-            ObfuscatedGpt2 o = new ObfuscatedGpt2(m.config(), m.weights(), meters.get(0), obfuscationConfig(), adapters(m));
+            ObfuscatedDecoder o = new ObfuscatedDecoder(m.config(), m.weights(), meters.get(0), obfuscationConfig(), adapters(m));
             ops = o;
             forward = new DecoderForward(m.config(), m.weights(), o);
         } else {

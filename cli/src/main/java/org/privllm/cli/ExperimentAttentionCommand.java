@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.privllm.lab.experiment.attention.AttentionSweep;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -38,7 +38,7 @@ final class ExperimentAttentionCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Gpt2Model m = model.gpt2("experiment attention");
+        DecoderModel m = model.load();
         AttentionSweep.Grid grid = new AttentionSweep.Grid(ints("--batch", batch), ints("--seq", seq),
                 ints("--decode", decode), pads(pad));
         AttentionSweep.Result r = AttentionSweep.run(m, grid, masks.family(), run.seed,

@@ -23,7 +23,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "leakage", mixinStandardHelpOptions = true, description = "Attacks on the untrusted executor's own view (its transcript) plus public knowledge, "
-        + "for every configuration: vocabulary matching, mask recovery from weights, attention scores, linkability, output tokens.")
+        + "for every configuration: vocabulary matching, mask recovery from weights, attention scores, linkability, output tokens, "
+        + "and the stronger attacks: pad removal from the compensations, mask recovery for any invertible mask (c_attn's block "
+        + "structure, double-centring for permutations), the LM head read through its recovered input mask.")
 final class ExperimentLeakageCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
     @Mixin ExperimentRun run = new ExperimentRun();

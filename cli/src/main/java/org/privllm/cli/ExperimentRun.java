@@ -18,4 +18,9 @@ final class ExperimentRun {
     RunInfo info(Gpt2Config config) {
         return RunInfo.capture(Main.commandLine(), Main.VERSION, config, seed);
     }
+
+    /** As {@link #info(Gpt2Config)} for any family (GPT-2 keeps its key names). */
+    RunInfo info(org.privllm.model.DecoderConfig config) {
+        return RunInfo.capture(Main.commandLine(), Main.VERSION, config, seed);
+    }
 }

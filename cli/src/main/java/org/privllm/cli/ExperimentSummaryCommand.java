@@ -5,7 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.privllm.lab.experiment.summary.SummaryExperiment;
-import org.privllm.model.Gpt2Model;
+import org.privllm.model.DecoderModel;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.mask.MaskFamily;
 import picocli.CommandLine.Command;
@@ -27,7 +27,7 @@ final class ExperimentSummaryCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Gpt2Model m = model.gpt2("experiment summary");
+        DecoderModel m = model.load();
         MaskFamily family = masks.family();
         LoraAdapter adapter = lora == null ? null : LoraAdapter.load(lora, m.config());
         SummaryExperiment.Result r = SummaryExperiment.run(m, adapter, family, run.seed,

@@ -74,7 +74,6 @@ final class GenerateCommand implements Callable<Integer> {
         Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(prompt, inputIds, tok);
         Generator.validate(m.config(), prompts, maxNewTokens);
-        engine.checkModel(m);
         int[] eos = eosIds(m, tok);
         PrintStream out = System.out;
         StreamDecoder stream = !json && tok != null && prompts.size() == 1 ? tok.streamDecoder() : null;
@@ -138,15 +137,7 @@ final class GenerateCommand implements Callable<Integer> {
      * or its own end-of-text token), those inside the model's vocabulary.
      */
     static int[] eosIds(DecoderModel m, Tokenizer tok) {
-        java.util.LinkedHashSet<Integer> ids = new java.util.LinkedHashSet<>(m.config().specialTokens().eos());
-        if (tok != null) {
-            for (int id : tok.eosIds()) {
-                if (id >= 0 && id < m.config().vocab()) {
-                    ids.add(id);
-                }
-            }
-        }
-        return ids.stream().mapToInt(Integer::intValue).toArray();
+        return org.privllm.model.tokenizer.Tokenizers.stopIds(m.config(), tok);
     }
 
     static Map<String, Object> toJson(Generator.Result r, Tokenizer tok) {

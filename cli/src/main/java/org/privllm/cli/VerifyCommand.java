@@ -12,7 +12,6 @@ import org.privllm.lab.verify.Check;
 import org.privllm.lab.verify.Verifier;
 import org.privllm.model.DecoderModel;
 import org.privllm.protocol.Executor;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.privacy.BlindingConfig;
@@ -35,7 +34,7 @@ final class VerifyCommand implements Callable<Integer> {
     Path lora;
 
     @Option(names = "--privacy", paramLabel = "seed|strong|two-party",
-            description = "Which level's checks: seed (default; GPT-2 only so far), strong or two-party (every family).")
+            description = "Which level's checks: seed (default), strong or two-party (every family).")
     String privacy;
 
     @Option(names = "--mode", paramLabel = "mask|pad", description = "Seed level: obfuscation mode (default mask).")
@@ -76,9 +75,6 @@ final class VerifyCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--privacy two-party with --executor needs --share-executor for the second party");
         }
         DecoderModel m = model.load();
-        if (level == PrivacyLevel.SEED) {
-            ObfuscatedGpt2.requireGpt2(m.config());
-        }
         LoraAdapter adapter = lora == null ? null : LoraAdapter.load(lora, m.config());
         Random data = seed != null ? new Random(seed) : new SecureRandom();
         LoraAdapter stage1 = adapter != null ? adapter : Verifier.randomAdapter(m.config(), data.nextLong());

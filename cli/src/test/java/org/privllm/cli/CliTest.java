@@ -188,6 +188,10 @@ class CliTest {
         // block masks keep per-block norms: vocabulary matching reads the prompts; the repeated prompt links
         assertThat(row.path("l0_token_rate").asDouble()).isGreaterThanOrEqualTo(0.9);
         assertThat(row.path("link_auc_scores").asDouble()).isEqualTo(1.0);
+        // c_attn's structure gives the layer-0 mask and the head readout the generated tokens, whatever the family
+        assertThat(row.path("mask_recovery").asText()).isEqualTo("structure");
+        assertThat(row.path("recovered_token_rate").asDouble()).isEqualTo(1.0);
+        assertThat(row.path("readout_token_rate").asDouble()).isEqualTo(1.0);
         assertThat(Files.readString(out.resolve("leakage.json"))).doesNotContain("464,2068");
 
         assertOneLineError(run("experiment", "leakage", "--model", model.toString(), "--transcript", transcript.toString(),

@@ -25,8 +25,8 @@ import org.privllm.untrusted.server.ExecutorServerMain;
  * The Llama family from the command line: {@code fixture --arch …} checkpoints of varied shapes (GQA, head_dim ≠
  * hidden/heads, biases, q/k norm, tied and untied heads, llama3 rope scaling, F16/BF16, shards) and the real
  * stories260k, with and without a Llama-named LoRA adapter; {@code generate --privacy strong|two-party --check}
- * gives the plaintext ids and logits within 1e-4, in process and over two executor servers; the seed level is
- * refused in one line; fixture, verify, bench, demo and logits on a Llama model.
+ * gives the plaintext ids and logits within 1e-4, in process and over two executor servers; fixture, verify, bench,
+ * demo and logits on a Llama model (the seed level on the family: {@link SeedLlamaCliTest}).
  */
 class LlamaCliTest {
     @TempDir static Path tmp;
@@ -176,18 +176,12 @@ class LlamaCliTest {
                 "adapter targets must be among q_proj");
     }
 
-    /** The seed level (and every seed-only option and command) is refused on the Llama family, in one line. */
+    /** The seed-level leakage lab stays GPT-2's (one line); seed-only options still configure only the seed level. */
     @Test
-    void theSeedLevelIsRefusedOnTheLlamaFamily() {
+    void theLeakageLabIsGpt2sAndSeedOptionsStaySeeds() {
         String m = llama.toString();
-        for (String[] opts : new String[][] {{"--privacy", "seed"}, {"--obfuscate", "--mode", "pad"}, {"--obfuscate", "--masks", "perm"}}) {
-            assertOneLineError(run(concat(new String[] {"generate", "--model", m, "--input-ids", "1,2"}, opts)),
-                    "--privacy seed is not yet on llama: use --privacy strong or two-party");
-        }
-        assertOneLineError(run("verify", "--model", m), "--privacy seed is not yet on llama: use --privacy strong or two-party");
-        assertOneLineError(run("bench", "--model", m, "--privacy", "seed"), "not yet on llama");
-        assertOneLineError(run("experiment", "summary", "--model", m, "--out", tmp.resolve("s").toString()),
-                "experiment summary runs on GPT-2 only so far");
+        assertOneLineError(run("experiment", "leakage", "--model", m, "--out", tmp.resolve("s").toString()),
+                "experiment leakage runs on GPT-2 only so far");
         assertOneLineError(run("verify", "--model", m, "--privacy", "strong", "--masks", "perm"), "configure --privacy seed");
     }
 

@@ -146,6 +146,22 @@ class BlindedGpt2Test {
                 org.privllm.trusted.linalg.Dense.gaussian(rank, out, 0.05, rnd), 1.0);
     }
 
+    /** The pad scales (which the executors observe as row sizes) are the public model's: no private adapter moves them. */
+    @Test
+    void padScalesDoNotDependOnAPrivateAdapter() {
+        DecoderModel d = SMALL.decoder();
+        BlindingConfig c = BlindingConfig.of(PrivacyLevel.STRONG).withSeed(3);
+        List<Double> without, with;
+        try (TrustedAttentionDecoder plain = TrustedAttentionDecoder.blinded(d.config(), d.weights(), Map.of(),
+                List.of(new InProcessExecutor()), c);
+             TrustedAttentionDecoder adapted = TrustedAttentionDecoder.blinded(d.config(), d.weights(),
+                     adapters(SMALL, 4, new java.util.Random(5)), List.of(new InProcessExecutor()), c)) {
+            without = plain.linears().stream().map(l -> l.padStd()).toList();
+            with = adapted.linears().stream().map(l -> l.padStd()).toList();
+        }
+        assertThat(with).isEqualTo(without).allSatisfy(s -> assertThat(s).isPositive());
+    }
+
     @Test
     void realFixturesMatchPlaintext() {
         Path shared = Path.of(System.getProperty("privllm.shared", "../shared")).resolve("fixtures");

@@ -14,7 +14,7 @@ import org.privllm.model.TransformerOps;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.tensor.Matrix;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.verify.CopyDetector;
 import org.privllm.untrusted.InProcessExecutor;
 import org.privllm.untrusted.Transcript;
@@ -80,7 +80,7 @@ class GenerationTranscriptTest {
 
         Transcript transcript = new Transcript();
         try (InProcessExecutor ex = new InProcessExecutor(transcript);
-             ObfuscatedGpt2 obf = new ObfuscatedGpt2(m.config(), m.weights(), ex,
+             ObfuscatedDecoder obf = new ObfuscatedDecoder(m.config(), m.weights(), ex,
                      ObfuscatedGpt2Test.config(mode, family, "session"), Map.of())) {
             Generator.Result masked = new Generator(new Gpt2Forward(m.config(), m.weights(), obf))
                     .generate(List.of(prompt), 10, Sampling.GREEDY, -1, null);

@@ -12,7 +12,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 import org.privllm.model.Activation;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.model.ForwardPass;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.Gpt2Forward;
@@ -63,7 +63,7 @@ class ObfuscatedGpt2Test {
     static void assertSameAnswer(Gpt2Model m, ObfuscationConfig c, List<int[]> prompts, int steps, Sampling s) {
         Run plain = run(m, m.plainForward(), prompts, steps, s);
         try (InProcessExecutor ex = new InProcessExecutor();
-             ObfuscatedGpt2 obf = new ObfuscatedGpt2(m.config(), m.weights(), ex, c, Map.of())) {
+             ObfuscatedDecoder obf = new ObfuscatedDecoder(m.config(), m.weights(), ex, c, Map.of())) {
             Run masked = run(m, new Gpt2Forward(m.config(), m.weights(), obf), prompts, steps, s);
             for (int b = 0; b < prompts.size(); b++) {
                 assertThat(masked.ids().get(b)).as("sequence " + b + " with " + c).isEqualTo(plain.ids().get(b));

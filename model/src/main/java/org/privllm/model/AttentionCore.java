@@ -67,6 +67,88 @@ public final class AttentionCore {
         return Attention.attend(cache, layer, qkv, t, heads, kvHeads, headDim, scales[layer]);
     }
 
+    /** A one-sequence cache in this process, to run in ragged steps. */
+    public Local openSequence(int capacity) {
+        if (capacity < 1) {
+            throw new IllegalArgumentException("a sequence cache needs at least one slot, got " + capacity);
+        }
+        return new Local(newCache(new int[] {0}, capacity));
+    }
+
+    /**
+     * A sequence's keys and values in this process (plaintext, or the trusted domain): a one-sequence
+     * {@link KvCache} of its own capacity, no left padding.
+     */
+    public static final class Local implements SequenceCache {
+        private final KvCache cache;
+
+        Local(KvCache cache) {
+            this.cache = cache;
+        }
+
+        /** The keys and values (for checks). */
+        public KvCache cache() {
+            return cache;
+        }
+
+        @Override
+        public int length() {
+            return cache.length();
+        }
+
+        @Override
+        public int capacity() {
+            return cache.capacity();
+        }
+
+        @Override
+        public String toString() {
+            return "SequenceCache[" + cache.length() + "/" + cache.capacity() + "]"; // never its contents
+        }
+    }
+
+    /**
+     * Attention of {@code layer} for a ragged step: q/k norms and RoPE on every row at its sequence's own
+     * positions, then {@link Attention#attendRagged} over each sequence's {@link Local} cache.
+     *
+     * @param qkv {@code batch.rows() × (heads + 2·kvHeads)·headDim} (modified in place)
+     * @return {@code batch.rows() × heads·headDim}
+     */
+    public Matrix attend(RaggedBatch batch, int layer, Matrix qkv) {
+        KvCache[] caches = caches(batch);
+        int q = heads * headDim;
+        if (qNorm != null) {
+            normalizeHeads(qkv, 0, heads, qNorm[layer]);
+            normalizeHeads(qkv, q, kvHeads, kNorm[layer]);
+        }
+        if (rope != null) {
+            int[] positions = batch.positions();
+            rope.rotate(qkv, 0, heads, positions);
+            rope.rotate(qkv, q, kvHeads, positions);
+        }
+        return Attention.attendRagged(caches, batch.counts(), layer, qkv, heads, kvHeads, headDim, scales[layer]);
+    }
+
+    /** Advances every sequence of the step by its rows. */
+    public static void advance(RaggedBatch batch) {
+        KvCache[] caches = caches(batch);
+        for (int i = 0; i < caches.length; i++) {
+            caches[i].advance(batch.count(i));
+        }
+    }
+
+    private static KvCache[] caches(RaggedBatch batch) {
+        KvCache[] caches = new KvCache[batch.size()];
+        for (int i = 0; i < caches.length; i++) {
+            if (!(batch.sequences().get(i) instanceof Local l)) {
+                throw new IllegalArgumentException("sequence " + i + " of the batch is not a cache of this process: "
+                        + batch.sequences().get(i).getClass().getSimpleName());
+            }
+            caches[i] = l.cache;
+        }
+        return caches;
+    }
+
     /** Position of each new row: slot index minus left padding (padding slots: 0, their output is unused). */
     private static int[] positions(KvCache cache, int t) {
         int[] pos = new int[cache.batch() * t];

@@ -69,12 +69,40 @@ public final class DecoderForward implements ForwardPass {
     }
 
     /**
+     * The ragged step: embeddings at each sequence's own positions, the blocks with every linear product over
+     * all rows and the attention core per sequence ({@link TransformerOps#attention(int, Matrix, RaggedBatch)}),
+     * then every sequence's cache advances by its rows. Everything this loop does itself is row by row, so a
+     * row's result is the one the sequence gets alone wherever the placement's products are too.
+     */
+    @Override
+    public Matrix step(RaggedBatch batch, int[] ids) {
+        if (!ops.ragged()) {
+            throw new UnsupportedOperationException(ops.getClass().getSimpleName() + " does not run ragged batches");
+        }
+        if (ids.length != batch.rows()) {
+            throw new IllegalArgumentException(ids.length + " token ids for a ragged step of " + batch.rows() + " rows");
+        }
+        Matrix h = embed(ids, batch.positions());
+        for (int layer = 0; layer < config.layers(); layer++) {
+            DecoderWeights.Layer l = weights.layers().get(layer);
+            Kernels.addInPlace(h, ops.attention(layer, norm(h, l.attnNorm()), batch));
+            mlp(l, layer, h);
+        }
+        ops.advance(batch);
+        return norm(h, weights.finalNorm());
+    }
+
+    /**
      * One block on the residual stream {@code h} ({@code batch·t} rows), in place: attention and MLP
      * sublayers with their norms and residual adds (for checks that compare a block at a time).
      */
     public void block(int layer, Matrix h, int t) {
         DecoderWeights.Layer l = weights.layers().get(layer);
         Kernels.addInPlace(h, ops.attention(layer, norm(h, l.attnNorm()), t));
+        mlp(l, layer, h);
+    }
+
+    private void mlp(DecoderWeights.Layer l, int layer, Matrix h) {
         Matrix up = ops.mlpUp(layer, norm(h, l.mlpNorm()));
         Kernels.addInPlace(h, ops.mlpDown(layer, activate(up)));
     }
@@ -109,8 +137,12 @@ public final class DecoderForward implements ForwardPass {
         int inner = config.inner();
         long t0 = Profile.start();
         if (!config.mlp().gated()) {
-            Parallel.forRange(up.rows, 1, (from, to) ->
-                    config.mlp().activation().applyInPlace(up.data, from * up.cols, to * up.cols));
+            // row by row: a vectorised kernel's tail must fall at the same place whatever the other rows
+            Parallel.forRange(up.rows, 1, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    config.mlp().activation().applyInPlace(up.data, r * up.cols, (r + 1) * up.cols);
+                }
+            });
             Profile.stop(Profile.Kind.ACTIVATION, t0);
             return up;
         }

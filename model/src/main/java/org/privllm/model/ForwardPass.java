@@ -24,5 +24,15 @@ public interface ForwardPass {
      */
     Matrix step(int[] ids, int[] positions, int t);
 
+    /**
+     * One ragged step: sequence {@code i} of {@code batch} runs the next {@code batch.count(i)} of {@code ids}
+     * (sequences one after another) at the positions its own cache is at; every sequence's cache advances by its
+     * rows. Returns the final hidden states of every row (after the last norm). Only where
+     * {@link TransformerOps#ragged()}; a row's result equals what the same sequence gets run alone.
+     */
+    default Matrix step(RaggedBatch batch, int[] ids) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not run ragged batches");
+    }
+
     TransformerOps ops();
 }

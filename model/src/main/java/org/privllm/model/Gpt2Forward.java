@@ -52,6 +52,11 @@ public final class Gpt2Forward implements ForwardPass {
         return decoder.step(ids, positions, t);
     }
 
+    @Override
+    public Matrix step(RaggedBatch batch, int[] ids) {
+        return decoder.step(batch, ids);
+    }
+
     /** {@code wte[id] + wpe[position]} per row. */
     public Matrix embed(int[] ids, int[] positions) {
         return decoder.embed(ids, positions);

@@ -115,6 +115,28 @@ public final class PlainDecoderOps implements TransformerOps {
     }
 
     @Override
+    public boolean ragged() {
+        return true;
+    }
+
+    @Override
+    public SequenceCache openSequence(int capacity) {
+        return core.openSequence(capacity);
+    }
+
+    @Override
+    public Matrix attention(int layer, Matrix x, RaggedBatch batch) {
+        DecoderWeights.Layer w = layers.get(layer);
+        Matrix a = core.attend(batch, layer, Kernels.matmul(x, qkv[layer], w.qkvBias()));
+        return Kernels.matmul(a, out[layer], w.outBias());
+    }
+
+    @Override
+    public void advance(RaggedBatch batch) {
+        AttentionCore.advance(batch);
+    }
+
+    @Override
     public Matrix lmHead(Matrix h) {
         return Kernels.matmul(h, head, null);
     }

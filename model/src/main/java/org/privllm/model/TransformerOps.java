@@ -31,4 +31,38 @@ public interface TransformerOps {
 
     /** Logits {@code h·W_headᵀ} for the given final hidden rows. */
     Matrix lmHead(Matrix h);
+
+    // ---- ragged batches: sequences that join and leave a running batch, each with its own cache ----
+
+    /**
+     * Whether this placement runs ragged steps ({@link #openSequence}, {@link #attention(int, Matrix, RaggedBatch)},
+     * {@link #advance(RaggedBatch)}): true where the attention core and the KV cache are in this process
+     * (plaintext, the strong and two-party levels). False where the cache lives with a session that must serve
+     * one user only (the seed level's masked cache on the executor).
+     */
+    default boolean ragged() {
+        return false;
+    }
+
+    /**
+     * A KV cache for one sequence of up to {@code capacity} slots, empty, to run in ragged steps. It leaves the
+     * batch when its owner drops it. The batch's cache of {@link #startCache} is not touched.
+     */
+    default SequenceCache openSequence(int capacity) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not run ragged batches");
+    }
+
+    /**
+     * The attention sublayer of {@code layer} for a ragged step: {@code x} holds {@code batch.rows()} norm
+     * outputs, sequence after sequence; the linear products run over all rows at once, the attention core per
+     * sequence over its own cache. Writes each sequence's new keys and values at its own length.
+     */
+    default Matrix attention(int layer, Matrix x, RaggedBatch batch) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not run ragged batches");
+    }
+
+    /** Marks each sequence's new slots of the step (every layer written) as part of its cache. */
+    default void advance(RaggedBatch batch) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not run ragged batches");
+    }
 }

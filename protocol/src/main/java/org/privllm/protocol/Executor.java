@@ -42,11 +42,13 @@ public interface Executor extends AutoCloseable {
     void startCache(SessionId session, int layers, int capacity, int width, int[] leftPad);
 
     /**
-     * One attention sublayer over the session's KV cache: {@code qkv = X̃·W̃_qkv + b̃ + C}, split into
-     * [Q̃|K̃|Ṽ], K̃ and Ṽ appended at {@code layer}, causal softmax attention per head with
-     * {@code scale}, then {@code ·W̃_proj + b̃_proj}. Returns the masked projection output.
+     * One attention sublayer over the session's KV cache: {@code qkv = X̃·W̃_qkv + b̃ + C} (or the given
+     * {@code [Q̃|K̃|Ṽ]} rows when the call names no q/k/v weight), split into {@code heads} query and
+     * {@code kvHeads} key and value heads; queries and keys rotated by the call's rotary embedding, if any;
+     * K̃ and Ṽ appended at {@code layer}; causal softmax attention per query head with {@code scale} over its
+     * group's key/value head; then {@code ·W̃_proj + b̃_proj}. Returns the masked projection output.
      *
-     * @param t new slots per sequence in this call (prompt length at prefill, 1 at decode)
+     * @param call {@code t}: new slots per sequence in this call (prompt length at prefill, 1 at decode)
      */
     Matrix attention(SessionId session, AttentionCall call);
 

@@ -9,13 +9,14 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.privllm.model.DecoderModel;
-import org.privllm.model.tokenizer.Gpt2Tokenizer;
+import org.privllm.model.tokenizer.Tokenizer;
+import org.privllm.model.tokenizer.Tokenizers;
 import org.privllm.server.chat.ChatTemplate;
-import org.privllm.server.chat.Gpt2TextTokenizer;
-import org.privllm.server.chat.TextTokenizer;
+import org.privllm.server.engine.BatchStepper;
 import org.privllm.server.engine.LaneFactory;
 import org.privllm.server.engine.LaneStepper;
 import org.privllm.server.engine.Lanes;
+import org.privllm.server.engine.RaggedStepper;
 import org.privllm.server.engine.Scheduler;
 import org.privllm.server.http.OpenAiServer;
 import org.privllm.server.http.ServerMetrics;
@@ -38,8 +39,9 @@ import picocli.CommandLine.Option;
                 + "/v1/models, /health, /metrics), plaintext or at a --privacy level.")
 public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "HuggingFace GPT-2 directory (config.json, model.safetensors; vocab.json + merges.txt for text; "
-                    + "tokenizer_config.json's chat_template for /v1/chat/completions).")
+            description = "HuggingFace checkpoint directory, GPT-2 or the Llama family (config.json, model.safetensors or "
+                    + "shards; tokenizer.json or vocab.json + merges.txt for text; tokenizer_config.json's chat_template "
+                    + "for /v1/chat/completions).")
     Path model;
 
     @Option(names = "--served-model-name", paramLabel = "NAME", description = "The model id clients name (default: the directory's name).")
@@ -93,6 +95,11 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--max-batch", defaultValue = "4", paramLabel = "N", description = "Sequences decoded together (default ${DEFAULT-VALUE}).")
     int maxBatch;
+
+    @Option(names = "--max-step-tokens", defaultValue = "" + RaggedStepper.DEFAULT_MAX_STEP_TOKENS, paramLabel = "N",
+            description = "Plaintext, strong, two-party: new prompt tokens one batched step takes at most (whole prompts, "
+                    + "at least one per step; the rest join at the next step; default ${DEFAULT-VALUE}).")
+    int maxStepTokens;
 
     @Option(names = "--max-queue", defaultValue = "64", paramLabel = "N",
             description = "Requests waiting for a slot before new ones get 429 (default ${DEFAULT-VALUE}).")
@@ -251,19 +258,23 @@ public final class ServeCommand implements Callable<Integer> {
         }
         Lanes.Settings es = engineSettings();
         DecoderModel m = DecoderModel.load(model);
-        int[] eos = m.config().specialTokens().eosArray();
         String id = servedName != null ? servedName : model.toAbsolutePath().normalize().getFileName().toString();
         OpenAiServer.Settings hs = httpSettings(id);
-        TextTokenizer tok = Gpt2Tokenizer.present(model)
-                ? new Gpt2TextTokenizer(Gpt2Tokenizer.load(model), eos.length > 0 ? eos[0] : -1) : null;
-        int[] stopIds = tok != null ? tok.stopIds() : eos;
+        Tokenizer tok = Tokenizers.present(model) ? Tokenizers.load(model) : null;
+        int[] stopIds = Tokenizers.stopIds(m.config(), tok); // as privllm generate: the config's and the tokenizer's
         ChatTemplate template = ChatTemplate.load(model);
         LaneFactory lanes = Lanes.create(m, es);
-        LaneStepper stepper = new LaneStepper(lanes, maxBatch);
+        // the seed level's masks and cache are per session: one lane per request, never a shared call
+        BatchStepper stepper = es.level() == PrivacyLevel.SEED ? new LaneStepper(lanes, maxBatch)
+                : new RaggedStepper(lanes, maxBatch, maxStepTokens);
         ServerMetrics metrics = new ServerMetrics();
         Scheduler scheduler;
         try {
-            stepper.warmUp();
+            if (stepper instanceof LaneStepper l) {
+                l.warmUp();
+            } else {
+                ((RaggedStepper) stepper).warmUp();
+            }
             scheduler = new Scheduler(stepper, maxQueue, metrics);
         } catch (RuntimeException e) {
             stepper.close();
@@ -279,7 +290,8 @@ public final class ServeCommand implements Callable<Integer> {
         }
         String host = hs.host().contains(":") ? "[" + hs.host() + "]" : hs.host();
         out.println("privllm serve listening on " + (server.tls() ? "https" : "http") + "://" + host + ":" + server.port()
-                + " (model " + id + ", " + lanes.describe() + ", max batch " + maxBatch + ")");
+                + " (model " + id + ", " + lanes.describe() + ", max batch " + maxBatch
+                + (stepper instanceof RaggedStepper ? ", batched" : ", one session per request") + ")");
         out.flush();
         return server;
     }

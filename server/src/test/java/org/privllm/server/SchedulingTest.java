@@ -14,7 +14,6 @@ import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.privllm.model.Gpt2Model;
 import org.privllm.server.chat.ChatTemplate;
-import org.privllm.server.chat.Gpt2TextTokenizer;
 import org.privllm.server.engine.LaneStepper;
 import org.privllm.server.engine.Scheduler;
 import org.privllm.server.engine.TestLanes;
@@ -33,11 +32,11 @@ class SchedulingTest {
         Slow(long delayMs, int batch, int queue, Duration requestTimeout, Duration grace) {
             factory = new TestLanes.Factory(delayMs, Set.of(), 0, true);
             Gpt2Model m = Gpt2Model.load(Fixtures.model());
-            Gpt2TextTokenizer tok = new Gpt2TextTokenizer(Fixtures.tokenizer(), m.config().eosTokenId());
+            var tok = Fixtures.tokenizer();
             ServerMetrics metrics = new ServerMetrics();
             scheduler = new Scheduler(new LaneStepper(factory, batch), queue, metrics);
             server = OpenAiServer.start(scheduler, new OpenAiServer.Model(model, m.config().vocab(), m.config().positions(),
-                            tok.stopIds(), tok, ChatTemplate.load(Fixtures.model())), metrics,
+                            new int[] {m.config().eosTokenId()}, tok, ChatTemplate.load(Fixtures.model())), metrics,
                     OpenAiServer.Settings.defaults(model).withListen("127.0.0.1", 0)
                             .withLimits(1 << 20, Duration.ofSeconds(5), Duration.ofSeconds(10), requestTimeout)
                             .withShutdownGrace(grace), "slow test lanes", new PrintStream(java.io.OutputStream.nullOutputStream()));

@@ -82,6 +82,94 @@ public final class Attention {
         return out;
     }
 
+    /**
+     * Ragged grouped-query attention: sequence {@code s} has its own one-sequence cache {@code caches[s]} (its own
+     * length, no left padding) and the next {@code counts[s]} rows of {@code qkv} (sequences one after another),
+     * so a prefill of one sequence and single decode rows of others share one call. Appends each sequence's keys
+     * and values to its own cache at {@code layer}, then attends every (sequence, query head) over that
+     * sequence's slots only, in parallel. Each head runs exactly the arithmetic of
+     * {@link #attend(KvCache, int, Matrix, int, int, int, int, float)} on that sequence's cache alone, so every
+     * output row is bit for bit what the sequence gets alone.
+     *
+     * @param qkv {@code Σ counts × (heads + 2·kvHeads)·headDim}: [Q | K | V] of every new row (rotary encoding
+     *            already applied)
+     * @return {@code Σ counts × heads·headDim}
+     */
+    public static Matrix attendRagged(KvCache[] caches, int[] counts, int layer, Matrix qkv, int heads, int kvHeads,
+                                      int headDim, float scale) {
+        if (heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException(heads + " query heads cannot share " + kvHeads + " key/value heads");
+        }
+        if (caches.length != counts.length) {
+            throw new IllegalArgumentException(caches.length + " caches for " + counts.length + " row counts");
+        }
+        int kvWidth = kvHeads * headDim, qWidth = heads * headDim;
+        int n = caches.length;
+        int[] offsets = new int[n];
+        int[] past = new int[n];
+        int rows = 0;
+        long macs = 0;
+        for (int s = 0; s < n; s++) {
+            KvCache c = caches[s];
+            if (c.batch() != 1 || c.width() != kvWidth) {
+                throw new IllegalArgumentException("ragged attention needs one-sequence caches of width " + kvWidth
+                        + ", got batch " + c.batch() + " of width " + c.width());
+            }
+            if (counts[s] < 1) {
+                throw new IllegalArgumentException("sequence " + s + " has no new row");
+            }
+            offsets[s] = rows;
+            rows += counts[s];
+            macs += 2L * counts[s] * (c.length() + counts[s]) * headDim * heads;
+        }
+        if (qkv.cols != qWidth + 2 * kvWidth || qkv.rows != rows) {
+            throw new IllegalArgumentException("attention input " + qkv.shape() + " for " + rows + " ragged rows, " + heads
+                    + " query and " + kvHeads + " key/value heads of " + headDim);
+        }
+        long t0 = Profile.start();
+        for (int s = 0; s < n; s++) {
+            caches[s].append(layer, qkv, offsets[s], qWidth, qWidth + kvWidth, counts[s]);
+            past[s] = caches[s].length();
+        }
+        Matrix out = new Matrix(rows, qWidth);
+        int dh = headDim, group = heads / kvHeads, items = n * heads;
+        long perItem = Math.max(1, macs / Math.max(1, items));
+        int grain = (int) Math.max(1, Math.min(items, PARALLEL_MACS / perItem));
+        Parallel.forRange(items, grain, (from, to) -> {
+            Scratch scratch = null;
+            for (int item = from; item < to; item++) {
+                int s = item / heads, h = item % heads, t = counts[s];
+                if (scratch == null || !scratch.covers(t, past[s] + t, dh)) {
+                    scratch = new Scratch(t, past[s] + t, dh);
+                }
+                KvCache c = caches[s];
+                attendHead(qkv, offsets[s], t, h * dh, c.keys(layer), c.values(layer), c.slot(0, 0) + h / group * dh,
+                        kvWidth, c.leftPad(0), past[s], dh, scale, out, scratch);
+            }
+        });
+        Profile.stop(Profile.Kind.ATTENTION, t0);
+        return out;
+    }
+
+    /**
+     * {@link #attend(KvCache, int, Matrix, int, int, int, int, float)} after rotating the queries and keys of
+     * {@code qkv} in place by {@code rope} at {@code positions} (one per row; RoPE in {@code rotate_half} layout):
+     * what an executor runs on masked rows whose masks commute with the rotation.
+     *
+     * @param rope null for no rotation (positions elsewhere)
+     */
+    public static Matrix attend(KvCache cache, int layer, Matrix qkv, int t, int heads, int kvHeads, int headDim,
+                                float scale, Rope rope, int[] positions) {
+        if (rope != null) {
+            if (rope.headDim() != headDim) {
+                throw new IllegalArgumentException("rotary tables for heads of " + rope.headDim() + ", heads are " + headDim);
+            }
+            rope.rotate(qkv, 0, heads, positions);
+            rope.rotate(qkv, heads * headDim, kvHeads, positions);
+        }
+        return attend(cache, layer, qkv, t, heads, kvHeads, headDim, scale);
+    }
+
     /** Query rows per sequence from which a head's attention runs as two packed products. */
     private static final int ROWS_FOR_PRODUCTS = 4;
 
@@ -99,6 +187,16 @@ public final class Attention {
             values = new float[products ? (dh + nr - 1) / nr * nr * slots : 0];
             scores = new float[(products ? t : 1) * slots];
             tile = new float[products ? Kernels.MR * nr : 0];
+        }
+
+        /** Whether these buffers serve a head of {@code t} query rows over {@code slots} keys. */
+        boolean covers(int t, int slots, int dh) {
+            int nr = PackedWeight.NR;
+            if (t < ROWS_FOR_PRODUCTS) {
+                return scores.length >= slots;
+            }
+            return keys.length >= (slots + nr - 1) / nr * nr * dh && values.length >= (dh + nr - 1) / nr * nr * slots
+                    && scores.length >= t * slots && tile.length > 0;
         }
     }
 

@@ -79,6 +79,28 @@ public final class KvCache {
         }
     }
 
+    /**
+     * Appends {@code t} new slots to a one-sequence cache (a sequence of a ragged batch) at {@code layer}: keys
+     * from rows {@code [row, row + t)} of {@code src} at column {@code kCol}, values at {@code vCol}. The length
+     * advances with {@link #advance(int)} once every layer has been written.
+     */
+    public void append(int layer, Matrix src, int row, int kCol, int vCol, int t) {
+        if (batch != 1) {
+            throw new IllegalStateException("row-range appends are for one-sequence caches, this one holds " + batch);
+        }
+        if (length + t > capacity) {
+            throw new IllegalStateException("KV cache full: " + length + " + " + t + " > " + capacity);
+        }
+        if (row < 0 || row + t > src.rows || kCol + width > src.cols || vCol + width > src.cols) {
+            throw new IllegalArgumentException("append of rows [" + row + ", " + (row + t) + ") from " + src.shape());
+        }
+        for (int i = 0; i < t; i++) {
+            int r = row + i;
+            System.arraycopy(src.data, r * src.cols + kCol, keys[layer], slot(0, length + i), width);
+            System.arraycopy(src.data, r * src.cols + vCol, values[layer], slot(0, length + i), width);
+        }
+    }
+
     public void advance(int t) {
         if (length + t > capacity) {
             throw new IllegalStateException("KV cache full");

@@ -74,6 +74,87 @@ class AttentionTest {
         assertThat(cache.length()).isEqualTo(prompt + steps);
     }
 
+    static Stream<Arguments> raggedAttentionEqualsEachSequenceAlone() {
+        return Cases.of(40, 5_500, d -> new Object[] {d.intIn(1, 6), d.intIn(1, 4), d.intIn(1, 3), d.intIn(1, 9),
+                d.anyLong()});
+    }
+
+    /**
+     * Sequences with their own caches join a ragged call at random steps (their whole prompt as rows, from 1 to 9
+     * of them), decode one row per step, and leave at random: every output row, and every cache slot, is bit for
+     * bit what the same sequence gets from {@link Attention#attend} on its own cache.
+     */
+    @ParameterizedTest(name = "[{index}] sequences={0}, kvHeads={1}, group={2}, dh={3}, seed={4}")
+    @MethodSource
+    void raggedAttentionEqualsEachSequenceAlone(int sequences, int kvHeads, int group, int dh, long seed) {
+        Random rnd = new Random(seed);
+        int heads = kvHeads * group, layers = 2, cols = (heads + 2 * kvHeads) * dh, kvWidth = kvHeads * dh;
+        float scale = (float) (1 / Math.sqrt(dh));
+        int[] join = new int[sequences], prompt = new int[sequences], steps = new int[sequences];
+        KvCache[] ragged = new KvCache[sequences], alone = new KvCache[sequences];
+        for (int s = 0; s < sequences; s++) {
+            join[s] = rnd.nextInt(5);
+            prompt[s] = 1 + rnd.nextInt(9);
+            steps[s] = rnd.nextInt(6);
+            ragged[s] = new KvCache(layers, 1, prompt[s] + steps[s], kvWidth, new int[] {0});
+            alone[s] = new KvCache(layers, 1, prompt[s] + steps[s], kvWidth, new int[] {0});
+        }
+        for (int step = 0; step < 12; step++) {
+            List<Integer> active = new ArrayList<>();
+            for (int s = 0; s < sequences; s++) {
+                if (step >= join[s] && step <= join[s] + steps[s]) {
+                    active.add(s);
+                }
+            }
+            if (active.isEmpty()) {
+                continue;
+            }
+            KvCache[] caches = new KvCache[active.size()];
+            int[] counts = new int[active.size()];
+            int rows = 0;
+            for (int i = 0; i < active.size(); i++) {
+                int s = active.get(i);
+                caches[i] = ragged[s];
+                counts[i] = step == join[s] ? prompt[s] : 1;
+                rows += counts[i];
+            }
+            for (int l = 0; l < layers; l++) {
+                Matrix qkv = Naive.random(rnd, rows, cols);
+                Matrix out = Attention.attendRagged(caches, counts, l, qkv, heads, kvHeads, dh, scale);
+                for (int i = 0, off = 0; i < active.size(); off += counts[i], i++) {
+                    int s = active.get(i);
+                    Matrix own = Attention.attend(alone[s], l, qkv.rows(off, off + counts[i]), counts[i], heads, kvHeads,
+                            dh, scale);
+                    assertThat(out.rows(off, off + counts[i]).data).as("step %d layer %d sequence %d", step, l, s)
+                            .isEqualTo(own.data);
+                }
+            }
+            for (int i = 0; i < active.size(); i++) {
+                caches[i].advance(counts[i]);
+                alone[active.get(i)].advance(counts[i]);
+            }
+        }
+        for (int s = 0; s < sequences; s++) {
+            assertThat(ragged[s].length()).isEqualTo(alone[s].length()).isEqualTo(prompt[s] + steps[s]);
+            for (int l = 0; l < layers; l++) {
+                for (int j = 0; j < ragged[s].length(); j++) {
+                    assertThat(ragged[s].key(l, 0, j)).isEqualTo(alone[s].key(l, 0, j));
+                    assertThat(ragged[s].value(l, 0, j)).isEqualTo(alone[s].value(l, 0, j));
+                }
+            }
+        }
+    }
+
+    @Test
+    void raggedAttentionRefusesBatchedCachesAndMiscountedRows() {
+        KvCache batched = new KvCache(1, 2, 4, 8, new int[] {0, 0});
+        assertThatThrownBy(() -> Attention.attendRagged(new KvCache[] {batched}, new int[] {1}, 0, new Matrix(1, 24), 1, 1,
+                8, 1f)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("one-sequence");
+        KvCache one = new KvCache(1, 1, 4, 8, new int[] {0});
+        assertThatThrownBy(() -> Attention.attendRagged(new KvCache[] {one}, new int[] {2}, 0, new Matrix(3, 24), 1, 1,
+                8, 1f)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("3 ragged rows".replace("3", "2"));
+    }
+
     static Stream<Arguments> prefillThenDecodeMatchesNaiveAttention() {
         return Cases.of(25, 5_000, d -> new Object[] {d.intIn(1, 3), d.intIn(1, 6), d.intIn(0, 4), d.intIn(1, 3),
                 d.intIn(1, 11), d.anyLong()});

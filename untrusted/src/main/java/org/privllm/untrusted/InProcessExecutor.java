@@ -18,6 +18,7 @@ import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
 import org.privllm.tensor.PackedWeight;
+import org.privllm.tensor.Rope;
 import org.privllm.untrusted.Transcript.Kind;
 import org.privllm.untrusted.Transcript.Tensor;
 
@@ -58,6 +59,17 @@ public final class InProcessExecutor implements Executor {
         final Map<Long, Linear> weights = new ConcurrentHashMap<>();
         long nextWeight = 1;
         KvCache cache;
+        /** The rotary tables of the last frequencies asked for (a session's model has one table). */
+        Rope rope;
+        double[] ropeFrequencies;
+
+        Rope rope(int headDim, double[] frequencies) {
+            if (rope == null || rope.headDim() != headDim || !java.util.Arrays.equals(ropeFrequencies, frequencies)) {
+                rope = new Rope(headDim, frequencies);
+                ropeFrequencies = frequencies.clone();
+            }
+            return rope;
+        }
     }
 
     @Override
@@ -182,8 +194,19 @@ public final class InProcessExecutor implements Executor {
                 List<Tensor> ts = new ArrayList<>();
                 Transcript.add(ts, "x", call.x());
                 Transcript.add(ts, "compensation", call.compensation());
-                record(Kind.ATTENTION, session, call.layer(), call.qkv().value(), ts,
-                        List.of(call.proj().value(), call.t(), call.heads(), call.scale()));
+                AttentionCall.Rotation rot = call.rotation();
+                if (rot != null) {
+                    ts.add(new Tensor("rope_inverse_frequencies", null,
+                            new DoubleMatrix(1, call.headDim() / 2, rot.inverseFrequencies())));
+                }
+                List<Number> args = new ArrayList<>(List.of(call.proj().value(), call.t(), call.heads(), call.scale(),
+                        call.kvHeads(), call.headDim()));
+                if (rot != null) {
+                    for (int p : rot.positions()) {
+                        args.add(p);
+                    }
+                }
+                record(Kind.ATTENTION, session, call.layer(), call.qkv() == null ? -1 : call.qkv().value(), ts, args);
             }
             KvCache cache = s.cache;
             if (cache == null) {
@@ -192,16 +215,19 @@ public final class InProcessExecutor implements Executor {
             if (call.layer() < 0 || call.layer() >= cache.layers()) {
                 throw new IllegalArgumentException("attention layer " + call.layer() + " outside 0.." + (cache.layers() - 1));
             }
-            Linear qkvW = weight(s, call.qkv()), projW = weight(s, call.proj());
-            if (qkvW.out() != 3 * cache.width() || projW.in() != cache.width()) {
-                throw new IllegalArgumentException("attention weights " + qkvW.in() + "x" + qkvW.out() + " and "
-                        + projW.in() + "x" + projW.out() + " do not fit cache width " + cache.width());
+            Linear qkvW = call.qkv() == null ? null : weight(s, call.qkv()), projW = weight(s, call.proj());
+            if ((qkvW != null && qkvW.out() != call.qkvWidth()) || projW.in() != call.qWidth()
+                    || cache.width() != call.kvWidth()) {
+                throw new IllegalArgumentException("attention weights " + (qkvW == null ? "" : qkvW.in() + "x" + qkvW.out()
+                        + " and ") + projW.in() + "x" + projW.out() + " do not fit " + call.heads() + " query and "
+                        + call.kvHeads() + " key/value heads of " + call.headDim() + " over a cache " + cache.width()
+                        + " wide");
             }
-            if (call.heads() <= 0 || call.t() <= 0) {
-                throw new IllegalArgumentException("attention needs t > 0 and heads > 0, got " + call.t() + ", " + call.heads());
-            }
-            Matrix qkv = apply(qkvW, call.x(), call.compensation(), "attention");
-            Matrix attended = Attention.attend(cache, call.layer(), qkv, call.t(), call.heads(), call.scale());
+            Matrix qkv = qkvW == null ? call.x().copy() : apply(qkvW, call.x(), call.compensation(), "attention");
+            AttentionCall.Rotation rot = call.rotation();
+            Matrix attended = Attention.attend(cache, call.layer(), qkv, call.t(), call.heads(), call.kvHeads(),
+                    call.headDim(), call.scale(), rot == null ? null : s.rope(call.headDim(), rot.inverseFrequencies()),
+                    rot == null ? null : rot.positions());
             return apply(projW, attended, null, "attention projection");
         }
     }

@@ -130,7 +130,7 @@ class InProcessExecutorTest {
             assertThat(lin.weight()).isEqualTo(qkv.value());
             assertThat(t.entries().get(1).tensor("bias").shape()).isEqualTo("1x12");
             assertThat(t.entries().get(5).layer()).isZero();
-            assertThat(t.entries().get(5).args()).containsExactly(p.value(), 2, 2, 0.5f);
+            assertThat(t.entries().get(5).args()).containsExactly(p.value(), 2, 2, 0.5f, 2, 2); // proj, t, heads, scale, kv heads, head width
         }
     }
 

@@ -142,7 +142,7 @@ public final class Attacks {
     static Matcher exact(Matrix obs, PublicModel.CandidateSet cand) {
         int d = obs.cols;
         return new Matcher((i, decoded, out) -> {
-            double[] n = cand.blockNormsSq(i, d);
+            float[] n = cand.blockNormsSq(i, d);
             double seen = Math.sqrt(sq(obs.data, i * d, d));
             for (int v = 0; v < out.length; v++) {
                 double e = Math.sqrt(n[v]) - seen;
@@ -164,7 +164,7 @@ public final class Attacks {
     static Matcher gram(Matrix obs, PublicModel.CandidateSet cand, int b) {
         int d = obs.cols, blocks = (d + b - 1) / b;
         return new Matcher((i, decoded, out) -> {
-            double[] n = cand.blockNormsSq(i, b);
+            float[] n = cand.blockNormsSq(i, b);
             double[] seen = new double[blocks];
             for (int k = 0; k < blocks; k++) {
                 seen[k] = sq(obs.data, i * d + k * b, Math.min(b, d - k * b));
@@ -369,8 +369,9 @@ public final class Attacks {
     }
 
     /** A recovered permutation-with-scaling input mask: {@code x̂[:, i] = x̃[:, source[i]]·scale[i]}. */
-    record RecoveredPermutation(int[] source, double[] scale) {
-        Matrix unmask(Matrix xTilde) {
+    record RecoveredPermutation(int[] source, double[] scale) implements MaskRecovery.Unmasking {
+        @Override
+        public Matrix unmask(Matrix xTilde) {
             int d = source.length;
             Matrix x = new Matrix(xTilde.rows, d);
             for (int i = 0; i < d; i++) {
@@ -384,26 +385,34 @@ public final class Attacks {
 
     /** The weight-only part of {@link #unmaskPermutation} (once per session: the weights do not change). */
     static RecoveredPermutation recoverPermutation(Matrix weightTilde, Matrix weightPublic) {
-        int d = weightPublic.rows;
-        float[][] pub = new float[d][], seen = new float[d][];
-        double[] pubMean = new double[d], seenMean = new double[d];
-        for (int i = 0; i < d; i++) {
-            pubMean[i] = meanLog(weightPublic.row(i));
-            seenMean[i] = meanLog(weightTilde.row(i));
-            // not centred: a row's overall magnitude is what tells rows apart (the mask shifts it by only |log s_i|)
-            pub[i] = shifted(sortedLog(weightPublic.row(i)), pubMean[i]);
-            seen[i] = shifted(sortedLog(weightTilde.row(i)), seenMean[i]);
+        return MaskRecovery.permutation(rowProfiles(weightTilde), rowProfiles(weightPublic));
+    }
+
+    /**
+     * Each row's sorted log-magnitudes, not centred: a row's overall magnitude is what tells rows apart (the
+     * mask shifts it by only {@code |log s_i|}); with the row means the scales come from.
+     */
+    private static MaskRecovery.Profiles rowProfiles(Matrix w) {
+        float[][] sorted = new float[w.rows][];
+        double[] mean = new double[w.rows];
+        for (int i = 0; i < w.rows; i++) {
+            mean[i] = meanLog(w.row(i));
+            sorted[i] = shifted(sortedLog(w.row(i)), mean[i]);
         }
+        return new MaskRecovery.Profiles(sorted, mean);
+    }
+
+    /**
+     * Greedy assignment of observed rows to public rows by squared profile distance, cheapest pair first:
+     * {@code source[i]} is the observed row matched to public row i.
+     */
+    static int[] assign(float[][] seen, float[][] pub) {
+        int d = pub.length;
         double[] cost = new double[d * d];
         Integer[] order = new Integer[d * d];
         for (int r = 0; r < d; r++) {
             for (int i = 0; i < d; i++) {
-                double s = 0;
-                for (int k = 0; k < pub[i].length; k++) {
-                    double e = seen[r][k] - pub[i][k];
-                    s += e * e;
-                }
-                cost[r * d + i] = s;
+                cost[r * d + i] = distance(pub[i], 0, seen[r]);
                 order[r * d + i] = r * d + i;
             }
         }
@@ -418,11 +427,7 @@ public final class Attacks {
                 used[r] = true;
             }
         }
-        double[] scale = new double[d];
-        for (int i = 0; i < d; i++) {
-            scale[i] = Math.exp(seenMean[source[i]] - pubMean[i]);
-        }
-        return new RecoveredPermutation(source, scale);
+        return source;
     }
 
     // ---------------------------------------------------------------- output tokens

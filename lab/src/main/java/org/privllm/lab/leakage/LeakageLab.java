@@ -51,10 +51,20 @@ public final class LeakageLab {
         return collector;
     }
 
-    /** Scores of the attacks on one session (ground truth used only here, to score). */
+    /**
+     * Scores of the attacks on one session (ground truth used only here, to score): attacks 1–5 as first built,
+     * then 6 (the pad fit's residual, NaN without pads), 7 (the strongest mask recovery on the pad-free input:
+     * its error up to a global factor and the tokens matched after it) and 8 (the head readout).
+     */
     public record SessionResult(int tokens, int layer0Correct, boolean layer1Correct, double maskRelError,
                                 int unmaskedCorrect, int attentionCorrect, int outputCorrect, int outputTokens,
-                                boolean lengthRevealed, LinkFeatures link) {}
+                                boolean lengthRevealed, LinkFeatures link, double padResidual, double recoveredMaskRelError,
+                                int recoveredCorrect, int readoutCorrect) {
+        /** A repeat run only used for linkability. */
+        static SessionResult linkOnly(LinkFeatures link) {
+            return new SessionResult(0, 0, false, 0, 0, 0, 0, 0, false, link, Double.NaN, 0, 0, 0);
+        }
+    }
 
     /** Mask-invariant statistics of a session for the linkability test. */
     public record LinkFeatures(int length, double[] scores, double[] singularValues) {}
@@ -90,53 +100,114 @@ public final class LeakageLab {
         }
 
         // 2. mask recovery from the obfuscated c_attn weight against the public one, then unmasking
-        Matrix truthRows = new Matrix(n, config.embd());
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(pub.layer0().row(i, truth[i]), 0, truthRows.data, i * config.embd(), config.embd());
-        }
-        Matrix unmasked;
-        int[] l0Unmasked;
-        if (family instanceof MaskFamily.Permutation) {
-            Attacks.RecoveredPermutation perm = derived(perSession, qkvWeight, "perm",
-                    () -> Attacks.recoverPermutation(qkvWeight, pub.weights().layers().get(0).cAttn()));
-            unmasked = perm.unmask(x0);
-            l0Unmasked = Attacks.decode(n, vocab, Attacks.direction(unmasked, pub.layer0()));
-        } else {
-            DMatrixRMaj basis = derived(perSession, qkvWeight, "eig", () -> Attacks.maskedEigenbasis(qkvWeight));
-            Matrix projected = org.privllm.tensor.Kernels.matmul(x0, Attacks.toFloat(basis));
-            l0Unmasked = Attacks.decode(n, vocab, Attacks.absolute(projected, pub.layer0(), pub.qkvEigenbasis(0), "qkv0"));
-            Matrix ref = new Matrix(n, config.embd());
-            for (int i = 0; i < n; i++) {
-                System.arraycopy(pub.layer0().row(i, l0Unmasked[i]), 0, ref.data, i * config.embd(), config.embd());
-            }
-            unmasked = Attacks.unmaskSpectral(projected, ref, pub.qkvEigenbasis(0));
-        }
-        double maskErr = relativeError(unmasked, truthRows, family instanceof MaskFamily.Permutation);
+        Matrix truthRows = pub.layer0().sequence(truth);
+        Unmasked weak = weightAttack(family, x0, qkvWeight, perSession);
+        double maskErr = relativeError(weak.rows(), truthRows, family instanceof MaskFamily.Permutation);
 
         // 3. token identity from the (plaintext by design) layer-0 attention scores
         double[][][] scores = Attacks.layer0Scores(view, config.heads());
         int[] attn = Attacks.decode(n, vocab, Attacks.scores(scores, pub, config.heads()));
 
-        // 5. generated tokens from the masked logits the executor computes
-        int outCorrect = 0;
+        // 6. pads removed from the compensation (pad mode): the layer-0 input as mask mode would send it
+        Matrix comp0 = view.prefillCompensation().get(0);
+        PadRemoval.Result unpadded = comp0 == null ? null
+                : derived(perSession, qkvWeight, "pad", () -> PadRemoval.of(view.qkv().get(0))).remove(x0, comp0);
+        Matrix x0Clear = unpadded == null ? x0 : unpadded.masked();
+
+        // 7. the strongest mask recovery on the pad-free input (mask mode's spectral attack needs no second run)
+        Unmasked strong = x0Clear == x0 && recovery(family).equals("spectral") ? weak
+                : strongestUnmask(family, x0Clear, qkvWeight, perSession);
+
+        // 5. generated tokens from the masked logits the executor computes; 8. read through the recovered head mask
+        int outCorrect = 0, readoutCorrect = 0;
         if (!view.headCalls().isEmpty()) {
             Matrix headWeight = view.head().weight();
             boolean masked = lc.strategy() == LeakageConfig.Strategy.MASKED;
             DMatrixRMaj headBasis = masked ? derived(perSession, headWeight, "eig", () -> Attacks.headMaskedBasis(view)) : null;
             double[] colNormSq = masked ? derived(perSession, headWeight, "norms", () -> Attacks.columnNormsSq(headWeight)) : null;
+            HeadReadout readout = masked ? derived(perSession, headWeight, "readout", () -> HeadReadout.recover(headWeight, family, pub)) : null;
             for (int r = 0; r < view.rounds() && r < s.generated().length; r++) {
                 ExecutorView.Call call = view.headCalls().get(r);
                 // reference strategies: the head is not permuted, the column index is the token
                 int guess = masked
                         ? Attacks.outputToken(view, call, headBasis, colNormSq, pub, OUTPUT_TOP_K)
                         : Attacks.argmax(view.head().apply(call.x(), call.compensation()).data);
-                if (guess == s.generated()[r]) {
-                    outCorrect++;
-                }
+                int read = masked ? readout.token(headInput(view, call, perSession)) : guess;
+                outCorrect += guess == s.generated()[r] ? 1 : 0;
+                readoutCorrect += read == s.generated()[r] ? 1 : 0;
             }
         }
-        return new SessionResult(n, matches(l0, truth), l1, maskErr, matches(l0Unmasked, truth), matches(attn, truth),
-                outCorrect, s.generated().length, view.rounds() == s.generated().length, link(view, scores));
+        return new SessionResult(n, matches(l0, truth), l1, maskErr, matches(weak.tokens(), truth), matches(attn, truth),
+                outCorrect, s.generated().length, view.rounds() == s.generated().length, link(view, scores),
+                unpadded == null ? Double.NaN : unpadded.residual(), relativeError(strong.rows(), truthRows, true),
+                matches(strong.tokens(), truth), readoutCorrect);
+    }
+
+    /** Unmasked layer-0 rows and the tokens matched from them. */
+    private record Unmasked(Matrix rows, int[] tokens) {}
+
+    /**
+     * Attack 2 as first built: perm masks by uncentred sorted row profiles; every other family by the spectral
+     * estimate {@code N̂ = Ũ·S·Uᵀ} (exact for (block-)orthogonal masks), its signs from the matched candidates.
+     */
+    private Unmasked weightAttack(MaskFamily family, Matrix x, Matrix qkvWeight, Map<Object, Map<String, Object>> perSession) {
+        int n = x.rows, vocab = config.vocab();
+        if (family instanceof MaskFamily.Permutation) {
+            Attacks.RecoveredPermutation perm = derived(perSession, qkvWeight, "perm",
+                    () -> Attacks.recoverPermutation(qkvWeight, pub.weights().layers().get(0).cAttn()));
+            Matrix rows = perm.unmask(x);
+            return new Unmasked(rows, Attacks.decode(n, vocab, Attacks.direction(rows, pub.layer0())));
+        }
+        DMatrixRMaj basis = derived(perSession, qkvWeight, "eig", () -> Attacks.maskedEigenbasis(qkvWeight));
+        Matrix projected = org.privllm.tensor.Kernels.matmul(x, Attacks.toFloat(basis));
+        int[] tokens = Attacks.decode(n, vocab, Attacks.absolute(projected, pub.layer0(), pub.qkvEigenbasis(0), "qkv0"));
+        return new Unmasked(Attacks.unmaskSpectral(projected, pub.layer0().sequence(tokens), pub.qkvEigenbasis(0)), tokens);
+    }
+
+    /**
+     * The recovery attack 7 uses for a family (the scheme is public): double-centring for permutation masks,
+     * c_attn's structure where its dense system is small enough, else the spectral estimate of attack 2
+     * (which only orthogonal families satisfy); reference strategies have nothing to unmask.
+     */
+    String recovery(MaskFamily family) {
+        if (family instanceof MaskFamily.Permutation) {
+            return "double-centring";
+        }
+        return family != null && MaskRecovery.structureFeasible(config.embd(), config.heads()) ? "structure" : "spectral";
+    }
+
+    /** Attack 7: the layer-0 input mask recovered by {@link #recovery}, then tokens by direction matching. */
+    private Unmasked strongestUnmask(MaskFamily family, Matrix x, Matrix qkvWeight, Map<Object, Map<String, Object>> perSession) {
+        Matrix rows = switch (recovery(family)) {
+            case "double-centring" -> derived(perSession, qkvWeight, "dc", () -> MaskRecovery.permutation(
+                    MaskRecovery.profiles(qkvWeight), pub.attnProfiles(0))).unmask(x);
+            case "structure" -> structureUnmask(x, qkvWeight, perSession);
+            default -> null;
+        };
+        return rows == null ? weightAttack(family, x, qkvWeight, perSession)
+                : new Unmasked(rows, Attacks.decode(x.rows, config.vocab(), Attacks.direction(rows, pub.layer0())));
+    }
+
+    /** {@code x̃·M} with the structure solve's {@code M ∝ N⁻¹}, its sign chosen so that the rows are LayerNorm outputs. */
+    private Matrix structureUnmask(Matrix x, Matrix qkvWeight, Map<Object, Map<String, Object>> perSession) {
+        Gpt2Weights.Layer l0 = pub.weights().layers().get(0);
+        Matrix m = derived(perSession, qkvWeight, "structure", () -> MaskRecovery.structure(qkvWeight, l0.cAttn(), config.heads()));
+        Matrix rows = new MaskRecovery.DenseUnmasking(m).unmask(x);
+        if (MaskRecovery.layerNormSign(rows, l0.ln1Gamma(), l0.ln1Beta()) < 0) {
+            for (int i = 0; i < rows.data.length; i++) {
+                rows.data[i] = -rows.data[i];
+            }
+        }
+        return rows;
+    }
+
+    /** A head call's masked input as mask mode would send it (attack 6 removes the pad where there is one). */
+    private static Matrix headInput(ExecutorView view, ExecutorView.Call call, Map<Object, Map<String, Object>> perSession) {
+        if (call.compensation() == null) {
+            return call.x();
+        }
+        return derived(perSession, view.head().weight(), "pad", () -> PadRemoval.of(view.head()))
+                .remove(call.x(), call.compensation()).masked();
     }
 
     /** The linkability statistics of a view (all an unattacked repeat needs). */
@@ -176,11 +247,11 @@ public final class LeakageLab {
         perSession.clear();
         List<ViewCollector.Sample> repeatSamples = collector.runSession(lc, prompts.subList(0, repeats), seeds.nextLong(), step);
         for (int p = 0; p < repeats; p++) {
-            results.add(new SessionResult(0, 0, false, 0, 0, 0, 0, 0, false, link(repeatSamples.get(p).view(), null)));
+            results.add(SessionResult.linkOnly(link(repeatSamples.get(p).view(), null)));
             promptOf.add(p);
         }
         repeatSamples = null;
-        return aggregate(lc.name(), results, promptOf, prompts.size(), 2, t0);
+        return aggregate(lc.name(), recoveryName(lc), results, promptOf, prompts.size(), 2, t0);
     }
 
     /**
@@ -207,15 +278,16 @@ public final class LeakageLab {
             }
             promptOf.add(first);
         }
-        return aggregate(lc.name() + " (transcript)", results, promptOf, samples.size(), sessions, t0);
+        return aggregate(lc.name() + " (transcript)", recoveryName(lc), results, promptOf, samples.size(), sessions, t0);
     }
 
     /** One table row from the attack results; the first {@code primaryCount} count for the recovery rates. */
-    private Map<String, Object> aggregate(String name, List<SessionResult> results, List<Integer> promptOf, int primaryCount,
-                                          int trustedSessions, long t0) {
+    private Map<String, Object> aggregate(String name, String recoveryName, List<SessionResult> results, List<Integer> promptOf,
+                                          int primaryCount, int trustedSessions, long t0) {
         List<SessionResult> primary = results.subList(0, primaryCount);
         int tokens = 0, l0 = 0, l0Exact = 0, un = 0, unExact = 0, attn = 0, attnExact = 0, l1 = 0, out = 0, outTotal = 0, len = 0;
-        double[] errs = new double[primary.size()];
+        int rec = 0, recExact = 0, readout = 0;
+        double[] errs = new double[primary.size()], recErrs = new double[primary.size()], padResiduals = new double[primary.size()];
         for (int i = 0; i < primary.size(); i++) {
             SessionResult r = primary.get(i);
             tokens += r.tokens();
@@ -230,8 +302,12 @@ public final class LeakageLab {
             outTotal += r.outputTokens();
             len += r.lengthRevealed() ? 1 : 0;
             errs[i] = r.maskRelError();
+            rec += r.recoveredCorrect();
+            recExact += r.recoveredCorrect() == r.tokens() ? 1 : 0;
+            readout += r.readoutCorrect();
+            recErrs[i] = r.recoveredMaskRelError();
+            padResiduals[i] = r.padResidual();
         }
-        Arrays.sort(errs);
         int sessions = primary.size();
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("config", name);
@@ -241,7 +317,7 @@ public final class LeakageLab {
         row.put("l0_token_rate", rate(l0, tokens));
         row.put("l0_prompt_rate", rate(l0Exact, sessions));
         row.put("l1_first_token_rate", config.layers() > 1 ? rate(l1, sessions) : null);
-        row.put("mask_rel_err_median", round(errs[errs.length / 2]));
+        row.put("mask_rel_err_median", round(median(errs)));
         row.put("unmasked_token_rate", rate(un, tokens));
         row.put("unmasked_prompt_rate", rate(unExact, sessions));
         row.put("attn_token_rate", rate(attn, tokens));
@@ -251,7 +327,16 @@ public final class LeakageLab {
         row.put("link_auc_length_only", round(auc(results, promptOf, Linkability.LENGTH)));
         row.put("output_token_rate", rate(out, outTotal));
         row.put("output_length_revealed", rate(len, sessions));
-        row.put("chance_token_rate", round(1.0 / config.vocab()));
+        row.put("pad_residual_median", significant(median(padResiduals)));
+        row.put("mask_recovery", recoveryName);
+        row.put("recovered_mask_rel_err_median", significant(median(recErrs)));
+        row.put("recovered_token_rate", rate(rec, tokens));
+        row.put("recovered_prompt_rate", rate(recExact, sessions));
+        row.put("readout_token_rate", rate(readout, outTotal));
+        row.put("best_token_rate", max(row, "l0_token_rate", "unmasked_token_rate", "attn_token_rate", "recovered_token_rate"));
+        row.put("best_prompt_rate", max(row, "l0_prompt_rate", "unmasked_prompt_rate", "attn_prompt_rate", "recovered_prompt_rate"));
+        row.put("best_output_token_rate", max(row, "output_token_rate", "readout_token_rate"));
+        row.put("chance_token_rate", significant(1.0 / config.vocab()));
         row.put("seconds", round((System.nanoTime() - t0) / 1e9));
         return row;
     }
@@ -265,6 +350,9 @@ public final class LeakageLab {
         try (Progress progress = showProgress ? new Progress("leakage", configs.size() * (2 * prompts.size() + repeats)) : null) {
             for (LeakageConfig lc : configs) {
                 rows.add(row(lc, prompts, seeds.nextLong(), progress));
+                if (out != null && rows.size() < configs.size()) {
+                    write(rows, out, info); // the rows so far survive a later row's failure (hours at 124M)
+                }
             }
         }
         return write(rows, out, info);
@@ -278,7 +366,8 @@ public final class LeakageLab {
             table.add(row);
             for (String[] attack : new String[][] {{"l0_token_rate", "1 vocab match L0"},
                     {"unmasked_token_rate", "2 unmask from weights"}, {"attn_token_rate", "3 attention scores"},
-                    {"link_auc_scores", "4 linkability AUC"}, {"output_token_rate", "5 output tokens"}}) {
+                    {"link_auc_scores", "4 linkability AUC"}, {"output_token_rate", "5 output tokens"},
+                    {"recovered_token_rate", "7 pads removed + mask recovered"}, {"readout_token_rate", "8 head readout"}}) {
                 if (row.get(attack[0]) instanceof Number v) {
                     bars.add(new Charts.Bar(attack[1], (String) row.get("config"), v.doubleValue()));
                 }
@@ -387,8 +476,35 @@ public final class LeakageLab {
         return Math.sqrt(err / Math.max(tt, 1e-300));
     }
 
+    /** Attack 7's method for a row (none for the reference strategies: their view is plaintext). */
+    private String recoveryName(LeakageConfig lc) {
+        return lc.strategy() == LeakageConfig.Strategy.MASKED ? recovery(lc.family()) : "none";
+    }
+
+    /** The median, NaN-free values only (NaN if there are none). */
+    static double median(double[] values) {
+        double[] v = Arrays.stream(values).filter(x -> !Double.isNaN(x)).sorted().toArray();
+        return v.length == 0 ? Double.NaN : v[v.length / 2];
+    }
+
+    /** The largest of the row's named rates (the strongest attack's), null if none is defined. */
+    private static Double max(Map<String, Object> row, String... keys) {
+        Double best = null;
+        for (String k : keys) {
+            if (row.get(k) instanceof Double v && (best == null || v > best)) {
+                best = v;
+            }
+        }
+        return best;
+    }
+
     private static Double rate(int k, int n) {
         return n == 0 ? null : round((double) k / n);
+    }
+
+    /** Two significant digits (for errors far below the four decimals of {@link #round}); null for NaN. */
+    private static Double significant(double x) {
+        return Double.isFinite(x) ? Double.parseDouble(String.format(java.util.Locale.ROOT, "%.2g", x)) : null;
     }
 
     /** Four decimals; null for undefined values (JSON has no NaN). */

@@ -27,7 +27,9 @@ public final class PublicModel {
     public PublicModel(Gpt2Config config, Gpt2Weights weights) {
         this.config = config;
         this.weights = weights;
-        this.forward = new Gpt2Forward(config, weights, new PlainOps(config, weights));
+        // no ops: the attacker's tables need embeddings and layer 0 only (plain ops over every layer would hold a
+        // packed copy of the whole model, 0.5 GB at 124M, next to the lab's own sessions)
+        this.forward = new Gpt2Forward(config, weights, null);
     }
 
     public Gpt2Config config() {
@@ -75,12 +77,12 @@ public final class PublicModel {
         if (config.layers() < 2) {
             return null;
         }
-        return cached("l1@0", () -> {
+        return recomputable("l1@0", () -> {
             // every token alone at position 0: batches of one-token sequences, in chunks so that the
             // batch's KV cache and MLP activations stay small (all 50257 at once need ~5 GB at 124M)
             int v = config.vocab(), d = config.embd();
             Matrix table = new Matrix(v, d);
-            TransformerOps ops = forward.ops(); // plain ops over the public weights (packed once)
+            TransformerOps ops = new PlainOps(config, firstLayer()); // packed once per table, dropped after
             for (int from = 0; from < v; from += L1_CHUNK) {
                 int n = Math.min(L1_CHUNK, v - from);
                 int[] ids = new int[n];
@@ -92,6 +94,12 @@ public final class PublicModel {
             }
             return table;
         });
+    }
+
+    /** The public weights cut to layer 0 (what layer 1's input depends on). */
+    private Gpt2Weights firstLayer() {
+        return new Gpt2Weights(weights.wte(), weights.wpe(), weights.layers().subList(0, 1), weights.lnFGamma(),
+                weights.lnFBeta(), weights.lmHead());
     }
 
     /** Tokens per batch when tabulating layer 1's input for the whole vocabulary. */
@@ -138,10 +146,10 @@ public final class PublicModel {
 
     /**
      * Per head the diagonal score {@code q_v·k_v} of every token at {@code pos} ({@code V×H}, row-major;
-     * cached: small), computed in chunks so that no {@code V×3d} table is ever held.
+     * held softly), computed in chunks so that no {@code V×3d} table is ever held.
      */
     public double[] layer0ScoreDiagonal(int pos) {
-        return cached("qkdiag@" + pos, () -> {
+        return recomputable("qkdiag@" + pos, () -> {
             int v = config.vocab(), d = config.embd(), heads = config.heads(), dh = d / heads;
             double[] out = new double[v * heads];
             Matrix all = layer0Inputs(pos);
@@ -162,10 +170,15 @@ public final class PublicModel {
     public static final int SAMPLE = 64;
 
     static int[] sampledCoordinates(int d) {
-        int s = Math.min(SAMPLE, d);
+        return evenlySpaced(d, SAMPLE);
+    }
+
+    /** {@code min(n, k)} evenly spaced indices of {@code [0, n)}, first and last included: all of them when {@code n ≤ k}. */
+    static int[] evenlySpaced(int n, int k) {
+        int s = Math.min(k, n);
         int[] idx = new int[s];
-        for (int k = 0; k < s; k++) {
-            idx[k] = s == d ? k : (int) Math.round((double) k * (d - 1) / (s - 1));
+        for (int i = 0; i < s; i++) {
+            idx[i] = s == n || s == 1 ? i : (int) Math.round((double) i * (n - 1) / (s - 1));
         }
         return idx;
     }
@@ -203,15 +216,24 @@ public final class PublicModel {
             return rows(pos, new int[] {token}).data;
         }
 
-        /** Squared norms of every candidate per block of {@code b} columns ({@code V×⌈width/b⌉}, row-major). */
-        public double[] blockNormsSq(int pos, int b) {
-            return cached(key + ":bn" + b + "@" + pos, () -> {
+        /** The candidate row of {@code tokens[i]} at position i, for every i ({@code n×width}). */
+        public Matrix sequence(int[] tokens) {
+            Matrix out = new Matrix(tokens.length, width);
+            for (int i = 0; i < tokens.length; i++) {
+                System.arraycopy(row(i, tokens[i]), 0, out.data, i * width, width);
+            }
+            return out;
+        }
+
+        /** Squared norms of every candidate per block of {@code b} columns ({@code V×⌈width/b⌉}, row-major; float: a bound). */
+        public float[] blockNormsSq(int pos, int b) {
+            return recomputable(key + ":bn" + b + "@" + pos, () -> {
                 Matrix t = table.apply(pos);
                 int blocks = (width + b - 1) / b;
-                double[] out = new double[t.rows * blocks];
+                float[] out = new float[t.rows * blocks];
                 for (int v = 0; v < t.rows; v++) {
                     for (int k = 0; k < blocks; k++) {
-                        out[v * blocks + k] = Attacks.sq(t.data, v * width + k * b, Math.min(b, width - k * b));
+                        out[v * blocks + k] = (float) Attacks.sq(t.data, v * width + k * b, Math.min(b, width - k * b));
                     }
                 }
                 return out;
@@ -220,17 +242,17 @@ public final class PublicModel {
 
         /** The sorted, mean-removed log-magnitudes of every candidate at the sampled sorted ranks ({@code V×S}). */
         public Matrix sortedLogSample(int pos) {
-            return cached(key + ":sortedlog@" + pos, () -> sample(Attacks.sortedLogRows(table.apply(pos))));
+            return recomputable(key + ":sortedlog@" + pos, () -> sample(Attacks.sortedLogRows(table.apply(pos))));
         }
 
         /** Unit candidate rows at the sampled coordinates ({@code V×S}). */
         public Matrix unitSample(int pos) {
-            return cached(key + ":unit@" + pos, () -> sample(Attacks.unitRows(table.apply(pos))));
+            return recomputable(key + ":unit@" + pos, () -> sample(Attacks.unitRows(table.apply(pos))));
         }
 
         /** {@code |c·U|} in the first S columns of the basis {@code u} ({@code V×S}). */
         public Matrix absSample(int pos, DMatrixRMaj u, String basisKey) {
-            return cached(key + ":abs:" + basisKey + "@" + pos, () -> {
+            return recomputable(key + ":abs:" + basisKey + "@" + pos, () -> {
                 int s = Math.min(SAMPLE, u.numCols);
                 Matrix head = new Matrix(u.numRows, s);
                 for (int r = 0; r < u.numRows; r++) {
@@ -266,7 +288,7 @@ public final class PublicModel {
 
     /** {@code |ŵ_v·U|}: unit token embeddings in the head eigenbasis, sign-free ({@code V×d}). */
     public Matrix headSignatures() {
-        return cached("headsig", () -> {
+        return recomputable("headsig", () -> {
             Matrix wte = weights.wte();
             Matrix unit = new Matrix(wte.rows, wte.cols);
             for (int v = 0; v < wte.rows; v++) {
@@ -302,6 +324,40 @@ public final class PublicModel {
             }
             return n;
         });
+    }
+
+    /** Double-centred sorted row profiles of layer {@code layer}'s public c_attn (attack 7 on permutation masks). */
+    public MaskRecovery.Profiles attnProfiles(int layer) {
+        return cached("dc@" + layer, () -> MaskRecovery.profiles(weights.layers().get(layer).cAttn()));
+    }
+
+    /** Double-centred sorted row profiles of the public head {@code wteᵀ} ({@code d×V}; attack 8 on permutation masks). */
+    public MaskRecovery.Profiles headProfiles() {
+        return cached("dc@head", () -> MaskRecovery.profiles(weights.head().transpose()));
+    }
+
+    /**
+     * The public embeddings as attack 8 whitens them (Tyler or not), with every token's neighbour profile:
+     * {@code V²·d} multiply-adds once (2·10¹² at GPT-2 124M's shape).
+     */
+    public HeadReadout.PublicProfiles whitenedHead(boolean tyler) {
+        return cached("whitened@" + tyler, () -> HeadReadout.publicProfiles(weights.head(), tyler));
+    }
+
+    /**
+     * A table that can be rebuilt (seconds; layer 1's, under a minute at 124M), held softly: the per-position
+     * candidate tables (~1.6 GB over 25 positions at 124M), layer 1's table and the head signatures. The JVM drops
+     * such tables before it runs out of heap: a dense-orthogonal pad-mode session at 124M needs nearly all of 6 GB.
+     */
+    @SuppressWarnings("unchecked")
+    <T> T recomputable(String key, java.util.function.Supplier<T> make) {
+        Object held = cache.get(key);
+        T v = held instanceof java.lang.ref.SoftReference<?> ref ? (T) ref.get() : null;
+        if (v == null) {
+            v = make.get();
+            cache.put(key, new java.lang.ref.SoftReference<>(v));
+        }
+        return v;
     }
 
     /** Any table derived from the public model, cached under {@code key}. */

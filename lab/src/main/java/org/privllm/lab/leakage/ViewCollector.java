@@ -14,7 +14,7 @@ import org.privllm.model.TransformerOps;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.tensor.Matrix;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LowRankAdapter;
 import org.privllm.trusted.obf.ObfuscationConfig;
@@ -81,7 +81,7 @@ public final class ViewCollector {
                 .withFamily(lc.family()).withSeed(rnd.nextLong());
         Map<String, LowRankAdapter> adapters = lc.lora() ? adapter : Map.of();
         try (InProcessExecutor executor = new InProcessExecutor(transcript);
-             ObfuscatedGpt2 ops = new ObfuscatedGpt2(config, weights, executor, obf, adapters)) {
+             ObfuscatedDecoder ops = new ObfuscatedDecoder(config, weights, executor, obf, adapters)) {
             // the session's set-up (its uploads) is part of every prompt's view; the rest is per prompt
             // (of the uploads the attacks read only c_attn and the head: the MLP and c_proj uploads are dropped
             // from the lab's copy, 0.4 GB at 124M that the dense-orthogonal row cannot spare under 8 GB)

@@ -19,7 +19,11 @@ public final class AttentionCore {
 
     /** Errors accumulated over calls (layers, steps). */
     public static final class Errors {
-        /** {@code Q̃·K̃ᵀ} vs {@code Q·Kᵀ} over every (query, visible key) pair. */
+        /**
+         * {@code Q̃·K̃ᵀ} vs {@code Q·Kᵀ} over every (query, visible key) pair, both divided by the plaintext
+         * {@code |q|·|k|}: the scale float rounding works at (a score that cancels to near zero would otherwise be
+         * held to a relative tolerance its terms' rounding exceeds).
+         */
         public final ErrorAccumulator scores = new ErrorAccumulator();
         /** {@code softmax(scale·Q̃K̃ᵀ)} vs {@code softmax(scale·QKᵀ)} with the causal and padding mask. */
         public final ErrorAccumulator softmax = new ErrorAccumulator();
@@ -31,15 +35,27 @@ public final class AttentionCore {
 
     /**
      * Compares one attention call. Both caches already hold this call's {@code t} new slots per sequence
-     * (appended, not yet advanced), as {@link org.privllm.tensor.Attention#attend} leaves them.
-     *
-     * @param qkvPlain  {@code batch·t × 3d} plaintext {@code [Q | K | V]}
-     * @param qkvMasked {@code batch·t × 3d} the executor's {@code [Q̃ | K̃ | Ṽ]}
-     * @param valueMasks per-head {@code N_V^h}
+     * (appended, not yet advanced), as {@link org.privllm.tensor.Attention#attend} leaves them: GPT-2's
+     * multi-head layout ({@code width/heads}-wide heads, one key/value head per query head).
      */
     public static void compare(KvCache plain, KvCache masked, int layer, Matrix qkvPlain, Matrix qkvMasked, int t,
                                int heads, float scale, List<Mask> valueMasks, Errors into) {
-        int width = plain.width(), dh = width / heads, past = plain.length();
+        compare(plain, masked, layer, qkvPlain, qkvMasked, t, heads, heads, plain.width() / heads, scale, valueMasks, into);
+    }
+
+    /**
+     * Compares one attention call of any decoder: {@code heads} query heads over {@code kvHeads} key/value heads of
+     * width {@code headDim} (query head h reads key/value head {@code h / (heads/kvHeads)}). Both caches already
+     * hold this call's {@code t} new slots per sequence (appended, not yet advanced). Rotary embeddings, if any, are
+     * already applied to both the rows and the cached keys.
+     *
+     * @param qkvPlain   {@code batch·t × (heads + 2·kvHeads)·headDim} plaintext {@code [Q | K | V]}
+     * @param qkvMasked  the executor's {@code [Q̃ | K̃ | Ṽ]} for the same rows
+     * @param valueMasks per key/value head {@code N_V^g}
+     */
+    public static void compare(KvCache plain, KvCache masked, int layer, Matrix qkvPlain, Matrix qkvMasked, int t,
+                               int heads, int kvHeads, int headDim, float scale, List<Mask> valueMasks, Errors into) {
+        int dh = headDim, width = heads * dh, group = heads / kvHeads, past = plain.length();
         List<double[]> pvP = new ArrayList<>(), pvM = new ArrayList<>();
         for (int b = 0; b < plain.batch(); b++) {
             int first = plain.leftPad(b), slots = past + t;
@@ -58,19 +74,23 @@ public final class AttentionCore {
                 int row = b * t + i;
                 double[] outP = new double[width], outM = new double[width];
                 for (int h = 0; h < heads; h++) {
-                    int o = h * dh;
+                    int o = h * dh, ko = h / group * dh;
                     double[] sP = new double[last + 1], sM = new double[last + 1];
+                    double qNorm = Math.sqrt(dot(qkvPlain.data, row * qkvPlain.cols + o, qkvPlain.data,
+                            row * qkvPlain.cols + o, dh));
                     for (int j = first; j <= last; j++) {
-                        sP[j] = dot(qkvPlain.data, row * qkvPlain.cols + o, kP[j], o, dh);
-                        sM[j] = dot(qkvMasked.data, row * qkvMasked.cols + o, kM[j], o, dh);
-                        into.scores.add(sP[j], sM[j]);
+                        sP[j] = dot(qkvPlain.data, row * qkvPlain.cols + o, kP[j], ko, dh);
+                        sM[j] = dot(qkvMasked.data, row * qkvMasked.cols + o, kM[j], ko, dh);
+                        double n = qNorm * Math.sqrt(dot(kP[j], ko, kP[j], ko, dh));
+                        n = n > 0 ? n : 1;
+                        into.scores.add(sP[j] / n, sM[j] / n);
                     }
                     double[] pP = softmax(sP, first, last, scale), pM = softmax(sM, first, last, scale);
                     for (int j = first; j <= last; j++) {
                         into.softmax.add(pP[j], pM[j]);
                         for (int c = 0; c < dh; c++) {
-                            outP[o + c] += pP[j] * vP[j][o + c];
-                            outM[o + c] += pM[j] * vM[j][o + c];
+                            outP[o + c] += pP[j] * vP[j][ko + c];
+                            outM[o + c] += pM[j] * vM[j][ko + c];
                         }
                     }
                 }
@@ -82,12 +102,17 @@ public final class AttentionCore {
             return;
         }
         DMatrixRMaj p = rows(pvP), m = rows(pvM);
-        BlockDiagonalMask nV = new BlockDiagonalMask(valueMasks);
+        List<Mask> perQueryHead = new ArrayList<>();
+        for (int h = 0; h < heads; h++) {
+            perQueryHead.add(valueMasks.get(h / group));
+        }
+        BlockDiagonalMask nV = new BlockDiagonalMask(perQueryHead);
         into.pvMasked.add(nV.apply(p), m);
         into.pvRecovered.add(p, nV.applyInverse(m));
     }
 
     private static double dot(float[] a, int ao, float[] b, int bo, int n) {
+        // a and b may be the same array (a norm)
         double s = 0;
         for (int i = 0; i < n; i++) {
             s += (double) a[ao + i] * b[bo + i];
@@ -120,10 +145,14 @@ public final class AttentionCore {
         return m;
     }
 
-    /** Adds {@code N_Q^h·(N_K^h)ᵀ} against {@code I} for every head: the invariance that keeps scores exact. */
+    /**
+     * Adds {@code N_Q^h·(N_K^g)ᵀ} against {@code I} for every query head h and its key/value head
+     * {@code g = h / (heads/kvHeads)} (one key mask per group): the invariance that keeps scores exact.
+     */
     public static void identity(List<Mask> queryMasks, List<Mask> keyMasks, ErrorAccumulator into) {
+        int group = queryMasks.size() / keyMasks.size();
         for (int h = 0; h < queryMasks.size(); h++) {
-            DMatrixRMaj q = queryMasks.get(h).toDense(), k = keyMasks.get(h).toDense();
+            DMatrixRMaj q = queryMasks.get(h).toDense(), k = keyMasks.get(h / group).toDense();
             int d = q.numRows;
             for (int i = 0; i < d; i++) {
                 for (int j = 0; j < d; j++) {

@@ -13,6 +13,7 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.ejml.data.DMatrixRMaj;
+import org.privllm.model.Architecture;
 import org.privllm.model.DecoderConfig;
 import org.privllm.model.DecoderForward;
 import org.privllm.model.DecoderModel;
@@ -29,11 +30,12 @@ import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
 import org.privllm.tensor.PackedWeight;
 import org.privllm.protocol.Executor;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.lora.LoraMerge;
 import org.privllm.trusted.lora.LowRankAdapter;
+import org.privllm.trusted.mask.BlockDiagonalMask;
 import org.privllm.trusted.obf.ExecutorChannel;
 import org.privllm.trusted.obf.MaskScope;
 import org.privllm.trusted.obf.ObfuscatedLinear;
@@ -67,7 +69,7 @@ public final class Verifier implements AutoCloseable {
     private final Random data;
     private Supplier<Executor> executors = InProcessExecutor::new;
     private Executor executor;
-    private ObfuscatedGpt2 obfuscated;
+    private ObfuscatedDecoder obfuscated;
     private int batch = 2, promptLength = 6, decodeSteps = 3, linearRows = 8;
 
     /**
@@ -79,9 +81,8 @@ public final class Verifier implements AutoCloseable {
         this(model.decoder(), obf, adapter, stage1Adapter, data);
     }
 
-    /** The seed scheme's checks on a GPT-2 {@link DecoderModel} (other families: a one-line refusal). */
+    /** The seed scheme's checks on any {@link DecoderModel}: GPT-2 and the Llama family. */
     public Verifier(DecoderModel model, ObfuscationConfig obf, LoraAdapter adapter, LoraAdapter stage1Adapter, Random data) {
-        ObfuscatedGpt2.requireGpt2(model.config());
         this.model = model;
         this.obf = obf;
         this.adapters = adapter == null ? Map.of() : adapter.layers();
@@ -134,7 +135,7 @@ public final class Verifier implements AutoCloseable {
         PlainDecoderOps plainOps = new PlainDecoderOps(c, plainWeights);
         RecordingOps plainRec = new RecordingOps(plainOps);
         DecoderForward plain = new DecoderForward(c, plainWeights, plainRec);
-        ObfuscatedGpt2 obfOps = obfuscated();
+        ObfuscatedDecoder obfOps = obfuscated();
         RecordingOps obfRec = new RecordingOps(obfOps);
         DecoderForward masked = new DecoderForward(c, model.weights(), obfRec);
         PromptBatch prompts = PromptBatch.random(c, batch, promptLength, data);
@@ -156,10 +157,10 @@ public final class Verifier implements AutoCloseable {
      * The obfuscated model under test, uploaded once (for a 124M model obfuscating the weights costs more
      * than all the checks): {@link #run} and {@link #generation} share it, each restarting the cache.
      */
-    private ObfuscatedGpt2 obfuscated() {
+    private ObfuscatedDecoder obfuscated() {
         if (obfuscated == null) {
             executor = executors.get();
-            obfuscated = new ObfuscatedGpt2(model.config(), model.weights(), executor, obf, adapters);
+            obfuscated = new ObfuscatedDecoder(model.config(), model.weights(), executor, obf, adapters);
         }
         return obfuscated;
     }
@@ -295,68 +296,101 @@ public final class Verifier implements AutoCloseable {
 
     // ---- stage 4 -------------------------------------------------------------------------------
 
-    private List<Check> stage4(DecoderForward plain, DecoderForward masked, PlainDecoderOps plainOps, ObfuscatedGpt2 obfOps,
+    private List<Check> stage4(DecoderForward plain, DecoderForward masked, PlainDecoderOps plainOps, ObfuscatedDecoder obfOps,
                                RecordingOps plainRec, RecordingOps obfRec, PromptBatch p, Stage3 s3,
                                ErrorAccumulator blocks) {
         DecoderConfig c = model.config();
         DecoderWeights w = plain.weights();
-        int d = c.hidden(), t = p.length(), layers = c.layers();
+        boolean gpt2 = c.architecture() == Architecture.GPT2;
+        int t = p.length(), layers = c.layers(), qW = c.qWidth(), kvW = c.kvWidth();
         ErrorAccumulator ln1 = new ErrorAccumulator(), cAttn = new ErrorAccumulator(), identity = new ErrorAccumulator(),
                 sublayer = new ErrorAccumulator(), cProj = new ErrorAccumulator(), ln2 = new ErrorAccumulator(),
-                cFc = new ErrorAccumulator(), act = new ErrorAccumulator(), mlpProj = new ErrorAccumulator();
+                cFc = new ErrorAccumulator(), act = new ErrorAccumulator(), mlpProj = new ErrorAccumulator(),
+                qkNorm = new ErrorAccumulator(), commute = new ErrorAccumulator(), across = new ErrorAccumulator();
         AttentionCore.Errors core = new AttentionCore.Errors();
+        CoreInputs inputs = new CoreInputs(c);
+        int[] positions = CoreInputs.positions(p.leftPad(), 0, t), at = inputs.checkPositions();
         // Fresh caches: each layer's attention sees only this prompt; shadows hold what the two caches hold.
         plainOps.startCache(p.leftPad(), t);
         obfOps.startCache(p.leftPad(), t);
-        KvCache plainShadow = new KvCache(layers, p.batch(), t, d, p.leftPad());
-        KvCache maskedShadow = new KvCache(layers, p.batch(), t, d, p.leftPad());
+        KvCache plainShadow = new KvCache(layers, p.batch(), t, kvW, p.leftPad());
+        KvCache maskedShadow = new KvCache(layers, p.batch(), t, kvW, p.leftPad());
         TrustedSession session = obfOps.session();
         for (int layer = 0; layer < layers; layer++) {
             DecoderWeights.Layer l = w.layers().get(layer);
             Matrix x = plainRec.ln1(layer);
             ln1.add(x, obfRec.ln1(layer));
 
-            // c_attn on the executor, unmasked with diag(N_Q, N_K, N_V)
+            // the fused q/k/v on the executor, unmasked with diag(N_Q, N_K, N_V)
             Matrix qkv = Kernels.matmul(x, PackedWeight.pack(l.qkv()), l.qkvBias());
-            Matrix qkvMasked = executorLinear(session, obfOps.cAttn(layer), x);
-            cAttn.add(qkv, obfOps.cAttn(layer).maskOut().applyInverse(qkvMasked));
+            Matrix product = executorLinear(session, obfOps.qkv(layer), x);
+            cAttn.add(qkv, obfOps.qkv(layer).maskOut().applyInverse(product));
 
-            // attention core in score space and value space
-            Matrix a = Attention.attend(plainShadow, layer, qkv, t, c.heads(), c.attentionScale(layer));
-            maskedShadow.append(layer, qkvMasked, qkvMasked, d, 2 * d, t);
-            AttentionCore.compare(plainShadow, maskedShadow, layer, qkv, qkvMasked, t, c.heads(),
-                    c.attentionScale(layer), obfOps.valueMasks(layer), core);
+            // what each attention core receives: plaintext (q/k norms) vs the protected rows (the trusted round trip)
+            Matrix plainRows = inputs.normalized(l, qkv), maskedRows = obfOps.attentionRows(layer, product);
+            BlockDiagonalMask queryKey = CoreInputs.queryKeyMask(obfOps.queryMasks(layer), obfOps.keyMasks(layer));
+            if (c.qkNorm()) {
+                qkNorm.add(plainRows.cols(0, qW + kvW), queryKey.applyInverse(maskedRows.cols(0, qW + kvW)));
+            }
+            if (inputs.rotary()) {
+                inputs.commute(plainRows, maskedRows, queryKey, at, commute);
+                inputs.scoresAcrossPositions(plainRows, maskedRows, at, across);
+            }
+            Matrix plainCore = inputs.rotated(plainRows, positions), maskedCore = inputs.rotated(maskedRows, positions);
+
+            // attention core in score space and value space (after RoPE, grouped key/value heads)
+            Matrix a = Attention.attend(plainShadow, layer, plainCore, t, c.heads(), c.kvHeads(), c.headDim(),
+                    c.attentionScale(layer));
+            maskedShadow.append(layer, maskedCore, maskedCore, qW, qW + kvW, t);
+            AttentionCore.compare(plainShadow, maskedShadow, layer, plainCore, maskedCore, t, c.heads(), c.kvHeads(),
+                    c.headDim(), c.attentionScale(layer), obfOps.valueMasks(layer), core);
             AttentionCore.identity(obfOps.queryMasks(layer), obfOps.keyMasks(layer), identity);
 
-            // c_proj with input mask diag(N_V), then the executor's whole chained sublayer
+            // the output projection with input mask diag(N_V), then the executor's whole chained sublayer
             Matrix proj = Kernels.matmul(a, PackedWeight.pack(l.out()), l.outBias());
-            cProj.add(proj, obfOps.cProj(layer).maskOut().applyInverse(executorLinear(session, obfOps.cProj(layer), a)));
+            cProj.add(proj, obfOps.out(layer).maskOut().applyInverse(executorLinear(session, obfOps.out(layer), a)));
             sublayer.add(plainOps.attention(layer, x, t), obfOps.attention(layer, x, t));
 
-            // MLP: LayerNorm and GELU as computed in the obfuscated pipeline; c_fc and c_proj isolated
+            // MLP: the norm and the activation as computed in the protected pipeline; its products isolated
             ln2.add(plainRec.ln2(layer), obfRec.ln2(layer));
             cFc.add(plainOps.mlpUp(layer, plainRec.ln2(layer)), obfOps.mlpUp(layer, plainRec.ln2(layer)));
             act.add(plainRec.activation(layer), obfRec.activation(layer));
             mlpProj.add(plainOps.mlpDown(layer, plainRec.activation(layer)),
                     obfOps.mlpDown(layer, plainRec.activation(layer)));
         }
+        String norm = c.norm().kind() == DecoderConfig.Norm.Kind.RMS_NORM ? "rms_norm" : "layer_norm";
+        String qkvName = gpt2 ? "c_attn" : "q/k/v (" + c.hidden() + "x" + c.qkvWidth() + ")";
+        String grouped = c.kvHeads() != c.heads() ? " (" + c.kvHeads() + " kv heads shared by groups of "
+                + c.heads() / c.kvHeads() + ")" : "";
+        String afterRope = inputs.rotary() ? " after RoPE" : "";
         List<Check> out = new ArrayList<>();
         out.add(module("embeddings", ErrorStats.compare(plain.embed(p.ids(), p.positions()),
                 masked.embed(p.ids(), p.positions()))));
-        out.add(module("ln_1", ln1.stats()));
-        out.add(module("c_attn (unmasked by diag(N_Q,N_K,N_V))", cAttn.stats()));
-        out.add(module("N_Q.N_K^T = I", identity.stats()));
-        out.add(module("attention scores Q~K~^T vs QK^T", core.scores.stats()));
+        out.add(module(gpt2 ? "ln_1" : norm + " (attention input, with gamma)", ln1.stats()));
+        out.add(module(qkvName + " (unmasked by diag(N_Q,N_K,N_V))", cAttn.stats()));
+        if (c.qkNorm()) {
+            out.add(module("q/k norm (trusted round trip, unmasked by diag(N_Q,N_K))", qkNorm.stats()));
+        }
+        out.add(module("N_Q.N_K^T = I" + grouped, identity.stats()));
+        if (inputs.rotary()) {
+            String ps = java.util.Arrays.toString(at).replace(" ", "");
+            out.add(module("RoPE(q~),RoPE(k~) vs RoPE(q).N_Q,RoPE(k).N_K at positions " + ps, commute.stats()));
+            out.add(module("RoPE(q~).RoPE(k~)^T vs RoPE(q).RoPE(k)^T across positions " + ps + ", over |q||k|",
+                    across.stats()));
+        }
+        out.add(module("attention scores Q~K~^T vs QK^T" + afterRope + grouped, core.scores.stats()));
         out.add(module("attention softmax", core.softmax.stats()));
         out.add(module("attention P.V~.diag(N_V)^-1 vs P.V", core.pvRecovered.stats()));
-        out.add(module("attn c_proj (input mask diag(N_V))", cProj.stats()));
+        out.add(module((gpt2 ? "attn c_proj" : "o_proj") + " (input mask diag(N_V))", cProj.stats()));
         out.add(module("attention sublayer (executor chain)", sublayer.stats()));
-        out.add(module("ln_2", ln2.stats()));
-        out.add(module("c_fc", cFc.stats()));
-        out.add(module(c.mlp().activation().toString().toLowerCase(java.util.Locale.ROOT), act.stats()));
-        out.add(module("mlp c_proj", mlpProj.stats()));
+        out.add(module(gpt2 ? "ln_2" : norm + " (mlp input, with gamma)", ln2.stats()));
+        out.add(module(gpt2 ? "c_fc" : c.mlp().gated() ? "[gate | up] (" + c.hidden() + "x" + c.upWidth() + ")"
+                : "up (" + c.hidden() + "x" + c.upWidth() + ")", cFc.stats()));
+        out.add(module(c.mlp().gated() ? "silu gating silu(gate).up"
+                : c.mlp().activation().toString().toLowerCase(java.util.Locale.ROOT), act.stats()));
+        out.add(module(gpt2 ? "mlp c_proj" : "down (" + c.inner() + "x" + c.hidden() + ")", mlpProj.stats()));
         out.add(module("block", blocks.stats()));
-        out.add(module("ln_f", s3.hidden()));
+        out.add(module(gpt2 ? "ln_f" : "final " + norm, s3.hidden()));
         out.add(module("lm_head", ErrorStats.compare(plainOps.lmHead(s3.plainHidden()), obfOps.lmHead(s3.plainHidden()))));
         out.add(module("whole model", s3.logits()));
         return out;

@@ -5,7 +5,7 @@ import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationMode;
 
 /**
- * {@code masked} ({@link org.privllm.trusted.gpt2.ObfuscatedGpt2}, per-session masks): every linear layer, the
+ * {@code masked} ({@link org.privllm.trusted.obf.ObfuscatedDecoder}, per-session masks): every linear layer, the
  * attention core and the KV cache on the executor behind masks; LayerNorm, the activation and residuals
  * trusted. Per call the trusted side masks the input at the family's cost and unmasks the output; pad mode
  * also subtracts a fresh pad and computes its compensation {@code T·W·N_out} online (as costly as the
@@ -13,7 +13,7 @@ import org.privllm.trusted.obf.ObfuscationMode;
  * carries a permutation with scaling whatever the family.
  */
 public final class MaskedPlacement extends Placement {
-    /** ObfuscatedGpt2's vocabulary mask: a permutation with positive scaling, O(V) to undo. */
+    /** ObfuscatedDecoder's vocabulary mask: a permutation with positive scaling, O(V) to undo. */
     static final MaskFamily VOCAB = new MaskFamily.Permutation(0.5, 2);
     private final MaskFamily family;
     private final ObfuscationMode mode;

@@ -75,7 +75,7 @@ public abstract class Placement {
         return OpCosts.FLOAT_BYTES * ((long) (vocab + config.positions()) * d + (4L * layers + 2) * d);
     }
 
-    /** Uploads of every linear layer and the LM head (as {@code ObfuscatedGpt2} and the partition do). */
+    /** Uploads of every linear layer and the LM head (as {@code ObfuscatedDecoder} and the partition do). */
     protected void uploadModel(Ledger l) {
         l.controlCall(0); // open session
         for (int i = 0; i < layers; i++) {

@@ -18,7 +18,7 @@ import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.protocol.Executor;
 import org.privllm.trusted.gpt2.BoundaryMeter;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.mask.DenseMask;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationConfig;
@@ -160,7 +160,7 @@ public final class WorkloadAnalyzer {
                     String why = planReason(m, o, Runtime.getRuntime().maxMemory());
                     yield why != null
                             ? new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()), null, null, null, why)
-                            : live(model, m, ex -> new ObfuscatedGpt2(c, model.weights(), ex, cfg, Map.of()), prompt, o);
+                            : live(model, m, ex -> new ObfuscatedDecoder(c, model.weights(), ex, cfg, Map.of()), prompt, o);
                 }
                 default -> new Result(p, GenerationPlan.replay(p, o.promptTokens(), o.newTokens()));
             });

@@ -51,11 +51,12 @@ class LeakageLabTest {
         }
     }
 
-    /** Summed attack scores over the prompts, one session each. */
-    record Totals(int tokens, int l0, int unmasked, int attention, int output, int outputs, double maxMaskError) {}
+    /** Summed attack scores over the prompts, one session each (recovered, readout: attacks 7 and 8). */
+    record Totals(int tokens, int l0, int unmasked, int attention, int output, int outputs, double maxMaskError,
+                  int recovered, int readout) {}
 
     static Totals totals(LeakageLab lab, LeakageConfig lc, List<int[]> prompts) {
-        int tokens = 0, l0 = 0, un = 0, attn = 0, out = 0, outs = 0;
+        int tokens = 0, l0 = 0, un = 0, attn = 0, out = 0, outs = 0, rec = 0, read = 0;
         double err = 0;
         long seed = 1;
         for (int[] p : prompts) {
@@ -67,8 +68,10 @@ class LeakageLabTest {
             out += r.outputCorrect();
             outs += r.outputTokens();
             err = Math.max(err, r.maskRelError());
+            rec += r.recoveredCorrect();
+            read += r.readoutCorrect();
         }
-        return new Totals(tokens, l0, un, attn, out, outs, err);
+        return new Totals(tokens, l0, un, attn, out, outs, err, rec, read);
     }
 
     @Test
@@ -89,32 +92,42 @@ class LeakageLabTest {
         assertThat(t.unmasked()).as("tokens after spectral unmasking").isGreaterThanOrEqualTo((int) (0.9 * t.tokens()));
         assertThat(t.maxMaskError()).as("recovered mask error").isLessThan(1e-3);
         assertThat(t.output()).as("output tokens through the permuted head").isGreaterThanOrEqualTo(t.outputs() - 1);
+        assertThat(t.recovered()).as("after the structure solve").isEqualTo(t.tokens());
+        assertThat(t.readout()).as("logits recomputed from the recovered head input").isEqualTo(t.outputs());
     }
 
     @Test
-    void gaussianMasksDefeatVocabularyMatchingMaskRecoveryAndOutputReading() {
+    void gaussianMasksDefeatTheFirstAttacksButNotTheStructureSolveNorTheHeadReadout() {
         Totals t = totals(LAB, GAUSSIAN, PROMPTS.subList(0, 2));
         assertThat(t.l0()).as("vocabulary matching").isLessThanOrEqualTo(1);
-        assertThat(t.unmasked()).as("after attempted unmasking").isLessThanOrEqualTo(1);
+        assertThat(t.unmasked()).as("after attempted spectral unmasking").isLessThanOrEqualTo(1);
         assertThat(t.maxMaskError()).isGreaterThan(0.5);
-        assertThat(t.output()).as("output tokens").isLessThanOrEqualTo(1);
+        assertThat(t.output()).as("output tokens by eigenbasis signatures").isLessThanOrEqualTo(1);
+        assertThat(t.recovered()).as("after c_attn's structure solve").isEqualTo(t.tokens());
+        assertThat(t.readout()).as("through the Tyler-whitened head").isEqualTo(t.outputs());
     }
 
     @Test
-    void padsDestroyTheInvariantsButNotTheAttentionScores() {
+    void padsDefeatTheFirstAttacksButComeOffTheirOwnCompensation() {
         Totals t = totals(LAB, PAD_GAUSSIAN, PROMPTS.subList(0, 2));
         assertThat(t.l0()).isLessThanOrEqualTo(1);
         assertThat(t.unmasked()).isLessThanOrEqualTo(1);
         // scores are computed in plaintext score space by design: the probe reads the tokens anyway
         assertThat(t.attention()).isGreaterThanOrEqualTo((int) (0.9 * t.tokens()));
+        // and C = (T·N)·W̃ gives the pad: per-call scope and Gaussian masks change nothing
+        assertThat(t.recovered()).isEqualTo(t.tokens());
+        assertThat(t.readout()).isEqualTo(t.outputs());
     }
 
     @Test
-    void permutationMaskFallsToAWeightMatchingAttackOnlyWhenRowsAreDistinguishable() {
-        // The public rows of a random fixture are i.i.d.: sorted magnitude profiles cannot tell them apart.
+    void uncentredProfilesRecoverAPermutationOnlyWhenRowsAreDistinguishableDoubleCentringAlways() {
+        // The public rows of a random fixture are i.i.d.: uncentred sorted magnitude profiles cannot tell them apart...
         LeakageConfig perm = LeakageConfig.masked(ObfuscationMode.MASK, MaskFamily.parse("perm"), MaskScope.PER_SESSION, false);
         Totals t = totals(LAB, perm, PROMPTS.subList(0, 1));
         assertThat(t.unmasked()).isLessThanOrEqualTo(1);
+        // ...double-centred ones can: both sides' scales cancel exactly
+        assertThat(t.recovered()).isEqualTo(t.tokens());
+        assertThat(t.readout()).isEqualTo(t.outputs());
         // with distinct row scales (like trained weights' outlier dimensions) the same attack recovers the permutation
         Matrix w = new Matrix(8, 64);
         java.util.Random rnd = new java.util.Random(3);

@@ -18,7 +18,7 @@ import org.privllm.model.Gpt2Forward;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.protocol.Executor;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.integrity.VerifyingExecutor;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LowRankAdapter;
@@ -41,7 +41,7 @@ class RecordedTranscriptTest {
     static final List<int[]> PROMPTS = LeakageLabTest.PROMPTS;
 
     /**
-     * Runs each group of batches in its own trusted session (one {@link ObfuscatedGpt2}), through
+     * Runs each group of batches in its own trusted session (one {@link ObfuscatedDecoder}), through
      * [verifying client →] recording executor → in-process executor; returns the output ids in order.
      */
     static List<int[]> record(Path dir, Transcript memory, ObfuscationConfig obf, boolean verify,
@@ -66,7 +66,7 @@ class RecordedTranscriptTest {
         List<int[]> truth = new ArrayList<>();
         long seed = 40;
         for (List<List<int[]>> batches : sessions) {
-            try (ObfuscatedGpt2 ops = new ObfuscatedGpt2(CONFIG, LeakageLabTest.MODEL.weights(), executor,
+            try (ObfuscatedDecoder ops = new ObfuscatedDecoder(CONFIG, LeakageLabTest.MODEL.weights(), executor,
                     obf.withSeed(seed++), adapters)) {
                 for (List<int[]> batch : batches) {
                     truth.addAll(new Generator(new Gpt2Forward(CONFIG, LeakageLabTest.MODEL.weights(), ops))
@@ -176,6 +176,9 @@ class RecordedTranscriptTest {
         Map<String, Object> rowG = lab.recordedRow(LeakageLabTest.GAUSSIAN, samples(recG, truthG), recG.generations());
         assertThat((Double) rowG.get("l0_token_rate")).as("Gaussian masks defeat matching").isLessThanOrEqualTo(0.1);
         assertThat((Double) rowG.get("output_token_rate")).isLessThanOrEqualTo(0.2);
+        // ...but not the structure solve nor the Tyler-whitened head readout
+        assertThat(rowG.get("recovered_token_rate")).isEqualTo(1.0);
+        assertThat(rowG.get("readout_token_rate")).isEqualTo(1.0);
     }
 
     @Test
@@ -187,7 +190,7 @@ class RecordedTranscriptTest {
         ObfuscationConfig c = obf("block:4").withMode(ObfuscationMode.PAD).withScope(MaskScope.PER_CALL);
         Transcript memory = new Transcript();
         int[] shortPrompt = Arrays.copyOf(PROMPTS.get(1), 2);
-        record(dir, memory, c, true, adapter, List.of(List.of(List.of(PROMPTS.get(0), shortPrompt))));
+        List<int[]> truth = record(dir, memory, c, true, adapter, List.of(List.of(List.of(PROMPTS.get(0), shortPrompt))));
         RecordedTranscript rec = RecordedTranscript.read(dir, CONFIG);
         assertThat(rec.padMode()).isTrue();
         assertThat(rec.perCall()).isTrue();
@@ -200,6 +203,12 @@ class RecordedTranscriptTest {
                 .containsExactly(prefill.tensor("compensation").rows(2 * t - 2, 2 * t).data);
         assertThat(v.prefillCompensation().get(0).cols).isEqualTo(3 * d);
         assertThat(v.headCalls().get(0).compensation().cols).as("checksum columns dropped").isEqualTo(CONFIG.vocab());
+        // the pads come off the recorded compensations, batch rows and the adapter included
+        LeakageConfig lc = LeakageConfig.masked(ObfuscationMode.PAD, MaskFamily.parse("block:4"), MaskScope.PER_CALL, true);
+        Map<String, Object> row = LeakageLabTest.LAB.recordedRow(lc, rec.samples(truth), rec.generations());
+        assertThat((Double) row.get("pad_residual_median")).isLessThan(1e-5);
+        assertThat(row.get("recovered_token_rate")).isEqualTo(1.0);
+        assertThat(row.get("readout_token_rate")).isEqualTo(1.0);
     }
 
     @Test

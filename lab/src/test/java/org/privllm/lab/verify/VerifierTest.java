@@ -26,7 +26,7 @@ import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
 import org.privllm.tensor.PackedWeight;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.linalg.Dense;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.mask.Mask;
@@ -135,7 +135,7 @@ class VerifierTest {
         Gpt2Config c = TINY;
         int d = c.embd(), t = 5, layer = 1;
         try (InProcessExecutor ex = new InProcessExecutor();
-             ObfuscatedGpt2 obf = new ObfuscatedGpt2(c, MODEL.weights(), ex, config("mask", "orthogonal"), Map.of())) {
+             ObfuscatedDecoder obf = new ObfuscatedDecoder(c, MODEL.weights(), ex, config("mask", "orthogonal"), Map.of())) {
             int[] pad = {0};
             Matrix x = new Matrix(t, d);
             Random r = new Random(2);
@@ -145,7 +145,7 @@ class VerifierTest {
             var l = MODEL.weights().layers().get(layer);
             Matrix qkv = Kernels.matmul(x, PackedWeight.pack(l.cAttn()), l.cAttnBias());
             TrustedSession s = obf.session();
-            ObfuscatedLinear cAttn = obf.cAttn(layer);
+            ObfuscatedLinear cAttn = obf.qkv(layer);
             Matrix masked = Verifier.executorLinear(s, cAttn, x);
             KvCache plain = new KvCache(c.layers(), 1, t, d, pad), shadow = new KvCache(c.layers(), 1, t, d, pad);
             Attention.attend(plain, layer, qkv, t, c.heads(), c.attentionScale(layer));

@@ -11,7 +11,7 @@ import org.privllm.model.Gpt2Model;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.trusted.gpt2.BoundaryMeter;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
@@ -98,7 +98,7 @@ class WorkloadCountsTest {
         long from = 4 * 12 + 4 * 48 + 4 * 12 + 4 * 5;
         ObfuscationConfig obf = ObfuscationConfig.defaults().withSeed(1);
         assertCounts(masked("orthogonal", ObfuscationMode.MASK),
-                ex -> new ObfuscatedGpt2(TINY.config(), TINY.weights(), ex, obf, Map.of()), trusted, untrusted, 6, to, from);
+                ex -> new ObfuscatedDecoder(TINY.config(), TINY.weights(), ex, obf, Map.of()), trusted, untrusted, 6, to, from);
     }
 
     @Test
@@ -114,7 +114,7 @@ class WorkloadCountsTest {
         long from = 4 * 12 + 4 * 48 + 4 * 12 + 4 * 5;
         ObfuscationConfig obf = ObfuscationConfig.defaults().withFamily(MaskFamily.parse("perm")).withMode(ObfuscationMode.PAD).withSeed(2);
         assertCounts(masked("perm", ObfuscationMode.PAD),
-                ex -> new ObfuscatedGpt2(TINY.config(), TINY.weights(), ex, obf, Map.of()), trusted, untrusted, 6, to, from);
+                ex -> new ObfuscatedDecoder(TINY.config(), TINY.weights(), ex, obf, Map.of()), trusted, untrusted, 6, to, from);
     }
 
     @Test
@@ -162,7 +162,7 @@ class WorkloadCountsTest {
         BoundaryMeter meter = new BoundaryMeter(new InProcessExecutor());
         CountingExecutor counting = new CountingExecutor(meter, ledger);
         ObfuscationConfig obf = ObfuscationConfig.defaults().withMode(ObfuscationMode.PAD).withSeed(4);
-        try (ObfuscatedGpt2 m = new ObfuscatedGpt2(TINY.config(), TINY.weights(), counting, obf, Map.of())) {
+        try (ObfuscatedDecoder m = new ObfuscatedDecoder(TINY.config(), TINY.weights(), counting, obf, Map.of())) {
             assertThat(ledger.setupRoundTrips()).isEqualTo(meter.roundTrips());
             assertThat(ledger.setupBytesToExecutor()).isEqualTo(meter.bytesToExecutor());
             ledger.beginInference();

@@ -8,6 +8,23 @@ import org.privllm.model.ModelFormatException;
 public final class Tokenizers {
     private Tokenizers() {}
 
+    /**
+     * The ids that end generation: the config's {@code eos_token_id}s, then the tokenizer's
+     * ({@code generation_config.json}'s, or its own end-of-text token) that lie inside the model's vocabulary.
+     * What {@code privllm generate} and {@code privllm serve} stop on.
+     */
+    public static int[] stopIds(org.privllm.model.DecoderConfig config, Tokenizer tok) {
+        java.util.LinkedHashSet<Integer> ids = new java.util.LinkedHashSet<>(config.specialTokens().eos());
+        if (tok != null) {
+            for (int id : tok.eosIds()) {
+                if (id >= 0 && id < config.vocab()) {
+                    ids.add(id);
+                }
+            }
+        }
+        return ids.stream().mapToInt(Integer::intValue).toArray();
+    }
+
     /** True when {@code dir} holds a tokenizer {@link #load} can read. */
     public static boolean present(Path dir) {
         return HfTokenizer.present(dir) || Gpt2Tokenizer.present(dir);

@@ -200,8 +200,19 @@ public final class GrpcExecutorClient implements Executor {
     @Override
     public Matrix attention(SessionId session, AttentionCall c) {
         AttentionRequest.Builder r = AttentionRequest.newBuilder().setSession(session(session)).setLayer(c.layer())
-                .setQkv(c.qkv().value()).setProj(c.proj().value()).setX(WireTensors.toWire(c.x())).setT(c.t())
-                .setHeads(c.heads()).setScale(c.scale());
+                .setProj(c.proj().value()).setX(WireTensors.toWire(c.x())).setT(c.t())
+                .setHeads(c.heads()).setKvHeads(c.kvHeads()).setHeadDim(c.headDim()).setScale(c.scale());
+        if (c.qkv() != null) {
+            r.setQkv(c.qkv().value());
+        }
+        if (c.rotation() != null) {
+            for (double f : c.rotation().inverseFrequencies()) {
+                r.addRopeInverseFrequencies(f);
+            }
+            for (int p : c.rotation().positions()) {
+                r.addPositions(p);
+            }
+        }
         if (c.compensation() != null) {
             r.setCompensation(WireTensors.toWire(c.compensation()));
         }

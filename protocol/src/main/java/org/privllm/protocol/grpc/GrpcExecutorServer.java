@@ -383,7 +383,7 @@ public final class GrpcExecutorServer implements AutoCloseable {
                     throw Status.FAILED_PRECONDITION.withDescription("attention before startCache").asRuntimeException();
                 }
                 int width = cache[3];
-                int[] qkv = weightShape(s, r.getQkv(), "attention qkv");
+                int[] qkv = r.hasQkv() ? weightShape(s, r.getQkv(), "attention qkv") : null;
                 int[] proj = weightShape(s, r.getProj(), "attention proj");
                 Matrix x = WireTensors.fromWire(r.getX(), "attention input");
                 Matrix c = optional(r.hasCompensation(), r.getCompensation(), "attention compensation");
@@ -394,18 +394,50 @@ public final class GrpcExecutorServer implements AutoCloseable {
                     throw invalid("attention of " + r.getT() + " slots at cache length " + cache[4] + " (capacity "
                             + cache[2] + ")");
                 }
-                if (r.getHeads() < 1 || width % r.getHeads() != 0) {
-                    throw invalid("width " + width + " not divisible by " + r.getHeads() + " heads");
+                // 0: GPT-2's multi-head call (one key/value head per query head of width cache width / heads)
+                int heads = r.getHeads(), kvHeads = r.getKvHeads() == 0 ? heads : r.getKvHeads();
+                if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || width % kvHeads != 0) {
+                    throw invalid(heads + " query heads cannot share " + kvHeads + " key/value heads of a cache "
+                            + width + " wide");
                 }
-                if (qkv[1] != 3 * width || proj[0] != width || x.cols != qkv[0] || x.rows != cache[1] * r.getT()) {
-                    throw invalid("attention shapes: input " + x.shape() + ", qkv " + qkv[0] + "x" + qkv[1] + ", proj "
-                            + proj[0] + "x" + proj[1] + " for batch " + cache[1] + " x " + r.getT() + ", width " + width);
+                int headDim = r.getHeadDim() == 0 ? width / kvHeads : r.getHeadDim();
+                if (headDim < 1 || (long) kvHeads * headDim != width) {
+                    throw invalid("cache width " + width + " is not " + kvHeads + " key/value heads of " + headDim);
                 }
-                if (c != null && (c.rows != x.rows || c.cols != qkv[1])) {
-                    throw invalid("attention compensation " + c.shape() + " for " + x.rows + "x" + qkv[1]);
+                long qkvWidth = (long) (heads + 2L * kvHeads) * headDim, qWidth = (long) heads * headDim;
+                if (x.rows != (long) cache[1] * r.getT() || proj[0] != qWidth
+                        || (qkv != null ? qkv[1] != qkvWidth || x.cols != qkv[0] : x.cols != qkvWidth)) {
+                    throw invalid("attention shapes: input " + x.shape() + (qkv != null ? ", qkv " + qkv[0] + "x" + qkv[1] : "")
+                            + ", proj " + proj[0] + "x" + proj[1] + " for batch " + cache[1] + " x " + r.getT() + ", "
+                            + heads + " query and " + kvHeads + " key/value heads of " + headDim);
                 }
-                AttentionCall call = new AttentionCall(r.getLayer(), new WeightId(r.getQkv()), new WeightId(r.getProj()),
-                        x, c, r.getT(), r.getHeads(), r.getScale());
+                if (c != null && (qkv == null || c.rows != x.rows || c.cols != qkv[1])) {
+                    throw invalid("attention compensation " + c.shape() + " for " + x.rows + "x" + qkvWidth
+                            + (qkv == null ? " given q/k/v rows" : ""));
+                }
+                AttentionCall.Rotation rotation = null;
+                if (r.getRopeInverseFrequenciesCount() > 0 || r.getPositionsCount() > 0) {
+                    if (headDim % 2 != 0 || r.getRopeInverseFrequenciesCount() != headDim / 2
+                            || r.getPositionsCount() != x.rows) {
+                        throw invalid("rotary embedding of " + r.getRopeInverseFrequenciesCount() + " frequencies and "
+                                + r.getPositionsCount() + " positions for " + x.rows + " rows of heads " + headDim + " wide");
+                    }
+                    double[] freq = r.getRopeInverseFrequenciesList().stream().mapToDouble(Double::doubleValue).toArray();
+                    int[] pos = r.getPositionsList().stream().mapToInt(Integer::intValue).toArray();
+                    for (double f : freq) {
+                        if (!Double.isFinite(f)) {
+                            throw invalid("rotary frequencies must be finite");
+                        }
+                    }
+                    for (int p : pos) {
+                        if (p < 0) {
+                            throw invalid("negative rotary position " + p);
+                        }
+                    }
+                    rotation = new AttentionCall.Rotation(freq, pos);
+                }
+                AttentionCall call = new AttentionCall(r.getLayer(), qkv == null ? null : new WeightId(r.getQkv()),
+                        new WeightId(r.getProj()), x, c, r.getT(), heads, kvHeads, headDim, r.getScale(), rotation);
                 return WireTensors.toWire(s.backend.attention(s.backendId, call));
             }));
         }

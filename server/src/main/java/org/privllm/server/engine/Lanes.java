@@ -15,7 +15,7 @@ import org.privllm.protocol.grpc.ExecutorCallException;
 import org.privllm.protocol.grpc.ExecutorEndpoints;
 import org.privllm.protocol.grpc.GrpcExecutorClient;
 import org.privllm.protocol.grpc.TlsFiles;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.integrity.IntegrityException;
 import org.privllm.trusted.integrity.VerifyingExecutor;
 import org.privllm.trusted.obf.ObfuscationConfig;
@@ -26,7 +26,7 @@ import org.privllm.untrusted.InProcessExecutor;
 
 /**
  * Lane factories for each {@code --privacy} level, built the way {@code privllm generate} builds its engine
- * ({@code cli/…/EngineOptions}): plaintext {@link PlainDecoderOps}; the seed level's {@link ObfuscatedGpt2}; the strong
+ * ({@code cli/…/EngineOptions}): plaintext {@link PlainDecoderOps}; the seed level's {@link ObfuscatedDecoder}; the strong
  * and two-party levels' {@link TrustedAttentionDecoder#blinded}. Executors are in-process unless addresses are given;
  * remote ones are wrapped in a {@link VerifyingExecutor} (unless integrity checks are off), attempt {@code n} uses
  * the {@code n}-th address of each list, and dead, stalled or lying executors are retryable.
@@ -179,7 +179,7 @@ public final class Lanes {
             DecoderForward forward;
             try {
                 if (s.level() == PrivacyLevel.SEED) {
-                    ObfuscatedGpt2 o = new ObfuscatedGpt2(model.config(), model.weights(), parties.get(0), s.seed(), Map.of());
+                    ObfuscatedDecoder o = new ObfuscatedDecoder(model.config(), model.weights(), parties.get(0), s.seed(), Map.of());
                     ops = o;
                     forward = new DecoderForward(model.config(), model.weights(), o);
                 } else {

@@ -112,7 +112,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** The model as the HTTP layer sees it. */
     public record Model(String id, int vocab, int positions, int[] stopIds,
-                        org.privllm.server.chat.TextTokenizer tokenizer, org.privllm.server.chat.ChatTemplate template) {}
+                        org.privllm.model.tokenizer.Tokenizer tokenizer, org.privllm.server.chat.ChatTemplate template) {}
 
     static {
         // Jetty and Javalin: warnings and errors only, on stderr (never request content: Jetty logs reasons, not bodies)
@@ -315,7 +315,7 @@ public final class OpenAiServer implements AutoCloseable {
                 throw new ApiError(503, "server_error", "the server is shutting down", null, "shutting_down");
             }
             metrics.promptTokens(job.prompt().length);
-            TextStream stream = new TextStream(model.tokenizer(), model.stopIds(), job.stop());
+            TextStream stream = new TextStream(model.tokenizer(), job.prompt(), model.stopIds(), job.stop());
             String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().formatHex(IDS.generateSeed(12));
             text = job.stream() ? streamed(ctx, job, ticket, events, stream, id, counts)
                     : whole(ctx, job, ticket, events, stream, id, counts);

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.privllm.model.generate.Sampling;
 import org.privllm.server.chat.ChatTemplate;
-import org.privllm.server.chat.TextTokenizer;
+import org.privllm.model.tokenizer.Tokenizer;
 
 /**
  * Reads {@code /v1/completions} and {@code /v1/chat/completions} bodies as OpenAI defines them, strictly: every
@@ -29,7 +29,7 @@ final class Requests {
                boolean includeUsage) {}
 
     /** What the parser needs to know about the model. */
-    record ModelView(String id, int vocab, int positions, TextTokenizer tokenizer, ChatTemplate template) {}
+    record ModelView(String id, int vocab, int positions, Tokenizer tokenizer, ChatTemplate template) {}
 
     static Job completion(JsonNode body, ModelView m) {
         object(body);
@@ -43,7 +43,7 @@ final class Requests {
             p = p.get(0); // one prompt given as a list of one
         }
         if (p.isTextual()) {
-            prompt = encode(p.asText(), m, "prompt");
+            prompt = encode(p.asText(), m, "prompt", true); // as privllm generate --prompt: the model's own BOS/EOS rules
         } else if (p.isArray() && p.size() > 0 && p.get(0).isArray() || p.isArray() && p.size() > 1 && p.get(0).isTextual()) {
             throw ApiError.invalid("prompt", "one prompt per request is supported (batching happens in the server)");
         } else if (p.isArray()) {
@@ -111,13 +111,14 @@ final class Requests {
                 extra.put(e.getKey(), JSON.convertValue(e.getValue(), Object.class));
             }
         }
+        Boolean generationPrompt = bool(body, "add_generation_prompt"); // vLLM's extension; default true
         String text;
         try {
-            text = m.template().render(messages, true, extra);
+            text = m.template().render(messages, generationPrompt == null || generationPrompt, extra);
         } catch (ChatTemplate.TemplateException e) {
             throw ApiError.invalid("messages", e.getMessage(), "chat_template_error");
         }
-        int[] prompt = encode(text, m, "messages");
+        int[] prompt = encode(text, m, "messages", false); // the template wrote its special tokens already
         int maxDefault = m.positions() - prompt.length;
         return common(body, m, prompt, true, maxDefault);
     }
@@ -243,7 +244,8 @@ final class Requests {
         return new Job(chat, prompt, sampling, max, List.copyOf(stop), Boolean.TRUE.equals(stream), includeUsage);
     }
 
-    private static int[] encode(String text, ModelView m, String param) {
+    /** Ids of {@code text}; with {@code addSpecialTokens} the tokenizer's own BOS/EOS rules apply. */
+    private static int[] encode(String text, ModelView m, String param, boolean addSpecialTokens) {
         if (text.isEmpty()) {
             throw ApiError.invalid(param, param + " is empty");
         }
@@ -254,7 +256,14 @@ final class Requests {
             throw new ApiError(400, "invalid_request_error", "this model's maximum context length is " + m.positions()
                     + " tokens; the " + param + " is far longer", param, "context_length_exceeded");
         }
-        return m.tokenizer().encode(text);
+        int[] ids = m.tokenizer().encode(text, addSpecialTokens);
+        for (int id : ids) {
+            if (id >= m.vocab()) {
+                throw ApiError.invalid(param, "the tokenizer gives token id " + id + ", beyond this model's vocabulary of "
+                        + m.vocab());
+            }
+        }
+        return ids;
     }
 
     private static void object(JsonNode body) {

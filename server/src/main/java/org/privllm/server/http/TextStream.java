@@ -1,7 +1,8 @@
 package org.privllm.server.http;
 
 import java.util.List;
-import org.privllm.server.chat.TextTokenizer;
+import org.privllm.model.tokenizer.StreamDecoder;
+import org.privllm.model.tokenizer.Tokenizer;
 
 /**
  * Turns one sequence's tokens into the text a client sees: stop token ids produce no text, stop strings end the
@@ -9,15 +10,25 @@ import org.privllm.server.chat.TextTokenizer;
  * it cannot (so a streamed response never shows part of a stop string). Not thread-safe.
  */
 final class TextStream {
-    private final TextTokenizer.StreamingDecoder decoder;
+    private final StreamDecoder decoder;
     private final int[] stopIds;
     private final List<String> stops;
     private final StringBuilder pending = new StringBuilder();
     private final StringBuilder all = new StringBuilder();
     private boolean stopped;
 
-    TextStream(TextTokenizer tokenizer, int[] stopIds, List<String> stops) {
-        this.decoder = tokenizer == null ? null : tokenizer.streamingDecoder();
+    /**
+     * @param prompt the prompt's ids: they prime the decoder (their text is not shown), so the answer's text is
+     *               what follows the prompt's in the decoded whole — what {@code privllm generate} prints after the
+     *               prompt (a SentencePiece-style decoder strips a leading space only at the start of the text)
+     */
+    TextStream(Tokenizer tokenizer, int[] prompt, int[] stopIds, List<String> stops) {
+        this.decoder = tokenizer == null ? null : tokenizer.streamDecoder();
+        if (decoder != null) {
+            for (int id : prompt) {
+                decoder.push(id);
+            }
+        }
         this.stopIds = stopIds.clone();
         this.stops = stops;
     }

@@ -3,6 +3,7 @@ package org.privllm.server.engine;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.privllm.model.ForwardPass;
 import org.privllm.model.Gpt2Model;
+import org.privllm.model.RaggedBatch;
 import org.privllm.model.TransformerOps;
 import org.privllm.server.Fixtures;
 import org.privllm.tensor.Matrix;
@@ -57,6 +58,17 @@ public final class TestLanes {
 
                 @Override
                 public Matrix step(int[] ids, int[] positions, int t) {
+                    before();
+                    return f.step(ids, positions, t);
+                }
+
+                @Override
+                public Matrix step(RaggedBatch batch, int[] ids) {
+                    before();
+                    return f.step(batch, ids);
+                }
+
+                private void before() {
                     int n = steps.incrementAndGet();
                     if (failAt.contains(n)) {
                         throw new Flaky("injected failure at step " + n);
@@ -68,7 +80,6 @@ public final class TestLanes {
                             Thread.currentThread().interrupt();
                         }
                     }
-                    return f.step(ids, positions, t);
                 }
 
                 @Override

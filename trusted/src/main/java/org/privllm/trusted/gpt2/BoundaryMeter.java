@@ -37,6 +37,11 @@ public final class BoundaryMeter implements Executor {
         return m == null ? 0 : 4L * m.data.length;
     }
 
+    /** A rotary call's public extras: an int32 position per row and {@code headDim/2} float64 frequencies. */
+    public static long rotationBytes(AttentionCall call) {
+        return call.rotation() == null ? 0 : 4L * call.x().rows + 8L * (call.headDim() / 2);
+    }
+
     private void count(Call c, long sent) {
         calls.get(c).incrementAndGet();
         bytesToExecutor.addAndGet(sent);
@@ -139,7 +144,7 @@ public final class BoundaryMeter implements Executor {
 
     @Override
     public Matrix attention(SessionId session, AttentionCall call) {
-        count(Call.ATTENTION, bytes(call.x()) + bytes(call.compensation()));
+        count(Call.ATTENTION, bytes(call.x()) + bytes(call.compensation()) + rotationBytes(call));
         return received(timed(() -> inner.attention(session, call)));
     }
 

@@ -110,16 +110,18 @@ public final class VerifyingExecutor implements Executor {
     }
 
     /**
-     * Uploads with the role inferred from the shape, so the decorator drops in under code that knows
-     * nothing about verification: a weight that could be a fused c_attn ({@code out = 3·in}) is sent
-     * as is ({@link Role#GENERAL}); every other weight gets checksum columns
-     * ({@link Role#ATTENTION_PROJECTION}) so it can serve as an attention projection. The columns cost
-     * {@code 2/out} extra executor work and are stripped from every result.
+     * Uploads with the role inferred, so the decorator drops in under code that knows nothing about
+     * verification: a weight marked {@link LinearWeights#attentionInput() as an attention input} (any decoder's
+     * fused q/k/v), or one that could be GPT-2's fused c_attn ({@code out = 3·in}), is sent as is
+     * ({@link Role#GENERAL}); every other weight gets checksum columns ({@link Role#ATTENTION_PROJECTION}) so it
+     * can serve as an attention projection. The columns cost {@code 2/out} extra executor work and are stripped
+     * from every result.
      */
     @Override
     public WeightId uploadLinear(SessionId session, LinearWeights weights) {
         Matrix w = weights.weight();
-        return uploadLinear(session, weights, (long) w.cols == 3L * w.rows ? Role.GENERAL : Role.ATTENTION_PROJECTION);
+        return uploadLinear(session, weights, weights.attentionInput() || (long) w.cols == 3L * w.rows
+                ? Role.GENERAL : Role.ATTENTION_PROJECTION);
     }
 
     /** Uploads a weight for the given role; an attention's c_proj must use {@link Role#ATTENTION_PROJECTION}. */
@@ -287,6 +289,10 @@ public final class VerifyingExecutor implements Executor {
         if (proj.checksum == null) {
             throw new IllegalStateException("attention output cannot be verified: projection weight " + call.proj().value()
                     + " was not uploaded with Role.ATTENTION_PROJECTION");
+        }
+        if (call.qkv() != null && check(s, call.qkv()).checksum != null) {
+            throw new IllegalStateException("attention input weight " + call.qkv().value() + " carries checksum columns: "
+                    + "upload it marked as an attention input (LinearWeights.asAttentionInput)");
         }
         Matrix y = inner.attention(session, call);
         String what = "attention (layer " + call.layer() + ")";

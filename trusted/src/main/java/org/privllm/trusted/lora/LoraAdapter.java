@@ -102,7 +102,7 @@ public final class LoraAdapter {
     /**
      * The adapted fused linears keyed by {@link DecoderWeights.Linear#key}: {@code h.{i}.attn.c_attn} (q/k/v),
      * {@code h.{i}.attn.c_proj}, {@code h.{i}.mlp.c_fc} ({@code [gate | up]}), {@code h.{i}.mlp.c_proj} (the keys
-     * {@code TrustedAttentionDecoder}, {@code ObfuscatedGpt2} and {@link LoraMerge} take).
+     * {@code TrustedAttentionDecoder}, {@code ObfuscatedDecoder} and {@link LoraMerge} take).
      */
     public Map<String, LowRankAdapter> layers() {
         return layers;

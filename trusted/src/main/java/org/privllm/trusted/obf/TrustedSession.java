@@ -77,10 +77,24 @@ public final class TrustedSession implements AutoCloseable {
      * e.g. GPT-2's c_attn output {@code diag(N_Q, N_K, N_V)} and c_proj input {@code diag(N_V)}.
      */
     public ObfuscatedLinear register(PlainLinear plain, Mask maskIn, Mask maskOut) {
-        return bind(plain, MaskScope.PER_SESSION, maskIn, maskOut, session);
+        return bind(plain, MaskScope.PER_SESSION, maskIn, maskOut, session, false);
+    }
+
+    /**
+     * {@link #register(PlainLinear, Mask, Mask)} for the fused q/k/v weight of {@code Executor.attention} calls: the
+     * upload is marked {@link LinearWeights#asAttentionInput() as an attention input}, so an integrity checker
+     * leaves its columns (the executor splits them into heads) as they are.
+     */
+    public ObfuscatedLinear registerAttentionInput(PlainLinear plain, Mask maskIn, Mask maskOut) {
+        return bind(plain, MaskScope.PER_SESSION, maskIn, maskOut, session, true);
     }
 
     private ObfuscatedLinear bind(PlainLinear plain, MaskScope scope, Mask maskIn, Mask maskOut, SessionId target) {
+        return bind(plain, scope, maskIn, maskOut, target, false);
+    }
+
+    private ObfuscatedLinear bind(PlainLinear plain, MaskScope scope, Mask maskIn, Mask maskOut, SessionId target,
+                                  boolean attentionInput) {
         if (maskIn.dim() != plain.inDim() || maskOut.dim() != plain.outDim()) {
             throw new IllegalArgumentException("masks of dims " + maskIn.dim() + ", " + maskOut.dim()
                     + " do not fit layer " + plain.inDim() + "x" + plain.outDim());
@@ -88,9 +102,15 @@ public final class TrustedSession implements AutoCloseable {
         Mask u = plain.lora() == null ? null : config.loraFamily().sample(plain.lora().rank(), random);
         boolean wire = channel.float32Wire() && wellConditioned(maskIn) && wellConditioned(maskOut)
                 && (u == null || wellConditioned(u));
-        WeightId id = wire
-                ? channel.uploadWire(target, obfuscateWire(plain, maskIn, maskOut, u))
-                : channel.upload(target, obfuscate(plain, maskIn, maskOut, u));
+        WeightId id;
+        if (attentionInput && channel.float32Wire()) {
+            LinearWeights w = wire ? obfuscateWire(plain, maskIn, maskOut, u)
+                    : ExecutorChannel.toWire(obfuscate(plain, maskIn, maskOut, u));
+            id = channel.uploadWire(target, w.asAttentionInput());
+        } else {
+            id = wire ? channel.uploadWire(target, obfuscateWire(plain, maskIn, maskOut, u))
+                    : channel.upload(target, obfuscate(plain, maskIn, maskOut, u));
+        }
         return new ObfuscatedLinear(plain, scope, maskIn, maskOut, u, target, id, wire);
     }
 

@@ -51,11 +51,16 @@ public record PlacedLinear(String name, PackedWeight weight, float[] bias, Packe
         return loraA == null ? 0 : loraA.outDim();
     }
 
-    /** {@code X·W + b + s·(X·A)·B} on the trusted side (the calibration run and the reference of tests). */
+    /** {@code X·W + b + s·(X·A)·B} on the trusted side (the reference of tests and simulations). */
     public Matrix local(Matrix x) {
-        Matrix y = Kernels.matmul(x, weight, bias);
+        Matrix y = base(x);
         addAdapter(x, y);
         return y;
+    }
+
+    /** {@code X·W + b}: the public layer alone, without a private adapter (the calibration run). */
+    public Matrix base(Matrix x) {
+        return Kernels.matmul(x, weight, bias);
     }
 
     /** {@code y += s·(X·A)·B}: the private adapter never leaves the trusted domain; O(n·r·(in + out)). */

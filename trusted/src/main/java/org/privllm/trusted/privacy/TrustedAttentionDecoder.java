@@ -7,6 +7,8 @@ import org.privllm.model.AttentionCore;
 import org.privllm.model.DecoderConfig;
 import org.privllm.model.DecoderForward;
 import org.privllm.model.DecoderWeights;
+import org.privllm.model.RaggedBatch;
+import org.privllm.model.SequenceCache;
 import org.privllm.model.TransformerOps;
 import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
@@ -106,7 +108,8 @@ public final class TrustedAttentionDecoder implements TransformerOps, AutoClosea
 
     /**
      * Each layer's largest input-row RMS on a fixed public token sequence, computed by this very forward
-     * pass with the linear products done locally.
+     * pass with the linear products done locally on the public weights alone: a private adapter takes no part,
+     * since the executors see the pad scale (a row's size) and it must not depend on anything private.
      */
     private Map<String, Double> calibrate(DecoderWeights weights) {
         Map<String, Double> rms = new HashMap<>();
@@ -126,7 +129,7 @@ public final class TrustedAttentionDecoder implements TransformerOps, AutoClosea
                     }
                     rms.merge(layer.name(), Math.sqrt(s / x.cols), Math::max);
                 }
-                return layer.local(x);
+                return layer.base(x);
             }
         };
         int[] ids = calibrationIds(config.vocab(), Math.min(CALIBRATION_TOKENS, config.positions()));
@@ -221,6 +224,53 @@ public final class TrustedAttentionDecoder implements TransformerOps, AutoClosea
         // Q·Kᵀ and P·V over the keys so far, plus the softmax: all trusted
         nonlinear("attention_core", x.rows * attentionCoreFlops(config, past + t));
         return linear(layers[layer][1], attended);
+    }
+
+    /** Ragged steps run here: the attention core and every sequence's cache are trusted. */
+    @Override
+    public boolean ragged() {
+        return true;
+    }
+
+    /** A trusted cache for one sequence (it never leaves the trusted domain). */
+    @Override
+    public SequenceCache openSequence(int capacity) {
+        return core.openSequence(capacity);
+    }
+
+    /**
+     * The ragged attention sublayer: the q/k/v product and the output product each one placed call over the rows
+     * of every sequence of the step (rows of different users share a call: each row gets its own fresh pad or
+     * share), the attention core per sequence over its own trusted cache.
+     */
+    @Override
+    public Matrix attention(int layer, Matrix x, RaggedBatch batch) {
+        nonlinear(normKind, TrustedWork.PER_NORM * x.rows * x.cols);
+        nonlinear("residual", (long) x.rows * x.cols);
+        Matrix qkv = linear(layers[layer][0], x);
+        long rotated = (long) x.rows * (config.heads() + config.kvHeads()) * config.headDim();
+        if (config.qkNorm()) {
+            nonlinear("qk_norm", TrustedWork.PER_NORM * rotated);
+        }
+        if (config.positionEncoding() instanceof DecoderConfig.Rotary) {
+            nonlinear("rope", TrustedWork.PER_ROPE * rotated);
+        }
+        long core = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            long context = batch.sequences().get(i).length() + batch.count(i);
+            core += batch.count(i) * attentionCoreFlops(config, context);
+        }
+        Matrix attended = this.core.attend(batch, layer, qkv);
+        nonlinear("attention_core", core);
+        return linear(layers[layer][1], attended);
+    }
+
+    @Override
+    public void advance(RaggedBatch batch) {
+        long rows = batch.rows();
+        nonlinear("embedding", rows * config.hidden());
+        nonlinear(normKind, TrustedWork.PER_NORM * rows * config.hidden());
+        AttentionCore.advance(batch);
     }
 
     @Override

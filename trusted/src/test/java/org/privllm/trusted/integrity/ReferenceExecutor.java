@@ -17,6 +17,7 @@ import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
 import org.privllm.tensor.PackedWeight;
+import org.privllm.tensor.Rope;
 
 /**
  * A small honest executor for the trusted module's tests (the trusted module cannot see the untrusted
@@ -101,8 +102,10 @@ final class ReferenceExecutor implements Executor {
 
     @Override
     public synchronized Matrix attention(SessionId s, AttentionCall c) {
-        Matrix qkv = apply(s, c.qkv(), c.x(), c.compensation());
-        Matrix a = Attention.attend(caches.get(s.value()), c.layer(), qkv, c.t(), c.heads(), c.scale());
+        Matrix qkv = c.qkv() == null ? c.x().copy() : apply(s, c.qkv(), c.x(), c.compensation());
+        AttentionCall.Rotation r = c.rotation();
+        Matrix a = Attention.attend(caches.get(s.value()), c.layer(), qkv, c.t(), c.heads(), c.kvHeads(), c.headDim(),
+                c.scale(), r == null ? null : new Rope(c.headDim(), r.inverseFrequencies()), r == null ? null : r.positions());
         return maybeTamper(apply(s, c.proj(), a, null));
     }
 

@@ -15,6 +15,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.privllm.model.Activation;
+import org.privllm.model.Architecture;
+import org.privllm.model.DecoderConfig;
+import org.privllm.model.LlamaFixture;
+import org.privllm.model.SafeTensors;
 import org.privllm.model.Fixture;
 import org.privllm.model.Gpt2Config;
 import org.privllm.model.DecoderForward;
@@ -24,7 +28,7 @@ import org.privllm.model.generate.Sampling;
 import org.privllm.protocol.Executor;
 import org.privllm.protocol.grpc.ExecutorEndpoints;
 import org.privllm.protocol.grpc.GrpcExecutorClient;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
 
@@ -63,15 +67,58 @@ class RemoteGenerationTest {
     static final List<int[]> PROMPTS = List.of(new int[] {5, 17, 42, 7, 9}, new int[] {100, 3});
 
     static List<int[]> generate(Executor ex, ObfuscationMode mode) {
+        return generate(model, ex, mode);
+    }
+
+    static List<int[]> generate(DecoderModel m, Executor ex, ObfuscationMode mode) {
         ObfuscationConfig c = ObfuscationConfig.defaults().withMode(mode);
-        try (ObfuscatedGpt2 obf = new ObfuscatedGpt2(model.config(), model.weights(), ex, c, Map.of())) {
-            return new Generator(new DecoderForward(model.config(), model.weights(), obf))
+        try (ObfuscatedDecoder obf = new ObfuscatedDecoder(m.config(), m.weights(), ex, c, Map.of())) {
+            return new Generator(new DecoderForward(m.config(), m.weights(), obf))
                     .generate(PROMPTS, 6, Sampling.GREEDY, -1, null).outputIds();
         }
     }
 
     static List<int[]> plain() {
-        return new Generator(model.plainForward()).generate(PROMPTS, 6, Sampling.GREEDY, -1, null).outputIds();
+        return plain(model);
+    }
+
+    static List<int[]> plain(DecoderModel m) {
+        return new Generator(m.plainForward()).generate(PROMPTS, 6, Sampling.GREEDY, -1, null).outputIds();
+    }
+
+    /**
+     * The seed level on Llama-family models through the executor process, verified: Qwen2 (GQA, biases, head_dim ≠
+     * hidden/heads) and Qwen3 (q/k norms: the trusted round trip, attention on given rows) give the plaintext ids in
+     * both modes; on the tampering executor a lie is caught or harmless, and a retry finishes with the plaintext ids.
+     */
+    @Test
+    void seedLevelOnTheLlamaFamilyOverTheExecutorProcess() throws Exception {
+        List<DecoderModel> models = new ArrayList<>();
+        for (Architecture a : List.of(Architecture.QWEN2, Architecture.QWEN3)) {
+            Path dir = Files.createTempDirectory("privllm-remote-" + a.modelType());
+            Fixture.write(dir, new LlamaFixture.Spec(a, 2, 24, 6, 2, 6, 40, 300, 64, false, SafeTensors.DType.F32, 1, 3,
+                    1e4, new DecoderConfig.Llama3Scaling(4, 1, 4, 16), a == Architecture.QWEN3));
+            models.add(DecoderModel.load(dir));
+        }
+        for (DecoderModel m : models) {
+            List<int[]> expected = plain(m);
+            for (ObfuscationMode mode : ObfuscationMode.values()) {
+                try (GrpcExecutorClient c = client(honestAddress)) {
+                    List<int[]> got = generate(m, new VerifyingExecutor(c), mode);
+                    for (int b = 0; b < expected.size(); b++) {
+                        assertThat(got.get(b)).as(m.architecture() + " " + mode).isEqualTo(expected.get(b));
+                    }
+                }
+            }
+            try (ExecutorEndpoints endpoints = ExecutorEndpoints.parse(tamperingAddress, InsecureChannelCredentials.create(),
+                    GrpcExecutorClient.Options.defaults().withCallTimeout(Duration.ofSeconds(30)))) {
+                List<int[]> retried = endpoints.withRetries(20, e -> e instanceof IntegrityException,
+                        ex -> generate(m, new VerifyingExecutor(ex), ObfuscationMode.PAD));
+                for (int b = 0; b < expected.size(); b++) {
+                    assertThat(retried.get(b)).as(m.architecture() + " retried").isEqualTo(expected.get(b));
+                }
+            }
+        }
     }
 
     static GrpcExecutorClient client(String address) {

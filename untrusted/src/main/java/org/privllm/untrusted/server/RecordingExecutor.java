@@ -89,8 +89,15 @@ public final class RecordingExecutor implements Executor {
 
     @Override
     public Matrix attention(SessionId session, AttentionCall c) {
-        sink.record(label(session), "attention", c.layer(), args("qkv", c.qkv().value(), "proj", c.proj().value(),
-                "t", c.t(), "heads", c.heads(), "scale", c.scale()), List.of(item("x", c.x()), item("compensation", c.compensation())));
+        Map<String, Object> a = args("qkv", c.qkv() == null ? -1 : c.qkv().value(), "proj", c.proj().value(), "t", c.t(),
+                "heads", c.heads(), "scale", c.scale(), "kv_heads", c.kvHeads(), "head_dim", c.headDim());
+        List<DiskTranscript.Item> items = new ArrayList<>(List.of(item("x", c.x()), item("compensation", c.compensation())));
+        if (c.rotation() != null) {
+            a.put("positions", c.rotation().positions());
+            double[] f = c.rotation().inverseFrequencies();
+            items.add(new DiskTranscript.Item("rope_inverse_frequencies", -1, f.length, null, f));
+        }
+        sink.record(label(session), "attention", c.layer(), a, items);
         return inner.attention(session, c);
     }
 

@@ -15,11 +15,12 @@ import org.privllm.lab.report.RunInfo;
 import org.privllm.lab.verify.AttentionCore;
 import org.privllm.lab.verify.ErrorAccumulator;
 import org.privllm.lab.verify.PromptBatch;
-import org.privllm.model.Gpt2Config;
+import org.privllm.model.DecoderConfig;
 import org.privllm.model.DecoderForward;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.Gpt2Model;
 import org.privllm.tensor.Matrix;
-import org.privllm.trusted.gpt2.ObfuscatedGpt2;
+import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.mask.MaskFamily;
 import org.privllm.trusted.obf.ObfuscationConfig;
 import org.privllm.trusted.obf.ObfuscationMode;
@@ -32,10 +33,11 @@ import org.privllm.untrusted.InProcessExecutor;
  * while every attention call is mirrored on the obfuscated model ({@link AttentionProbe}); per step, over
  * all layers, the largest absolute errors of
  * <ul>
- *   <li>{@code qk_scores}: {@code Q̃·K̃ᵀ} vs {@code Q·Kᵀ};  {@code softmax}: masked vs plaintext probabilities;
+ *   <li>{@code qk_scores}: {@code Q̃·K̃ᵀ} vs {@code Q·Kᵀ}, each score over the plaintext {@code |q|·|k|} (with rotary positions: both after RoPE, each at its row's
+ *       position; query heads of a group against their shared key head);  {@code softmax}: masked vs plaintext probabilities;
  *   <li>{@code pv}: {@code P̃·Ṽ} vs {@code (P·V)·N_V};  {@code attn_out}: the executor's chained sublayer, unmasked,
  *       vs plaintext;
- *   <li>{@code k_append}, {@code v_append}: the rows the executor caches, {@code K̃} vs {@code K·N_K} and
+ *   <li>{@code k_append}, {@code v_append}: the rows the executor caches, {@code K̃} vs {@code K·N_K} (after RoPE) and
  *       {@code Ṽ} vs {@code V·N_V};
  *   <li>{@code nq_nk_identity}: {@code max |N_Q·N_Kᵀ − I|} over heads and layers.
  * </ul>
@@ -69,9 +71,16 @@ public final class AttentionSweep {
     /** The table, whether every error is within the 1e-4 tolerance, and the files written. */
     public record Result(ResultTable table, boolean allClose, List<Path> files) {}
 
+    /** The sweep on a GPT-2 checkpoint. */
     public static Result run(Gpt2Model model, Grid grid, MaskFamily family, Long seed, RunInfo info, Path out,
                              PrintStream progressTo) {
-        Gpt2Config c = model.config();
+        return run(model.decoder(), grid, family, seed, info, out, progressTo);
+    }
+
+    /** The sweep on any decoder (on the Llama family: {@code Q̃K̃ᵀ} after RoPE, grouped key/value heads, q/k norms). */
+    public static Result run(DecoderModel model, Grid grid, MaskFamily family, Long seed, RunInfo info, Path out,
+                             PrintStream progressTo) {
+        DecoderConfig c = model.config();
         int longest = grid.seq().stream().mapToInt(Integer::intValue).max().orElseThrow()
                 + grid.decode().stream().mapToInt(Integer::intValue).max().orElseThrow();
         if (longest > c.positions()) {
@@ -91,10 +100,10 @@ public final class AttentionSweep {
                 }
                 // One session per padding setting: masks are per session, every cell restarts the cache.
                 try (InProcessExecutor executor = new InProcessExecutor();
-                     ObfuscatedGpt2 obf = new ObfuscatedGpt2(c, model.weights(), executor, oc, Map.of())) {
+                     ObfuscatedDecoder obf = new ObfuscatedDecoder(c, model.weights(), executor, oc, Map.of())) {
                     double identity = identityError(c, obf);
                     AttentionProbe probe = new AttentionProbe(c, model.weights(), obf);
-                    DecoderForward forward = new DecoderForward(model.decoder().config(), model.decoder().weights(), probe);
+                    DecoderForward forward = new DecoderForward(c, model.weights(), probe);
                     for (int bi = 0; bi < grid.batch().size(); bi++) {
                         for (int si = 0; si < grid.seq().size(); si++) {
                             for (int di = 0; di < grid.decode().size(); di++) {
@@ -193,7 +202,7 @@ public final class AttentionSweep {
         return ids;
     }
 
-    private static double identityError(Gpt2Config c, ObfuscatedGpt2 obf) {
+    private static double identityError(DecoderConfig c, ObfuscatedDecoder obf) {
         ErrorAccumulator acc = new ErrorAccumulator();
         for (int layer = 0; layer < c.layers(); layer++) {
             AttentionCore.identity(obf.queryMasks(layer), obf.keyMasks(layer), acc);

@@ -14,6 +14,7 @@ import org.privllm.lab.report.ResultTable;
 import org.privllm.lab.report.RunInfo;
 import org.privllm.lab.verify.Check;
 import org.privllm.lab.verify.Verifier;
+import org.privllm.model.DecoderModel;
 import org.privllm.model.Gpt2Model;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.mask.MaskFamily;
@@ -43,6 +44,12 @@ public final class SummaryExperiment {
      * @param seed    the user's seed (masks, pads and inputs reproducible), or null for secure randomness
      */
     public static Result run(Gpt2Model model, LoraAdapter adapter, MaskFamily family, Long seed, RunInfo info, Path out,
+                             PrintStream progressTo) {
+        return run(model.decoder(), adapter, family, seed, info, out, progressTo);
+    }
+
+    /** The summary on any decoder: GPT-2 or the Llama family (whose stage 4 adds RMSNorm, RoPE, GQA, SwiGLU, q/k norm). */
+    public static Result run(DecoderModel model, LoraAdapter adapter, MaskFamily family, Long seed, RunInfo info, Path out,
                              PrintStream progressTo) {
         ResultTable table = new ResultTable("Stage summary: every verification check, mask and padding mode");
         Map<String, Double> worst = new LinkedHashMap<>(); // (mode, stage) -> largest error of its checks
