@@ -222,12 +222,20 @@ final class BenchCommand implements Callable<Integer> {
         t.put("wall_ms", Json.round(wall / 1e6 / passes, 3));
         long timed = 0;
         for (Map.Entry<String, Long> e : kinds.entrySet()) {
-            t.put(e.getKey(), Map.of("ms", Json.round(e.getValue() / 1e6 / passes, 3), "share", Json.round(e.getValue() / (double) wall, 3)));
+            t.put(e.getKey(), profileEntry(e.getValue(), wall, passes));
             timed += e.getValue();
         }
         long other = Math.max(0, wall - timed);
-        t.put("other", Map.of("ms", Json.round(other / 1e6 / passes, 3), "share", Json.round(other / (double) wall, 3)));
+        t.put("other", profileEntry(other, wall, passes));
         return t;
+    }
+
+    /** {@code {"ms": per pass, "share": of the wall time}}, in that order. */
+    private static Map<String, Object> profileEntry(long nanos, long wall, long passes) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("ms", Json.round(nanos / 1e6 / passes, 3));
+        e.put("share", Json.round(nanos / (double) wall, 3));
+        return e;
     }
 
     /**
