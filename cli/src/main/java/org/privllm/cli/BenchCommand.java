@@ -13,11 +13,13 @@ import java.util.concurrent.Callable;
 import org.privllm.model.DecoderConfig;
 import org.privllm.model.DecoderForward;
 import org.privllm.model.DecoderModel;
+import org.privllm.model.PlainDecoderOps;
 import org.privllm.model.generate.Generator;
 import org.privllm.model.generate.Sampling;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.MemoryBandwidth;
 import org.privllm.tensor.Parallel;
+import org.privllm.tensor.Profile;
 import org.privllm.trusted.obf.ObfuscatedDecoder;
 import org.privllm.trusted.gpt2.SchemeCost;
 import org.privllm.trusted.obf.PadPool;
@@ -40,6 +42,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "1") int batch;
     @Option(names = "--reps", defaultValue = "3", description = "Measured repetitions; the median is reported (default ${DEFAULT-VALUE}).") int reps;
     @Option(names = "--json", description = "Print one JSON object.") boolean json;
+    @Option(names = "--profile", description = "Also time the measured engine's prefill and decode by kind of work "
+            + "(GEMM, GEMV, attention, norms, activation, residual adds, rope; blinded levels: float64 products) in "
+            + "extra runs after the measured ones: \"profile\" in ms per pass and share of the wall time.") boolean profile;
     @Mixin EngineOptions engine = new EngineOptions();
 
     /**
@@ -60,7 +65,9 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--prompt-tokens + --new-tokens exceeds n_positions " + c.positions());
         }
         List<int[]> prompts = randomPrompts(batch, promptTokens, c.vocab(), 1234);
-        Speed plain = measure(engine.plainForward(m), prompts, c);
+        DecoderForward plainForward = engine.plainForward(m);
+        Speed plain = measure(plainForward, prompts, c);
+        profiledForward = plainForward;
         Map<String, Object> j = new LinkedHashMap<>();
         Speed main = plain;
         if (engine.protectedRun()) {
@@ -92,6 +99,7 @@ final class BenchCommand implements Callable<Integer> {
                 engine.closeEndpoints();
             }
             main = obf.speed();
+            profiledForward = null;
             j.put("obfuscated", true);
             j.put("privacy", level.label());
             j.put("scheme", engine.scheme());
@@ -112,8 +120,14 @@ final class BenchCommand implements Callable<Integer> {
             }
             j.put("boundary", obf.boundary());
         }
+        if (profile) {
+            j.put("profile", profiledForward != null ? profileRuns(profiledForward, prompts, c) : profileMap);
+        }
         double bw = MemoryBandwidth.measureReadGbps();
-        double bytesPerStep = 4.0 * decodeWeightFloats(c);
+        // bytes one decode step reads: the plaintext engine's packed weights (half width for a BF16/F16
+        // checkpoint unless --weights f32); a protected run's executors keep float32
+        double bytesPerStep = profiledForward != null && profiledForward.ops() instanceof PlainDecoderOps p
+                ? p.weightBytes() : 4.0 * decodeWeightFloats(c);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("prefill_tokens_per_s", Json.round(main.prefill(), 2));
         out.put("decode_tokens_per_s", Json.round(main.decode(), 2));
@@ -125,6 +139,9 @@ final class BenchCommand implements Callable<Integer> {
         out.put("peak_rss_mb", peakRssMb());
         out.put("threads", Parallel.threads());
         out.put("kernels", Kernels.backend());
+        out.put("gemm", Kernels.gemm());
+        out.put("weights", profiledForward != null && profiledForward.ops() instanceof PlainDecoderOps p
+                ? p.weightPrecision() : "f32");
         out.put("prompt_tokens", promptTokens);
         out.put("new_tokens", newTokens);
         out.put("batch", batch);
@@ -137,6 +154,90 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    private DecoderForward profiledForward;
+    private Map<String, Object> profileMap;
+
+    /**
+     * Where a pass's wall time goes ({@link Profile}), over {@code reps} extra runs of the engine after its
+     * measured ones: prefill is one forward step over the prompts, decode one step of one token per sequence
+     * plus the LM head and a greedy pick, for {@code newTokens - 1} steps. Per kind: ms per pass and share of
+     * the wall time; {@code other} is the rest (embeddings, rope, copies, allocation, the pick, bookkeeping).
+     */
+    private Map<String, Object> profileRuns(DecoderForward f, List<int[]> prompts, DecoderConfig c) {
+        int b = prompts.size(), len = promptTokens;
+        int[] ids = new int[b * len], pos = new int[b * len];
+        for (int s = 0; s < b; s++) {
+            for (int i = 0; i < len; i++) {
+                ids[s * len + i] = prompts.get(s)[i];
+                pos[s * len + i] = i;
+            }
+        }
+        Map<String, Long> prefill = new LinkedHashMap<>(), decode = new LinkedHashMap<>();
+        long prefillWall = 0, decodeWall = 0;
+        int steps = newTokens - 1;
+        for (int r = 0; r < reps; r++) {
+            f.ops().startCache(new int[b], len + newTokens);
+            Profile.reset();
+            Profile.enable(true);
+            long t0 = System.nanoTime();
+            org.privllm.tensor.Matrix h = f.step(ids, pos, len);
+            prefillWall += System.nanoTime() - t0;
+            Profile.enable(false);
+            Profile.snapshot().forEach((k, v) -> prefill.merge(k, v, Long::sum));
+            org.privllm.tensor.Matrix last = new org.privllm.tensor.Matrix(b, h.cols);
+            for (int s = 0; s < b; s++) {
+                System.arraycopy(h.data, ((s + 1) * len - 1) * h.cols, last.data, s * h.cols, h.cols);
+            }
+            Profile.reset();
+            Profile.enable(true);
+            t0 = System.nanoTime();
+            for (int step = 0; step < steps; step++) {
+                org.privllm.tensor.Matrix logits = f.ops().lmHead(last);
+                int[] next = new int[b], nextPos = new int[b];
+                for (int s = 0; s < b; s++) {
+                    int best = 0;
+                    for (int v = 1; v < c.vocab(); v++) {
+                        if (logits.data[s * c.vocab() + v] > logits.data[s * c.vocab() + best]) {
+                            best = v;
+                        }
+                    }
+                    next[s] = best;
+                    nextPos[s] = len + step;
+                }
+                last = f.step(next, nextPos, 1);
+            }
+            decodeWall += System.nanoTime() - t0;
+            Profile.enable(false);
+            Profile.snapshot().forEach((k, v) -> decode.merge(k, v, Long::sum));
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("prefill", profileTable(prefill, prefillWall, reps));
+        out.put("decode_per_step", profileTable(decode, decodeWall, (long) reps * steps));
+        return out;
+    }
+
+    /** {@code {"wall_ms": …, kind: {"ms": …, "share": …}, …, "other": …}}, per pass. */
+    private static Map<String, Object> profileTable(Map<String, Long> kinds, long wall, long passes) {
+        Map<String, Object> t = new LinkedHashMap<>();
+        t.put("wall_ms", Json.round(wall / 1e6 / passes, 3));
+        long timed = 0;
+        for (Map.Entry<String, Long> e : kinds.entrySet()) {
+            t.put(e.getKey(), profileEntry(e.getValue(), wall, passes));
+            timed += e.getValue();
+        }
+        long other = Math.max(0, wall - timed);
+        t.put("other", profileEntry(other, wall, passes));
+        return t;
+    }
+
+    /** {@code {"ms": per pass, "share": of the wall time}}, in that order. */
+    private static Map<String, Object> profileEntry(long nanos, long wall, long passes) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("ms", Json.round(nanos / 1e6 / passes, 3));
+        e.put("share", Json.round(nanos / (double) wall, 3));
+        return e;
+    }
+
     /**
      * One protected engine measured: speeds, its session set-up time, the trusted share, the boundary traffic
      * (per executor) and, for the blinded levels, the counted work of one request.
@@ -145,6 +246,11 @@ final class BenchCommand implements Callable<Integer> {
 
     private Run run(EngineOptions.Engine e, List<int[]> prompts, DecoderConfig c) {
         Speed s = measure(e, prompts, c);
+        if (profile) {
+            if (profileMap == null) {
+                profileMap = profileRuns(e.forward(), prompts, c);
+            }
+        }
         // concurrent parties: the longest one is the executors' share of the wall time
         long executorNanos = e.meters().stream().mapToLong(BoundaryMeter::executorNanos).max().orElse(0);
         Object boundary = e.meters().size() == 1 ? e.meter().summary()

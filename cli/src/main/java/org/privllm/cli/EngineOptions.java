@@ -71,6 +71,21 @@ final class EngineOptions {
             + "kept in the trusted domain (strong, two-party) or masked on the executor (seed), never merged there.")
     java.nio.file.Path lora;
 
+    @Option(names = "--weights", paramLabel = "native|f32", defaultValue = "native",
+            description = "Plaintext engine: keep each linear weight at the narrowest precision that holds it exactly "
+                    + "(native, the default: a BF16 or F16 checkpoint's weights stay half width, decode reads half the "
+                    + "bytes, results bit for bit those of f32) or widen every weight to float32 (f32).")
+    String weights;
+
+    /** The plaintext engine's weight storage from {@code --weights}. */
+    PlainDecoderOps.Storage storage() {
+        return switch (weights == null ? "native" : weights) {
+            case "native" -> PlainDecoderOps.Storage.NATIVE;
+            case "f32" -> PlainDecoderOps.Storage.F32;
+            default -> throw new IllegalArgumentException("--weights must be native or f32, got '" + weights + "'");
+        };
+    }
+
     private Map<String, LowRankAdapter> adapters;
 
     /** The adapter's layers on the model's fused linears, loaded once (empty without --lora). */
@@ -84,7 +99,7 @@ final class EngineOptions {
     /** The plaintext engine (the adapter merged in the trusted domain when given): the reference for --check. */
     DecoderForward plainForward(DecoderModel m) {
         DecoderWeights w = LoraMerge.merged(m.weights(), adapters(m));
-        return new DecoderForward(m.config(), w, new PlainDecoderOps(m.config(), w));
+        return new DecoderForward(m.config(), w, new PlainDecoderOps(m.config(), w, storage()));
     }
 
     /** Whether the run is protected at all: {@code --obfuscate}, {@code --privacy} or an executor address. */

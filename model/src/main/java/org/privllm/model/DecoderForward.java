@@ -4,6 +4,7 @@ import org.privllm.tensor.Kernels;
 import org.privllm.tensor.Matrix;
 import org.privllm.tensor.Norms;
 import org.privllm.tensor.Parallel;
+import org.privllm.tensor.Profile;
 
 /**
  * The decoder block loop, for every {@link DecoderConfig}: embeddings (plus learned positions), then
@@ -134,6 +135,7 @@ public final class DecoderForward implements ForwardPass {
      */
     public Matrix activate(Matrix up) {
         int inner = config.inner();
+        long t0 = Profile.start();
         if (!config.mlp().gated()) {
             // row by row: a vectorised kernel's tail must fall at the same place whatever the other rows
             Parallel.forRange(up.rows, 1, (from, to) -> {
@@ -141,6 +143,7 @@ public final class DecoderForward implements ForwardPass {
                     config.mlp().activation().applyInPlace(up.data, r * up.cols, (r + 1) * up.cols);
                 }
             });
+            Profile.stop(Profile.Kind.ACTIVATION, t0);
             return up;
         }
         Matrix gated = new Matrix(up.rows, inner);
@@ -149,6 +152,7 @@ public final class DecoderForward implements ForwardPass {
                 Kernels.siluGate(up.data, r * up.cols, up.data, r * up.cols + inner, gated.data, r * inner, inner);
             }
         });
+        Profile.stop(Profile.Kind.ACTIVATION, t0);
         return gated;
     }
 

@@ -60,6 +60,7 @@ public final class Attention {
             throw new IllegalArgumentException("attention input " + qkv.shape() + " for batch " + cache.batch()
                     + " x " + t + ", " + heads + " query and " + kvHeads + " key/value heads of " + headDim);
         }
+        long t0 = Profile.start();
         cache.append(layer, qkv, qkv, qWidth, qWidth + kvWidth, t);
         int past = cache.length();
         Matrix out = new Matrix(qkv.rows, qWidth);
@@ -77,6 +78,7 @@ public final class Attention {
                         cache.leftPad(b), past, dh, scale, out, s);
             }
         });
+        Profile.stop(Profile.Kind.ATTENTION, t0);
         return out;
     }
 
@@ -124,6 +126,7 @@ public final class Attention {
             throw new IllegalArgumentException("attention input " + qkv.shape() + " for " + rows + " ragged rows, " + heads
                     + " query and " + kvHeads + " key/value heads of " + headDim);
         }
+        long t0 = Profile.start();
         for (int s = 0; s < n; s++) {
             caches[s].append(layer, qkv, offsets[s], qWidth, qWidth + kvWidth, counts[s]);
             past[s] = caches[s].length();
@@ -144,6 +147,7 @@ public final class Attention {
                         kvWidth, c.leftPad(0), past[s], dh, scale, out, scratch);
             }
         });
+        Profile.stop(Profile.Kind.ATTENTION, t0);
         return out;
     }
 

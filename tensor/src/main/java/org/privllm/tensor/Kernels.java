@@ -15,7 +15,11 @@ import jdk.incubator.vector.VectorSpecies;
  * Work is split over panels, so each thread streams its own contiguous part of the weight once
  * while the rows of X stay in cache. Decode's GEMV is memory-bound: one to four rows get tiles
  * that do only the arithmetic they need, so the loads of the weight stream are never held up.
- * The same serial core ({@link #multiply}) serves prefill attention's two products.
+ * With 32 vector registers (AVX-512) the GEMM's tile spans two panels ({@link #WIDE_TILE}). Half-width
+ * (BF16/F16) panels are widened exactly to float32 — in registers while they stream in for decode's few
+ * rows, a {@link #KC}-row block at a time into scratch for the GEMM — before the same multiply-adds in the
+ * same order, so their products are bit for bit those of the float32 weight. A raw-panel variant of the
+ * serial core ({@link #multiply}) serves prefill attention's two products.
  *
  * <p>This is the only backend ({@link #backend()}): it beats Debian's OpenBLAS sgemm here (about
  * 140 GFLOP/s), so no native BLAS is loaded.
@@ -35,6 +39,14 @@ public final class Kernels {
     /** Name of the kernel implementation, for reports. */
     public static String backend() {
         return "java-vector-" + S.vectorBitSize();
+    }
+
+    /**
+     * The GEMM that runs prefill's products, for reports: the backend and its register tile, rows × columns
+     * ({@code java-vector-512-6x64}: six rows across two panels; {@code java-vector-256-6x16}: six rows of one).
+     */
+    public static String gemm() {
+        return backend() + "-" + MR + "x" + (WIDE_TILE ? 2 : 1) * PackedWeight.NR;
     }
 
     /** {@code X·W + bias} into a new matrix; {@code bias} may be null. */
@@ -60,18 +72,269 @@ public final class Kernels {
         if (n == 0) {
             return;
         }
+        long t0 = Profile.start();
         int nr = PackedWeight.NR;
         // bias padded to whole panels: it is the accumulators' start value, so the tile needs no add
         float[] bp = bias == null ? null : java.util.Arrays.copyOf(bias, w.panelCount() * nr);
         long macsPerPanel = (long) n * w.in * nr;
         int grain = (int) Math.min(w.panelCount(), Math.max(1, SERIAL_MACS / macsPerPanel));
-        Parallel.forRange(w.panelCount(), grain, (from, to) -> multiply(x.data, 0, w.in, n, w.in, w.panels, 0,
-                from, to, bp, y.data, 0, w.out, w.out, new float[MR * nr]));
+        Parallel.forRange(w.panelCount(), grain, (from, to) -> multiply(x.data, 0, w.in, n, w, from, to, bp, y.data,
+                0, w.out));
+        Profile.stop(n > 4 ? Profile.Kind.GEMM : Profile.Kind.GEMV, t0);
     }
 
     /**
-     * Serial core of every product: {@code C[n × out] = A[n × k] · W + bias} for panels
-     * {@code [qFrom, qTo)} of a packed {@code W} (panel {@code q} at {@code b[bo + q·k·NR]}). Row
+     * Steps of the inner dimension per block of a half-width panel widened to float32 before its tiles run:
+     * a {@code KC × NR} float block (32 KiB with AVX-512) stays in the L1/L2 cache. Each row's accumulators
+     * are stored and reloaded between blocks (exact), so the multiply-adds are the same, in the same order, as
+     * in one pass over a float32 panel. (Blocking float32 panels the same way measured no faster here.)
+     */
+    static final int KC = 256;
+
+    /** Per-thread buffers of the packed-weight core: widened weight blocks and partial sums. */
+    private static final class Scratch {
+        float[] weights = new float[0];
+        float[] partial = new float[0];
+
+        float[] weights(int size) {
+            if (weights.length < size) {
+                weights = new float[size];
+            }
+            return weights;
+        }
+
+        float[] partial(int size) {
+            if (partial.length < size) {
+                partial = new float[size];
+            }
+            return partial;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * Serial core of {@code C[n × out] = A[n × k] · W + bias} for panels {@code [qFrom, qTo)} of {@code w}
+     * ({@code k = w.in}). Row {@code i} of A starts at {@code a[aOff + i·lda]}, of C at {@code c[cOff + i·ldc]};
+     * {@code bias} (may be null) is padded to whole panels. Half-width panels are widened a block of
+     * {@link #KC} rows at a time into a float scratch block (exact), then run on the float tiles; a
+     * single row does two panels at once (four independent accumulator chains).
+     */
+    static void multiply(float[] a, int aOff, int lda, int n, PackedWeight w, int qFrom, int qTo, float[] bias,
+                         float[] c, int cOff, int ldc) {
+        int k = w.in, nr = PackedWeight.NR, out = w.out;
+        boolean half = w.panels == null;
+        int kc = half ? Math.min(k, KC) : k;
+        Scratch s = SCRATCH.get();
+        float[] part = s.partial((n + MR) * 2 * nr);
+        if (half && n <= FUSED_ROWS) {
+            multiplyHalfFused(a, aOff, lda, n, w, qFrom, qTo, bias, c, cOff, ldc, part);
+            return;
+        }
+        for (int q = qFrom; q < qTo; ) {
+            int panels = (n == 1 || (n > 4 && WIDE_TILE)) && q + 1 < qTo ? 2 : 1;
+            int ps = panels * nr; // floats per row of partial sums
+            for (int p0 = 0; p0 < k; p0 += kc) {
+                int len = Math.min(kc, k - p0);
+                float[] b;
+                int bo, bo2;
+                if (half) {
+                    b = s.weights(2 * kc * nr);
+                    bo = 0;
+                    bo2 = len * nr;
+                    widen(w, q, p0, len, b, bo);
+                    if (panels == 2) {
+                        widen(w, q + 1, p0, len, b, bo2);
+                    }
+                } else {
+                    b = w.panels;
+                    bo = w.panelOffset(q) + p0 * nr;
+                    bo2 = bo + k * nr;
+                }
+                float[] init = p0 == 0 ? bias : part;
+                int io = p0 == 0 ? q * nr : 0, is = p0 == 0 ? 0 : ps;
+                if (panels == 2 && n == 1) {
+                    tile1x2(a, aOff + p0, len, b, bo, bo2, init, io, part);
+                } else if (panels == 2) {
+                    for (int i0 = 0; i0 < n; i0 += MR) {
+                        tileWide(a, aOff + p0 + i0 * lda, lda, Math.min(MR, n - i0), len, b, bo, bo2, init, io + i0 * is, is,
+                                part, i0 * ps);
+                    }
+                } else {
+                    panelRows(a, aOff + p0, lda, n, len, b, bo, init, io, is, part);
+                }
+            }
+            for (int pi = 0; pi < panels; pi++) {
+                int j0 = (q + pi) * nr, cols = Math.min(nr, out - j0);
+                for (int r = 0; r < n; r++) {
+                    System.arraycopy(part, r * ps + pi * nr, c, cOff + r * ldc + j0, cols);
+                }
+            }
+            q += panels;
+        }
+    }
+
+    /**
+     * Rows up to which half-width panels are widened inside the tiles, in registers, while they stream in
+     * (decode: memory-bound, and a widen-then-multiply pass would leave the memory idle half the time);
+     * beyond, a block is widened once into a float scratch block and shared by every row tile.
+     */
+    static final int FUSED_ROWS = 8;
+
+    /**
+     * Decode's products on half-width panels: one row does two panels at once ({@link #tile1x2Half}), more rows
+     * four at a time ({@link #tile4Half}); the same multiply-adds in the same order as the float32 tiles.
+     */
+    private static void multiplyHalfFused(float[] a, int aOff, int lda, int n, PackedWeight w, int qFrom, int qTo,
+                                          float[] bias, float[] c, int cOff, int ldc, float[] part) {
+        int k = w.in, nr = PackedWeight.NR, out = w.out;
+        boolean f16 = w.precision == PackedWeight.Precision.F16;
+        for (int q = qFrom; q < qTo; ) {
+            int panels = n == 1 && q + 1 < qTo ? 2 : 1, ps = panels * nr;
+            int ho = q * k * PackedWeight.HALF_ROW;
+            if (panels == 2) {
+                tile1x2Half(a, aOff, k, w.halves, ho, ho + k * PackedWeight.HALF_ROW, f16, bias, q * nr, part);
+            } else {
+                for (int i0 = 0; i0 < n; i0 += 4) {
+                    tile4Half(a, aOff + i0 * lda, lda, Math.min(4, n - i0), k, w.halves, ho, f16, bias, q * nr, part, i0 * nr);
+                }
+            }
+            for (int pi = 0; pi < panels; pi++) {
+                int j0 = (q + pi) * nr, cols = Math.min(nr, out - j0);
+                for (int r = 0; r < n; r++) {
+                    System.arraycopy(part, r * ps + pi * nr, c, cOff + r * ldc + j0, cols);
+                }
+            }
+            q += panels;
+        }
+    }
+
+    /** Columns {@code [0, LANES)} of a half-width panel row held in {@code v} (low 16 bits of each int), as floats. */
+    private static FloatVector lowHalf(IntVector v, boolean f16) {
+        if (!f16) {
+            return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+        }
+        // float16 → float32 for finite values: exponent and mantissa moved under float32's, times 2^112
+        // (rebiases normals, makes subnormals normal), the sign put back
+        return v.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000).or(v.lanewise(VectorOperators.LSHL, 16).and(0x80000000))
+                .reinterpretAsFloats().mul(0x1p112f);
+    }
+
+    /** Columns {@code [LANES, NR)} of a half-width panel row held in {@code v} (high 16 bits of each int), as floats. */
+    private static FloatVector highHalf(IntVector v, boolean f16) {
+        if (!f16) {
+            return v.and(0xffff0000).reinterpretAsFloats();
+        }
+        return v.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v.and(0x80000000)).reinterpretAsFloats().mul(0x1p112f);
+    }
+
+    /** {@link #tile1x2} on two half-width panels (at {@code h[ho]}, {@code h[ho2]}), widened in registers. */
+    private static void tile1x2Half(float[] a, int a0, int k, int[] h, int ho, int ho2, boolean f16, float[] init, int io,
+                                    float[] out) {
+        int nr = PackedWeight.NR, hr = PackedWeight.HALF_ROW;
+        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
+        FloatVector c10 = start(init, io + nr), c11 = start(init, io + nr + LANES);
+        for (int p = 0; p < k; p++, ho += hr, ho2 += hr) {
+            IntVector v0 = IntVector.fromArray(SI, h, ho), v1 = IntVector.fromArray(SI, h, ho2);
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(lowHalf(v0, f16), c00);
+            c01 = av.fma(highHalf(v0, f16), c01);
+            c10 = av.fma(lowHalf(v1, f16), c10);
+            c11 = av.fma(highHalf(v1, f16), c11);
+        }
+        c00.intoArray(out, 0);
+        c01.intoArray(out, LANES);
+        c10.intoArray(out, nr);
+        c11.intoArray(out, nr + LANES);
+    }
+
+    /** {@link #tile4} on a half-width panel at {@code h[ho]}, widened in registers. */
+    private static void tile4Half(float[] a, int ao, int lda, int rows, int k, int[] h, int ho, boolean f16, float[] init,
+                                  int io, float[] out, int oo) {
+        int last = rows - 1, hr = PackedWeight.HALF_ROW;
+        int a0 = ao, a1 = ao + Math.min(1, last) * lda, a2 = ao + Math.min(2, last) * lda;
+        int a3 = ao + Math.min(3, last) * lda;
+        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
+        FloatVector c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
+        for (int p = 0; p < k; p++, ho += hr) {
+            IntVector v = IntVector.fromArray(SI, h, ho);
+            FloatVector b0 = lowHalf(v, f16), b1 = highHalf(v, f16);
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(S, a[a1 + p]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(S, a[a2 + p]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(S, a[a3 + p]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+        }
+        int nr = PackedWeight.NR;
+        c00.intoArray(out, oo);
+        c01.intoArray(out, oo + LANES);
+        c10.intoArray(out, oo + nr);
+        c11.intoArray(out, oo + nr + LANES);
+        c20.intoArray(out, oo + 2 * nr);
+        c21.intoArray(out, oo + 2 * nr + LANES);
+        c30.intoArray(out, oo + 3 * nr);
+        c31.intoArray(out, oo + 3 * nr + LANES);
+    }
+
+    /**
+     * Whether the GEMM runs {@link #tileWide} (six rows across two panels, 24 accumulators: one broadcast of
+     * A per four multiply-adds instead of two) — with 32 vector registers (AVX-512) only.
+     */
+    static final boolean WIDE_TILE = LANES >= 16 && !Boolean.getBoolean("privllm.narrowTile");
+
+    /** Rows {@code [p0, p0 + len)} of half-width panel {@code q} as floats at {@code dst[d0..)}, {@code NR} per row (exact). */
+    private static void widen(PackedWeight w, int q, int p0, int len, float[] dst, int d0) {
+        int[] h = w.halves;
+        int src = (q * w.in + p0) * PackedWeight.HALF_ROW, nr = PackedWeight.NR;
+        if (w.precision == PackedWeight.Precision.BF16) {
+            for (int p = 0; p < len; p++, src += PackedWeight.HALF_ROW, d0 += nr) {
+                IntVector v = IntVector.fromArray(SI, h, src);
+                v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, d0);
+                v.and(0xffff0000).reinterpretAsFloats().intoArray(dst, d0 + LANES);
+            }
+        } else {
+            // float16 → float32 for finite values: the exponent and mantissa bits moved under float32's, times
+            // 2^112 (rebiases normals, turns subnormals into normals), the sign put back
+            for (int p = 0; p < len; p++, src += PackedWeight.HALF_ROW, d0 += nr) {
+                IntVector v = IntVector.fromArray(SI, h, src);
+                v.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000).or(v.lanewise(VectorOperators.LSHL, 16).and(0x80000000))
+                        .reinterpretAsFloats().mul(0x1p112f).intoArray(dst, d0);
+                v.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v.and(0x80000000))
+                        .reinterpretAsFloats().mul(0x1p112f).intoArray(dst, d0 + LANES);
+            }
+        }
+    }
+
+    /**
+     * All {@code n} rows of A against one panel block at {@code b[bo]} ({@code k} steps), into
+     * {@code out[i·NR..)} per row {@code i}; row {@code i} starts from {@code init[io + i·is..)}
+     * ({@code is = 0}: the bias row for every row; null: zero).
+     */
+    private static void panelRows(float[] a, int ao, int lda, int n, int k, float[] b, int bo, float[] init, int io,
+                                  int is, float[] out) {
+        int nr = PackedWeight.NR;
+        for (int i0 = 0; i0 < n; i0 += MR) {
+            int rows = Math.min(MR, n - i0), a0 = ao + i0 * lda, i = io + i0 * is, o = i0 * nr;
+            if (rows == 1) {
+                tile1(a, a0, k, b, bo, init, i, out, o);
+            } else if (rows <= 4) {
+                tile4(a, a0, lda, rows, k, b, bo, init, i, is, out, o);
+            } else {
+                tile(a, a0, lda, rows, k, b, bo, init, i, is, out, o);
+            }
+        }
+    }
+
+    /**
+     * Serial core on a raw panel array (prefill attention's two products): {@code C[n × out] = A[n × k] · W + bias}
+     * for panels {@code [qFrom, qTo)} of a packed {@code W} (panel {@code q} at {@code b[bo + q·k·NR]}). Row
      * {@code i} of A starts at {@code a[aOff + i·lda]}, of C at {@code c[cOff + i·ldc]}; {@code bias}
      * (may be null) is padded to whole panels; {@code tileOut} is {@code MR·NR} scratch.
      */
@@ -80,22 +343,14 @@ public final class Kernels {
         int nr = PackedWeight.NR;
         for (int q = qFrom; q < qTo; q++) {
             int j0 = q * nr, cols = Math.min(nr, out - j0), po = bo + q * k * nr;
-            if (n == 1 && q + 1 < qTo) { // decode's GEMV: two panels at once, four independent accumulators
-                int cols2 = Math.min(nr, out - j0 - nr);
-                tile1x2(a, aOff, k, b, po, po + k * nr, bias, j0, tileOut);
-                System.arraycopy(tileOut, 0, c, cOff + j0, cols);
-                System.arraycopy(tileOut, nr, c, cOff + j0 + nr, cols2);
-                q++;
-                continue;
-            }
             for (int i0 = 0; i0 < n; i0 += MR) {
                 int rows = Math.min(MR, n - i0), ao = aOff + i0 * lda;
                 if (rows == 1) {
-                    tile1(a, ao, k, b, po, bias, j0, tileOut);
+                    tile1(a, ao, k, b, po, bias, j0, tileOut, 0);
                 } else if (rows <= 4) {
-                    tile4(a, ao, lda, rows, k, b, po, bias, j0, tileOut);
+                    tile4(a, ao, lda, rows, k, b, po, bias, j0, 0, tileOut, 0);
                 } else {
-                    tile(a, ao, lda, rows, k, b, po, bias, j0, tileOut);
+                    tile(a, ao, lda, rows, k, b, po, bias, j0, 0, tileOut, 0);
                 }
                 for (int r = 0; r < rows; r++) {
                     System.arraycopy(tileOut, r * nr, c, cOff + (i0 + r) * ldc + j0, cols);
@@ -104,19 +359,25 @@ public final class Kernels {
         }
     }
 
+    /** Start value of an accumulator: {@code init[o..o+LANES)}, or zero without {@code init}. */
+    private static FloatVector start(float[] init, int o) {
+        return init == null ? FloatVector.zero(S) : FloatVector.fromArray(S, init, o);
+    }
+
     /**
      * {@link #tile} for two to four rows (batched decode, the GEMM's last rows): memory-bound like
-     * {@link #tile1}, so it does only the arithmetic the rows need.
+     * {@link #tile1}, so it does only the arithmetic the rows need. Rows past {@code rows} repeat the last
+     * real one (computed, not used); all four rows of {@code out} are written.
      */
-    private static void tile4(float[] a, int ao, int lda, int rows, int k, float[] b, int bo, float[] bias,
-                              int j0, float[] out) {
+    private static void tile4(float[] a, int ao, int lda, int rows, int k, float[] b, int bo, float[] init, int io,
+                              int is, float[] out, int oo) {
         int last = rows - 1;
         int a0 = ao, a1 = ao + Math.min(1, last) * lda, a2 = ao + Math.min(2, last) * lda;
         int a3 = ao + Math.min(3, last) * lda;
-        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
-        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
-        FloatVector c10 = c00, c20 = c00, c30 = c00;
-        FloatVector c11 = c01, c21 = c01, c31 = c01;
+        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
+        FloatVector c10 = start(init, io + is), c11 = start(init, io + is + LANES);
+        FloatVector c20 = start(init, io + 2 * is), c21 = start(init, io + 2 * is + LANES);
+        FloatVector c30 = start(init, io + 3 * is), c31 = start(init, io + 3 * is + LANES);
         for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + LANES);
@@ -134,48 +395,45 @@ public final class Kernels {
             c31 = av.fma(b1, c31);
         }
         int nr = PackedWeight.NR;
-        c00.intoArray(out, 0);
-        c01.intoArray(out, LANES);
-        c10.intoArray(out, nr);
-        c11.intoArray(out, nr + LANES);
-        c20.intoArray(out, 2 * nr);
-        c21.intoArray(out, 2 * nr + LANES);
-        c30.intoArray(out, 3 * nr);
-        c31.intoArray(out, 3 * nr + LANES);
+        c00.intoArray(out, oo);
+        c01.intoArray(out, oo + LANES);
+        c10.intoArray(out, oo + nr);
+        c11.intoArray(out, oo + nr + LANES);
+        c20.intoArray(out, oo + 2 * nr);
+        c21.intoArray(out, oo + 2 * nr + LANES);
+        c30.intoArray(out, oo + 3 * nr);
+        c31.intoArray(out, oo + 3 * nr + LANES);
     }
 
     /**
-     * {@code out[0..NR) = A[a0..a0+k) · panel + bias}: decode's one-row GEMV. It is memory-bound, so it gets
+     * {@code out[oo..oo+NR) = A[a0..a0+k) · panel + init}: decode's one-row GEMV. It is memory-bound, so it gets
      * its own loop instead of the six-row tile's six times redundant arithmetic. It accumulates in exactly the
      * order of {@link #tile} and {@link #tile4} (one fused multiply-add per step of the inner dimension, from the
      * bias), so a row's product is bit for bit the same whether it is multiplied alone or among other rows:
      * the batched engine's rows equal each sequence run alone (a split accumulator, even and odd steps, would
      * hide more FMA latency but round differently).
      */
-    private static void tile1(float[] a, int a0, int k, float[] b, int bo, float[] bias, int j0, float[] out) {
-        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
-        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
+    private static void tile1(float[] a, int a0, int k, float[] b, int bo, float[] init, int io, float[] out, int oo) {
+        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
         for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
             FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
             c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
             c01 = av.fma(FloatVector.fromArray(S, b, bo + LANES), c01);
         }
-        c00.intoArray(out, 0);
-        c01.intoArray(out, LANES);
+        c00.intoArray(out, oo);
+        c01.intoArray(out, oo + LANES);
     }
 
     /**
-     * {@link #tile1} for two panels (at {@code b[bo]} and {@code b[bo2]}, columns {@code j0} and
-     * {@code j0 + NR}): four independent accumulator chains hide the FMA latency while each column is still
-     * accumulated in {@link #tile}'s order.
+     * {@link #tile1} for two panel blocks (at {@code b[bo]} and {@code b[bo2]}; starts at {@code init[io..)} and
+     * {@code init[io + NR..)}; into {@code out[0..2·NR)}): four independent accumulator chains hide the FMA
+     * latency while each column is still accumulated in {@link #tile}'s order.
      */
-    private static void tile1x2(float[] a, int a0, int k, float[] b, int bo, int bo2, float[] bias, int j0,
+    private static void tile1x2(float[] a, int a0, int k, float[] b, int bo, int bo2, float[] init, int io,
                                 float[] out) {
         int nr = PackedWeight.NR;
-        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
-        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
-        FloatVector c10 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + nr);
-        FloatVector c11 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + nr + LANES);
+        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
+        FloatVector c10 = start(init, io + nr), c11 = start(init, io + nr + LANES);
         for (int p = 0; p < k; p++, bo += nr, bo2 += nr) {
             FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
             c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
@@ -190,19 +448,108 @@ public final class Kernels {
     }
 
     /**
-     * {@code out[MR×NR] = A[rows at ao + r·lda] · panel + bias[j0..j0+NR)}. Rows past {@code rows} repeat the
-     * last real row (computed, not used) so one branch-free loop serves every row count; storing
-     * through the small {@code out} tile keeps the edge handling out of the hot method.
+     * {@link #tile} across two panel blocks (at {@code b[bo]} and {@code b[bo2]}): {@code out[oo + r·2NR..)} holds
+     * row {@code r}'s {@code 2·NR} columns, started from {@code init[io + r·is..)} (two panels' worth). Six
+     * rows × four vectors = 24 accumulators, one broadcast per four multiply-adds; the same multiply-adds in
+     * the same order as {@link #tile} on each panel alone.
      */
-    private static void tile(float[] a, int ao, int lda, int rows, int k, float[] b, int bo, float[] bias, int j0,
-                             float[] out) {
+    private static void tileWide(float[] a, int ao, int lda, int rows, int k, float[] b, int bo, int bo2, float[] init,
+                                 int io, int is, float[] out, int oo) {
+        int last = rows - 1, nr = PackedWeight.NR;
+        int a0 = ao, a1 = ao + Math.min(1, last) * lda, a2 = ao + Math.min(2, last) * lda;
+        int a3 = ao + Math.min(3, last) * lda, a4 = ao + Math.min(4, last) * lda, a5 = ao + Math.min(5, last) * lda;
+        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
+        FloatVector c02 = start(init, io + nr), c03 = start(init, io + nr + LANES);
+        FloatVector c10 = start(init, io + is), c11 = start(init, io + is + LANES);
+        FloatVector c12 = start(init, io + is + nr), c13 = start(init, io + is + nr + LANES);
+        FloatVector c20 = start(init, io + 2 * is), c21 = start(init, io + 2 * is + LANES);
+        FloatVector c22 = start(init, io + 2 * is + nr), c23 = start(init, io + 2 * is + nr + LANES);
+        FloatVector c30 = start(init, io + 3 * is), c31 = start(init, io + 3 * is + LANES);
+        FloatVector c32 = start(init, io + 3 * is + nr), c33 = start(init, io + 3 * is + nr + LANES);
+        FloatVector c40 = start(init, io + 4 * is), c41 = start(init, io + 4 * is + LANES);
+        FloatVector c42 = start(init, io + 4 * is + nr), c43 = start(init, io + 4 * is + nr + LANES);
+        FloatVector c50 = start(init, io + 5 * is), c51 = start(init, io + 5 * is + LANES);
+        FloatVector c52 = start(init, io + 5 * is + nr), c53 = start(init, io + 5 * is + nr + LANES);
+        for (int p = 0; p < k; p++, bo += nr, bo2 += nr) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + LANES);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo2);
+            FloatVector b3 = FloatVector.fromArray(S, b, bo2 + LANES);
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            c02 = av.fma(b2, c02);
+            c03 = av.fma(b3, c03);
+            av = FloatVector.broadcast(S, a[a1 + p]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            c12 = av.fma(b2, c12);
+            c13 = av.fma(b3, c13);
+            av = FloatVector.broadcast(S, a[a2 + p]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            c22 = av.fma(b2, c22);
+            c23 = av.fma(b3, c23);
+            av = FloatVector.broadcast(S, a[a3 + p]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+            c32 = av.fma(b2, c32);
+            c33 = av.fma(b3, c33);
+            av = FloatVector.broadcast(S, a[a4 + p]);
+            c40 = av.fma(b0, c40);
+            c41 = av.fma(b1, c41);
+            c42 = av.fma(b2, c42);
+            c43 = av.fma(b3, c43);
+            av = FloatVector.broadcast(S, a[a5 + p]);
+            c50 = av.fma(b0, c50);
+            c51 = av.fma(b1, c51);
+            c52 = av.fma(b2, c52);
+            c53 = av.fma(b3, c53);
+        }
+        int w = 2 * nr;
+        c00.intoArray(out, oo);
+        c01.intoArray(out, oo + LANES);
+        c02.intoArray(out, oo + nr);
+        c03.intoArray(out, oo + nr + LANES);
+        c10.intoArray(out, oo + w);
+        c11.intoArray(out, oo + w + LANES);
+        c12.intoArray(out, oo + w + nr);
+        c13.intoArray(out, oo + w + nr + LANES);
+        c20.intoArray(out, oo + 2 * w);
+        c21.intoArray(out, oo + 2 * w + LANES);
+        c22.intoArray(out, oo + 2 * w + nr);
+        c23.intoArray(out, oo + 2 * w + nr + LANES);
+        c30.intoArray(out, oo + 3 * w);
+        c31.intoArray(out, oo + 3 * w + LANES);
+        c32.intoArray(out, oo + 3 * w + nr);
+        c33.intoArray(out, oo + 3 * w + nr + LANES);
+        c40.intoArray(out, oo + 4 * w);
+        c41.intoArray(out, oo + 4 * w + LANES);
+        c42.intoArray(out, oo + 4 * w + nr);
+        c43.intoArray(out, oo + 4 * w + nr + LANES);
+        c50.intoArray(out, oo + 5 * w);
+        c51.intoArray(out, oo + 5 * w + LANES);
+        c52.intoArray(out, oo + 5 * w + nr);
+        c53.intoArray(out, oo + 5 * w + nr + LANES);
+    }
+
+    /**
+     * {@code out[MR×NR] = A[rows at ao + r·lda] · panel + init}, row {@code r} starting from
+     * {@code init[io + r·is..)} and stored at {@code out[oo + r·NR..)}. Rows past {@code rows} repeat the last
+     * real row (computed, not used) so one branch-free loop serves every row count; all {@code MR} rows of
+     * {@code out} are written.
+     */
+    private static void tile(float[] a, int ao, int lda, int rows, int k, float[] b, int bo, float[] init, int io,
+                             int is, float[] out, int oo) {
         int last = rows - 1;
         int a0 = ao, a1 = ao + Math.min(1, last) * lda, a2 = ao + Math.min(2, last) * lda;
         int a3 = ao + Math.min(3, last) * lda, a4 = ao + Math.min(4, last) * lda, a5 = ao + Math.min(5, last) * lda;
-        FloatVector c00 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j0);
-        FloatVector c01 = bias == null ? c00 : FloatVector.fromArray(S, bias, j0 + LANES);
-        FloatVector c10 = c00, c20 = c00, c30 = c00, c40 = c00, c50 = c00;
-        FloatVector c11 = c01, c21 = c01, c31 = c01, c41 = c01, c51 = c01;
+        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
+        FloatVector c10 = start(init, io + is), c11 = start(init, io + is + LANES);
+        FloatVector c20 = start(init, io + 2 * is), c21 = start(init, io + 2 * is + LANES);
+        FloatVector c30 = start(init, io + 3 * is), c31 = start(init, io + 3 * is + LANES);
+        FloatVector c40 = start(init, io + 4 * is), c41 = start(init, io + 4 * is + LANES);
+        FloatVector c50 = start(init, io + 5 * is), c51 = start(init, io + 5 * is + LANES);
         for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + LANES);
@@ -226,18 +573,18 @@ public final class Kernels {
             c51 = av.fma(b1, c51);
         }
         int nr = PackedWeight.NR;
-        c00.intoArray(out, 0);
-        c01.intoArray(out, LANES);
-        c10.intoArray(out, nr);
-        c11.intoArray(out, nr + LANES);
-        c20.intoArray(out, 2 * nr);
-        c21.intoArray(out, 2 * nr + LANES);
-        c30.intoArray(out, 3 * nr);
-        c31.intoArray(out, 3 * nr + LANES);
-        c40.intoArray(out, 4 * nr);
-        c41.intoArray(out, 4 * nr + LANES);
-        c50.intoArray(out, 5 * nr);
-        c51.intoArray(out, 5 * nr + LANES);
+        c00.intoArray(out, oo);
+        c01.intoArray(out, oo + LANES);
+        c10.intoArray(out, oo + nr);
+        c11.intoArray(out, oo + nr + LANES);
+        c20.intoArray(out, oo + 2 * nr);
+        c21.intoArray(out, oo + 2 * nr + LANES);
+        c30.intoArray(out, oo + 3 * nr);
+        c31.intoArray(out, oo + 3 * nr + LANES);
+        c40.intoArray(out, oo + 4 * nr);
+        c41.intoArray(out, oo + 4 * nr + LANES);
+        c50.intoArray(out, oo + 5 * nr);
+        c51.intoArray(out, oo + 5 * nr + LANES);
     }
 
     /** Plain product of two matrices {@code A·B} (packs B on the fly). */
@@ -283,7 +630,9 @@ public final class Kernels {
         if (y.rows != x.rows || y.cols != x.cols) {
             throw new IllegalArgumentException("add shapes " + y.shape() + " + " + x.shape());
         }
+        long t0 = Profile.start();
         axpy(1f, x.data, 0, y.data, 0, y.data.length);
+        Profile.stop(Profile.Kind.RESIDUAL, t0);
     }
 
     private static final float GELU_C = (float) Math.sqrt(2.0 / Math.PI);

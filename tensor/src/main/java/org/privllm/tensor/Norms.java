@@ -14,6 +14,7 @@ public final class Norms {
 
     /** LayerNorm over each row (biased variance, as torch), into a new matrix. */
     public static Matrix layerNorm(Matrix x, float[] gamma, float[] beta, float eps) {
+        long t0 = Profile.start();
         Matrix y = new Matrix(x.rows, x.cols);
         int d = x.cols;
         for (int r = 0; r < x.rows; r++) {
@@ -34,6 +35,7 @@ public final class Norms {
                 y.data[o + i] = (float) ((x.data[o + i] - mean) * inv) * gamma[i] + beta[i];
             }
         }
+        Profile.stop(Profile.Kind.NORM, t0);
         return y;
     }
 
@@ -42,10 +44,12 @@ public final class Norms {
         if (gamma.length != x.cols) {
             throw new IllegalArgumentException("RMSNorm weight of " + gamma.length + " for rows of " + x.cols);
         }
+        long t0 = Profile.start();
         Matrix y = new Matrix(x.rows, x.cols);
         for (int r = 0; r < x.rows; r++) {
             rmsNorm(x.data, r * x.cols, x.cols, gamma, eps, y.data, r * x.cols);
         }
+        Profile.stop(Profile.Kind.NORM, t0);
         return y;
     }
 

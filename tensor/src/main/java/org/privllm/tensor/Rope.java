@@ -52,6 +52,7 @@ public final class Rope {
             }
             max = Math.max(max, p);
         }
+        long t0 = Profile.start();
         tabulate(max + 1);
         for (int r = 0; r < x.rows; r++) {
             int t = positions[r] * half;
@@ -59,6 +60,7 @@ public final class Rope {
                 rotateHead(x.data, o, t);
             }
         }
+        Profile.stop(Profile.Kind.ROPE, t0);
     }
 
     /** {@code (x1, x2) ← (x1·cos − x2·sin, x2·cos + x1·sin)} over the head at {@code o}, angles at {@code t}. */

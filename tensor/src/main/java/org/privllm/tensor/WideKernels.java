@@ -39,15 +39,20 @@ public final class WideKernels {
         if (x.cols != w.in) {
             throw new IllegalArgumentException("matmul shapes " + x.shape() + " · " + w.in + "x" + w.out);
         }
+        if (w.panels == null) {
+            throw new IllegalArgumentException("wide products need a float32-packed weight, not " + w.precision());
+        }
         DoubleMatrix y = new DoubleMatrix(x.rows, w.out);
         int n = x.rows;
         if (n == 0) {
             return y;
         }
+        long t0 = Profile.start();
         long macsPerPanel = (long) n * w.in * PackedWeight.NR;
         int grain = (int) Math.min(w.panelCount(), Math.max(1, SERIAL_MACS / macsPerPanel));
         Parallel.forRange(w.panelCount(), grain, (from, to) -> multiply(x.data, n, w.in, w.panels, from, to,
                 y.data, w.out, new double[MR * 2 * DL]));
+        Profile.stop(Profile.Kind.WIDE_GEMM, t0);
         return y;
     }
 
