@@ -82,7 +82,7 @@ public final class PublicModel {
             // batch's KV cache and MLP activations stay small (all 50257 at once need ~5 GB at 124M)
             int v = config.vocab(), d = config.embd();
             Matrix table = new Matrix(v, d);
-            TransformerOps ops = new PlainOps(config, firstLayer()); // packed once per table, dropped after
+            TransformerOps ops = new PlainOps(firstLayerConfig(), firstLayer()); // packed once per table, dropped after
             for (int from = 0; from < v; from += L1_CHUNK) {
                 int n = Math.min(L1_CHUNK, v - from);
                 int[] ids = new int[n];
@@ -94,6 +94,13 @@ public final class PublicModel {
             }
             return table;
         });
+    }
+
+    /** The config of {@link #firstLayer()}: one layer. */
+    private Gpt2Config firstLayerConfig() {
+        Gpt2Config c = config;
+        return new Gpt2Config(1, c.embd(), c.heads(), c.inner(), c.vocab(), c.positions(), c.lnEpsilon(),
+                c.activation(), c.scaleAttnWeights(), c.scaleAttnByInverseLayerIdx(), c.eosTokenId());
     }
 
     /** The public weights cut to layer 0 (what layer 1's input depends on). */
