@@ -6,6 +6,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.privllm.model.ForwardPass;
 import org.privllm.model.generate.Sampler;
@@ -51,6 +52,11 @@ public final class LaneStepper implements BatchStepper {
     private final Slot[] slots;
     private final ExecutorService pool;
     private final AtomicLong ids = new AtomicLong();
+    /**
+     * The lowest attempt any lane opens on: after a retryable failure every slot's next lane skips the executors
+     * that failed (a slot's next request does not meet the dead executor first, even with no retries left).
+     */
+    private final AtomicInteger attemptFloor = new AtomicInteger();
     private final int vocab;
     private final int positions;
 
@@ -123,12 +129,15 @@ public final class LaneStepper implements BatchStepper {
     private Lane openWithRetries(Slot s) {
         for (int tries = 0; ; tries++) {
             try {
-                return factory.open(s.attempt);
+                return open(s);
             } catch (RuntimeException e) {
-                if (!factory.retryable(e) || tries >= factory.retries()) {
+                if (!factory.retryable(e)) {
                     throw e;
                 }
-                s.attempt++;
+                failedOn(s);
+                if (tries >= factory.retries()) {
+                    throw e;
+                }
             }
         }
     }
@@ -221,6 +230,18 @@ public final class LaneStepper implements BatchStepper {
         return events;
     }
 
+    /** A lane for the slot on its attempt, or later if another slot has moved past failed executors. */
+    private Lane open(Slot s) {
+        s.attempt = Math.max(s.attempt, attemptFloor.get());
+        return factory.open(s.attempt);
+    }
+
+    /** The slot's attempt failed: it and every slot's next lane move to the next listed executors. */
+    private void failedOn(Slot s) {
+        s.attempt++;
+        attemptFloor.accumulateAndGet(s.attempt, Math::max);
+    }
+
     /** One token for the slot's sequence, redoing the sequence on a fresh session after a retryable failure. */
     private StepEvent advance(Slot s) {
         Seq q = s.seq;
@@ -228,7 +249,7 @@ public final class LaneStepper implements BatchStepper {
         while (true) {
             try {
                 if (s.lane == null) {
-                    s.lane = factory.open(s.attempt);
+                    s.lane = open(s);
                 }
                 if (!q.started && !q.produced.isEmpty()) {
                     replay(s, q);
@@ -241,12 +262,15 @@ public final class LaneStepper implements BatchStepper {
                 return new Token(q, tok, f, q.retries - before);
             } catch (RuntimeException e) {
                 closeLane(s);
-                if (!factory.retryable(e) || q.retries >= factory.retries()) {
+                boolean retryable = factory.retryable(e);
+                if (retryable) {
+                    failedOn(s);
+                }
+                if (!retryable || q.retries >= factory.retries()) {
                     q.ended = true;
                     return new Failed(q, e, q.retries - before);
                 }
                 q.retries++;
-                s.attempt++;
                 q.started = false; // redo from the prompt on the fresh session (replay() feeds the tokens so far)
             }
         }

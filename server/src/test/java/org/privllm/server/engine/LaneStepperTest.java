@@ -112,6 +112,30 @@ class LaneStepperTest {
         }
     }
 
+    /**
+     * With no retries left the failed sequence ends with the error, and every slot's next lane opens on the next
+     * listed executors: later requests, in this slot or another, do not meet the executor that failed.
+     */
+    @Test
+    void afterAFailureWithoutRetriesEverySlotsNextLaneOpensOnTheNextExecutors() {
+        TestLanes.Factory f = new TestLanes.Factory(0, Set.of(2), 0, false);
+        try (LaneStepper st = new LaneStepper(f, 2)) {
+            Sequence a = st.admit(new SequenceSpec(new int[] {464, 2068}, Sampling.GREEDY, 8, new int[] {EOS}));
+            assertThat(st.step()).hasSize(1).first().isInstanceOf(Token.class);
+            StepEvent second = st.step().get(0); // forward step 2 fails, no retry
+            assertThat(second).isInstanceOf(Failed.class);
+            assertThat(((Failed) second).retried()).isZero();
+            st.release(a);
+            Sequence b = st.admit(new SequenceSpec(new int[] {464, 2068}, Sampling.GREEDY, 2, new int[] {EOS}));
+            Sequence c = st.admit(new SequenceSpec(new int[] {464}, Sampling.GREEDY, 2, new int[] {EOS}));
+            assertThat(st.step()).hasSize(2).allMatch(e -> e instanceof Token);
+            st.release(b);
+            st.release(c);
+        }
+        assertThat(f.attempts).as("the first lane on attempt 0's executors, both later ones on attempt 1's")
+                .containsExactly(0, 1, 1);
+    }
+
     @Test
     void nonReusableLanesServeOneSequenceEach() {
         TestLanes.Factory f = new TestLanes.Factory(0, Set.of(), 0, false);
