@@ -111,10 +111,13 @@ class PrivacyCliTest {
     @Test
     void benchReportsTheLevelsWork() throws Exception {
         CliTest.Run r = run("bench", "--model", model.toString(), "--prompt-tokens", "8", "--new-tokens", "4", "--reps", "1",
-                "--privacy", "two-party", "--json");
+                "--privacy", "two-party", "--json", "--profile");
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode j = r.json();
         assertThat(j.get("privacy").asText()).isEqualTo("two-party");
+        // the share is of the measured runs only (the profile's extra runs came after and are not counted)
+        assertThat(j.get("trusted_time_share").asDouble()).isBetween(0.0, 1.0);
+        assertThat(j.path("profile").path("prefill").path("wall_ms").asDouble()).isPositive();
         assertThat(j.get("trusted_flops").asLong()).isPositive().isLessThan(j.get("plaintext_flops").asLong());
         assertThat(j.get("trusted_kv_bytes").asLong()).isPositive();
         assertThat(j.get("boundary")).hasSize(2);
