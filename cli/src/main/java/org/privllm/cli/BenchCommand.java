@@ -110,6 +110,20 @@ final class BenchCommand implements Callable<Integer> {
             j.put("prefill_time_ratio", Json.round(plain.prefill() / main.prefill(), 3));
             j.put("predicted_decode_time_ratio", Json.round(p.decodeRatio(), 3));
             j.put("predicted_prefill_time_ratio", Json.round(p.prefillRatio(), 3));
+            if (level != PrivacyLevel.SEED) {
+                // The same operation counts at unit costs measured here: a pad value's draw against the
+                // plaintext run's FLOP rate (prefill) and byte rate (decode) of this process.
+                double padNanos = padValueNanos();
+                boolean padsOnPath = !pool;
+                double weights = SchemeCost.linearParams(c) + (double) c.vocab() * c.hidden();
+                double flopRate = plain.prefill() * 2 * weights, byteRate = plain.decode() * 4 * weights / batch;
+                int passes = level.parties() + (level == PrivacyLevel.STRONG && !pool ? 1 : 0);
+                SchemeCost.Prediction cal = SchemeCost.predictBlinded(c, passes, promptTokens,
+                        padsOnPath ? padNanos * 1e-9 * flopRate : 0, padsOnPath ? padNanos * 1e-9 * byteRate : 0);
+                j.put("pad_value_ns", Json.round(padNanos, 3));
+                j.put("calibrated_decode_time_ratio", Json.round(cal.decodeRatio(), 3));
+                j.put("calibrated_prefill_time_ratio", Json.round(cal.prefillRatio(), 3));
+            }
             j.put("trusted_time_share", Json.round(obf.trustedShare(), 3));
             if (pool) {
                 j.put("pad_pool_misses", main.padMisses());
@@ -309,6 +323,20 @@ final class BenchCommand implements Callable<Integer> {
     /** The three things bench does with a pool. */
     private record ReadyPool(java.util.function.Consumer<Boolean> backgroundRefill, java.util.function.LongSupplier replenish,
                              java.util.function.LongSupplier misses) {}
+
+    /** Nanoseconds per float64 Gaussian pad value on this machine now: the best of five 1M-value draws. */
+    private static double padValueNanos() {
+        org.privllm.trusted.linalg.GaussianStream g = new org.privllm.trusted.linalg.GaussianStream(new java.security.SecureRandom());
+        double best = Double.MAX_VALUE;
+        for (int i = 0; i < 8; i++) {
+            long t0 = System.nanoTime();
+            g.gaussian64(1024, 1024, 1.0);
+            if (i >= 3) { // the first draws compile the kernel
+                best = Math.min(best, (System.nanoTime() - t0) / (1024.0 * 1024));
+            }
+        }
+        return best;
+    }
 
     private static final int WARM_UP_MAX_PASSES = 30;
     private static final double WARM_UP_MAX_SECONDS = 90;

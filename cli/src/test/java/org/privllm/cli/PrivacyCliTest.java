@@ -118,6 +118,10 @@ class PrivacyCliTest {
         // the share is of the measured runs only (the profile's extra runs came after and are not counted)
         assertThat(j.get("trusted_time_share").asDouble()).isBetween(0.0, 1.0);
         assertThat(j.path("profile").path("prefill").path("wall_ms").asDouble()).isPositive();
+        // the calibrated prediction: two wide passes plus the pad draws measured here (on the request path)
+        assertThat(j.get("pad_value_ns").asDouble()).isPositive();
+        assertThat(j.get("calibrated_prefill_time_ratio").asDouble()).isGreaterThan(2 * 2.0);
+        assertThat(j.get("calibrated_decode_time_ratio").asDouble()).isGreaterThan(2.0);
         assertThat(j.get("trusted_flops").asLong()).isPositive().isLessThan(j.get("plaintext_flops").asLong());
         assertThat(j.get("trusted_kv_bytes").asLong()).isPositive();
         assertThat(j.get("boundary")).hasSize(2);

@@ -68,11 +68,22 @@ public final class SchemeCost {
      * @param passes weight passes per token: executors, plus one for online strong pads
      */
     public static Prediction predictBlinded(DecoderConfig c, int passes, int promptTokens) {
+        return predictBlinded(c, passes, promptTokens, org.privllm.trusted.privacy.TrustedWork.PER_GAUSSIAN, 16);
+    }
+
+    /**
+     * {@link #predictBlinded(DecoderConfig, int, int)} with one pad value's cost given in plaintext units: the
+     * FLOPs a plaintext prefill does, and the bytes a plaintext decode step reads, in the time one Gaussian pad
+     * value takes to draw. {@code bench} measures both on the machine (the draw's time against the plaintext
+     * run's FLOP and byte rates) for its calibrated prediction; 0 for pads made off the request path (a pool).
+     */
+    public static Prediction predictBlinded(DecoderConfig c, int passes, int promptTokens, double padValueFlops,
+                                            double padValueBytes) {
         double weights = linearParams(c) + (double) c.vocab() * c.hidden();
         double padValues = linearInputs(c); // one pad value per linear input per token
         double plainBytes = 4 * weights, plainFlops = 2 * weights;
-        double blindedBytes = passes * plainBytes + 16 * padValues;
-        double blindedFlops = passes * WIDE_COST * plainFlops + org.privllm.trusted.privacy.TrustedWork.PER_GAUSSIAN * padValues;
+        double blindedBytes = passes * plainBytes + padValueBytes * padValues;
+        double blindedFlops = passes * WIDE_COST * plainFlops + padValueFlops * padValues;
         return new Prediction(blindedBytes / plainBytes, blindedFlops / plainFlops, plainBytes, blindedBytes - plainBytes,
                 plainFlops * promptTokens, (blindedFlops - plainFlops) * promptTokens);
     }
