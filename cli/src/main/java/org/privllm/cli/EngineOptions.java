@@ -71,10 +71,13 @@ final class EngineOptions {
             + "kept in the trusted domain (strong, two-party) or masked on the executor (seed), never merged there.")
     java.nio.file.Path lora;
 
-    @Option(names = "--weights", paramLabel = "native|f32", defaultValue = "native",
-            description = "Plaintext engine: keep each linear weight at the narrowest precision that holds it exactly "
-                    + "(native, the default: a BF16 or F16 checkpoint's weights stay half width, decode reads half the "
-                    + "bytes, results bit for bit those of f32) or widen every weight to float32 (f32).")
+    // Default f32: the half-width decode kernel measured 0.30x the float32 one on this project's AVX-512 machine
+    // (bench on a BF16 GPT-2 124M, 2026-11-29), and a float32 copy is still held either way.
+    @Option(names = "--weights", paramLabel = "native|f32", defaultValue = "f32",
+            description = "Plaintext engine: widen every weight to float32 (f32, the default) or keep each linear "
+                    + "weight at the narrowest precision that holds it exactly (native: a BF16 or F16 checkpoint's "
+                    + "weights stay half width, decode reads half the bytes, results bit for bit those of f32; "
+                    + "slower on some machines, see bench).")
     String weights;
 
     /** The plaintext engine's weight storage from {@code --weights}. */

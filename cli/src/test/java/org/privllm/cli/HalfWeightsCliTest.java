@@ -54,7 +54,7 @@ class HalfWeightsCliTest {
         double diff = maxAbsDiff(half, wide);
         assertThat(diff).isLessThan(1e-2);
         assertThat(diff).as("the same weights, the same float32 multiply-adds").isZero();
-        assertThat(dflt).as("native is the default").isEqualTo(half);
+        assertThat(dflt).isEqualTo(wide);
 
         JsonNode g1 = LlamaCliTest.generate(m, PROMPT, 8, "--weights", "native");
         JsonNode g2 = LlamaCliTest.generate(m, PROMPT, 8, "--weights", "f32");
@@ -76,6 +76,8 @@ class HalfWeightsCliTest {
         JsonNode f32 = ok("bench", "--model", fixture("llama", "f32").toString(), "--prompt-tokens", "9", "--new-tokens", "4",
                 "--reps", "1", "--json");
         assertThat(f32.get("weights").asText()).as("a float32 checkpoint stays float32").isEqualTo("f32");
+        JsonNode dflt = ok(args);
+        assertThat(dflt.get("weights").asText()).as("f32 is the default").isEqualTo("f32");
     }
 
     @Test
