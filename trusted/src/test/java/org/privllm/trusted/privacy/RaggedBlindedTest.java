@@ -138,7 +138,85 @@ class RaggedBlindedTest {
         }
     }
 
+    static Stream<Arguments> anExecutorDyingMidStepIsSurvivedWithTheSameTokens() {
+        return Cases.of(10, 53_000, d -> new Object[] {d.oneOf(PrivacyLevel.STRONG, PrivacyLevel.TWO_PARTY),
+                d.intIn(1, 120), d.anyLong()});
+    }
+
+    /**
+     * An executor that dies in the middle of a step — after some layers' calls of it went through, so the trusted
+     * caches already hold that step's keys and values for those layers — and the step redone on a fresh placement
+     * (new executors, as the server fails over): every sequence still gets plaintext's tokens alone, logits within
+     * 1e-4. The server's kill runs are this at scale.
+     */
+    @ParameterizedTest(name = "[{index}] {0} dies at call {1}, seed={2}")
+    @MethodSource
+    void anExecutorDyingMidStepIsSurvivedWithTheSameTokens(PrivacyLevel level, int dieAt, long seed, @TempDir Path dir) {
+        Fixture.write(dir.resolve("m"), Gpt2Config.of(2, 24, 3, 90, 48), seed ^ 1);
+        DecoderModel m = DecoderModel.load(dir.resolve("m"));
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Plan> plans = new ArrayList<>();
+        for (int s = 0; s < 4; s++) {
+            int[] prompt = r.ints(1 + r.nextInt(10), 0, m.config().vocab()).toArray();
+            Sampling sampling = r.nextBoolean() ? Sampling.GREEDY : Sampling.sample(0.8f, 0, 1f, r.nextLong());
+            plans.add(new Plan(r.nextInt(4), prompt, sampling, 2 + r.nextInt(8), new int[0], -1));
+        }
+        int[] linear64 = {0};
+        boolean[] armed = {false};
+        Executor healthy = new InProcessExecutor();
+        Executor dying = (Executor) java.lang.reflect.Proxy.newProxyInstance(Executor.class.getClassLoader(),
+                new Class<?>[] {Executor.class}, (proxy, method, args) -> {
+                    if (armed[0] && method.getName().equals("linear64") && ++linear64[0] == dieAt) {
+                        throw new IllegalStateException("executor died");
+                    }
+                    try {
+                        return method.invoke(healthy, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        List<Executor> parties = new ArrayList<>(List.of(dying));
+        for (int p = 1; p < level.parties(); p++) {
+            parties.add(new InProcessExecutor());
+        }
+        List<Executor> fresh = new ArrayList<>();
+        List<TrustedAttentionDecoder> opened = new ArrayList<>();
+        List<Got> got;
+        try {
+            TrustedAttentionDecoder first = TrustedAttentionDecoder.blinded(m.config(), m.weights(), Map.of(), parties,
+                    BlindingConfig.of(level));
+            opened.add(first);
+            armed[0] = true;
+            got = runBatched(new ContinuousBatcher(new DecoderForward(m.config(), m.weights(), first)), plans, 3,
+                    new int[1], new ArrayList<>(), () -> {
+                        for (int p = 0; p < level.parties(); p++) {
+                            fresh.add(new InProcessExecutor());
+                        }
+                        TrustedAttentionDecoder next = TrustedAttentionDecoder.blinded(m.config(), m.weights(), Map.of(),
+                                fresh.subList(fresh.size() - level.parties(), fresh.size()), BlindingConfig.of(level));
+                        opened.add(next);
+                        return new DecoderForward(m.config(), m.weights(), next);
+                    });
+        } finally {
+            opened.forEach(TrustedAttentionDecoder::close);
+            parties.forEach(Executor::close);
+            fresh.forEach(Executor::close);
+        }
+        DecoderForward plain = TrustedAttentionDecoderTest.plain(m, Map.of());
+        for (int s = 0; s < plans.size(); s++) {
+            Got want = alone(plain, plans.get(s));
+            assertThat(got.get(s).tokens()).as("sequence %d vs plaintext alone", s).isEqualTo(want.tokens());
+            assertThat(maxAbs(got.get(s).logits(), want.logits())).as("sequence %d's logits", s).isLessThan(1e-4);
+        }
+    }
+
     static List<Got> runBatched(ContinuousBatcher b, List<Plan> plans, int limit, int[] steps, List<Integer> rowsPerStep) {
+        return runBatched(b, plans, limit, steps, rowsPerStep, null);
+    }
+
+    /** With {@code failover}: a step that throws is redone once on the placement it supplies (as the server does). */
+    static List<Got> runBatched(ContinuousBatcher b, List<Plan> plans, int limit, int[] steps, List<Integer> rowsPerStep,
+                                java.util.function.Supplier<ForwardPass> failover) {
         Map<ContinuousBatcher.Member, Integer> index = new IdentityHashMap<>();
         Map<Integer, Got> got = new HashMap<>();
         List<ContinuousBatcher.Member> active = new ArrayList<>();
@@ -167,7 +245,16 @@ class RaggedBlindedTest {
                 continue;
             }
             rowsPerStep.add(active.stream().mapToInt(ContinuousBatcher.Member::nextRows).sum());
-            int[] tokens = b.step(active);
+            int[] tokens;
+            try {
+                tokens = b.step(active);
+            } catch (RuntimeException e) {
+                if (failover == null) {
+                    throw e;
+                }
+                b.forward(failover.get());
+                tokens = b.step(active);
+            }
             steps[0]++;
             for (int i = 0; i < tokens.length; i++) {
                 got.get(index.get(active.get(i))).tokens().add(tokens[i]);
