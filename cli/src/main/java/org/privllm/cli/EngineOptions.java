@@ -71,8 +71,9 @@ final class EngineOptions {
             + "kept in the trusted domain (strong, two-party) or masked on the executor (seed), never merged there.")
     java.nio.file.Path lora;
 
-    // Default f32: the half-width decode kernel measured 0.30x the float32 one on this project's AVX-512 machine
-    // (bench on a BF16 GPT-2 124M, 2026-11-29), and a float32 copy is still held either way.
+    // Default f32: half-width decode measured 0.30x (in-register widening) and then about 0.8-1.0x (scratch
+    // widening) the float32 one on this project's AVX-512 machine (BF16 124M checkpoints, 2026-11-29), never
+    // faster, and a float32 copy is still held either way.
     @Option(names = "--weights", paramLabel = "native|f32", defaultValue = "f32",
             description = "Plaintext engine: widen every weight to float32 (f32, the default) or keep each linear "
                     + "weight at the narrowest precision that holds it exactly (native: a BF16 or F16 checkpoint's "

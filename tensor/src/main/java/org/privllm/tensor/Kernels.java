@@ -175,11 +175,12 @@ public final class Kernels {
     }
 
     /**
-     * Rows up to which half-width panels are widened inside the tiles, in registers, while they stream in
-     * (decode: memory-bound, and a widen-then-multiply pass would leave the memory idle half the time);
-     * beyond, a block is widened once into a float scratch block and shared by every row tile.
+     * Rows up to which half-width panels are widened inside the tiles, in registers, while they stream in;
+     * beyond, a block is widened once into a float scratch block and shared by every row tile. 0 by default: on
+     * this project's AVX-512 machine the in-register path ran decode at 20 tok/s on a BF16 GPT-2 124M where the
+     * scratch path ran 62 (2026-11-29); {@code -Dprivllm.fusedRows=8} brings it back for kernel work.
      */
-    static final int FUSED_ROWS = 8;
+    static final int FUSED_ROWS = Integer.getInteger("privllm.fusedRows", 0);
 
     /**
      * Decode's products on half-width panels: one row does two panels at once ({@link #tile1x2Half}), more rows
