@@ -16,9 +16,9 @@ import jdk.incubator.vector.VectorSpecies;
  * while the rows of X stay in cache. Decode's GEMV is memory-bound: one to four rows get tiles
  * that do only the arithmetic they need, so the loads of the weight stream are never held up.
  * With 32 vector registers (AVX-512) the GEMM's tile spans two panels ({@link #WIDE_TILE}). Half-width
- * (BF16/F16) panels are widened exactly to float32 — in registers while they stream in for decode's few
- * rows, a {@link #KC}-row block at a time into scratch for the GEMM — before the same multiply-adds in the
- * same order, so their products are bit for bit those of the float32 weight. A raw-panel variant of the
+ * (BF16/F16) panels are widened exactly to float32 a {@link #KC}-row block at a time into scratch (decode
+ * too: widening in registers while the panel streams in ran 3× slower on AVX-512 here) before the same
+ * multiply-adds in the same order, so their products are bit for bit those of the float32 weight. A raw-panel variant of the
  * serial core ({@link #multiply}) serves prefill attention's two products.
  *
  * <p>This is the only backend ({@link #backend()}): it beats Debian's OpenBLAS sgemm here (about
@@ -127,10 +127,6 @@ public final class Kernels {
         int kc = half ? Math.min(k, KC) : k;
         Scratch s = SCRATCH.get();
         float[] part = s.partial((n + MR) * 2 * nr);
-        if (half && n <= FUSED_ROWS) {
-            multiplyHalfFused(a, aOff, lda, n, w, qFrom, qTo, bias, c, cOff, ldc, part);
-            return;
-        }
         for (int q = qFrom; q < qTo; ) {
             int panels = (n == 1 || (n > 4 && WIDE_TILE)) && q + 1 < qTo ? 2 : 1;
             int ps = panels * nr; // floats per row of partial sums
@@ -172,116 +168,6 @@ public final class Kernels {
             }
             q += panels;
         }
-    }
-
-    /**
-     * Rows up to which half-width panels are widened inside the tiles, in registers, while they stream in;
-     * beyond, a block is widened once into a float scratch block and shared by every row tile. 0 by default: on
-     * this project's AVX-512 machine the in-register path ran decode at 20 tok/s on a BF16 GPT-2 124M where the
-     * scratch path ran 62 (2026-11-29); {@code -Dprivllm.fusedRows=8} brings it back for kernel work.
-     */
-    static final int FUSED_ROWS = Integer.getInteger("privllm.fusedRows", 0);
-
-    /**
-     * Decode's products on half-width panels: one row does two panels at once ({@link #tile1x2Half}), more rows
-     * four at a time ({@link #tile4Half}); the same multiply-adds in the same order as the float32 tiles.
-     */
-    private static void multiplyHalfFused(float[] a, int aOff, int lda, int n, PackedWeight w, int qFrom, int qTo,
-                                          float[] bias, float[] c, int cOff, int ldc, float[] part) {
-        int k = w.in, nr = PackedWeight.NR, out = w.out;
-        boolean f16 = w.precision == PackedWeight.Precision.F16;
-        for (int q = qFrom; q < qTo; ) {
-            int panels = n == 1 && q + 1 < qTo ? 2 : 1, ps = panels * nr;
-            int ho = q * k * PackedWeight.HALF_ROW;
-            if (panels == 2) {
-                tile1x2Half(a, aOff, k, w.halves, ho, ho + k * PackedWeight.HALF_ROW, f16, bias, q * nr, part);
-            } else {
-                for (int i0 = 0; i0 < n; i0 += 4) {
-                    tile4Half(a, aOff + i0 * lda, lda, Math.min(4, n - i0), k, w.halves, ho, f16, bias, q * nr, part, i0 * nr);
-                }
-            }
-            for (int pi = 0; pi < panels; pi++) {
-                int j0 = (q + pi) * nr, cols = Math.min(nr, out - j0);
-                for (int r = 0; r < n; r++) {
-                    System.arraycopy(part, r * ps + pi * nr, c, cOff + r * ldc + j0, cols);
-                }
-            }
-            q += panels;
-        }
-    }
-
-    /** Columns {@code [0, LANES)} of a half-width panel row held in {@code v} (low 16 bits of each int), as floats. */
-    private static FloatVector lowHalf(IntVector v, boolean f16) {
-        if (!f16) {
-            return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-        }
-        // float16 → float32 for finite values: exponent and mantissa moved under float32's, times 2^112
-        // (rebiases normals, makes subnormals normal), the sign put back
-        return v.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000).or(v.lanewise(VectorOperators.LSHL, 16).and(0x80000000))
-                .reinterpretAsFloats().mul(0x1p112f);
-    }
-
-    /** Columns {@code [LANES, NR)} of a half-width panel row held in {@code v} (high 16 bits of each int), as floats. */
-    private static FloatVector highHalf(IntVector v, boolean f16) {
-        if (!f16) {
-            return v.and(0xffff0000).reinterpretAsFloats();
-        }
-        return v.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v.and(0x80000000)).reinterpretAsFloats().mul(0x1p112f);
-    }
-
-    /** {@link #tile1x2} on two half-width panels (at {@code h[ho]}, {@code h[ho2]}), widened in registers. */
-    private static void tile1x2Half(float[] a, int a0, int k, int[] h, int ho, int ho2, boolean f16, float[] init, int io,
-                                    float[] out) {
-        int nr = PackedWeight.NR, hr = PackedWeight.HALF_ROW;
-        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
-        FloatVector c10 = start(init, io + nr), c11 = start(init, io + nr + LANES);
-        for (int p = 0; p < k; p++, ho += hr, ho2 += hr) {
-            IntVector v0 = IntVector.fromArray(SI, h, ho), v1 = IntVector.fromArray(SI, h, ho2);
-            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
-            c00 = av.fma(lowHalf(v0, f16), c00);
-            c01 = av.fma(highHalf(v0, f16), c01);
-            c10 = av.fma(lowHalf(v1, f16), c10);
-            c11 = av.fma(highHalf(v1, f16), c11);
-        }
-        c00.intoArray(out, 0);
-        c01.intoArray(out, LANES);
-        c10.intoArray(out, nr);
-        c11.intoArray(out, nr + LANES);
-    }
-
-    /** {@link #tile4} on a half-width panel at {@code h[ho]}, widened in registers. */
-    private static void tile4Half(float[] a, int ao, int lda, int rows, int k, int[] h, int ho, boolean f16, float[] init,
-                                  int io, float[] out, int oo) {
-        int last = rows - 1, hr = PackedWeight.HALF_ROW;
-        int a0 = ao, a1 = ao + Math.min(1, last) * lda, a2 = ao + Math.min(2, last) * lda;
-        int a3 = ao + Math.min(3, last) * lda;
-        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
-        FloatVector c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
-        for (int p = 0; p < k; p++, ho += hr) {
-            IntVector v = IntVector.fromArray(SI, h, ho);
-            FloatVector b0 = lowHalf(v, f16), b1 = highHalf(v, f16);
-            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
-            c00 = av.fma(b0, c00);
-            c01 = av.fma(b1, c01);
-            av = FloatVector.broadcast(S, a[a1 + p]);
-            c10 = av.fma(b0, c10);
-            c11 = av.fma(b1, c11);
-            av = FloatVector.broadcast(S, a[a2 + p]);
-            c20 = av.fma(b0, c20);
-            c21 = av.fma(b1, c21);
-            av = FloatVector.broadcast(S, a[a3 + p]);
-            c30 = av.fma(b0, c30);
-            c31 = av.fma(b1, c31);
-        }
-        int nr = PackedWeight.NR;
-        c00.intoArray(out, oo);
-        c01.intoArray(out, oo + LANES);
-        c10.intoArray(out, oo + nr);
-        c11.intoArray(out, oo + nr + LANES);
-        c20.intoArray(out, oo + 2 * nr);
-        c21.intoArray(out, oo + 2 * nr + LANES);
-        c30.intoArray(out, oo + 3 * nr);
-        c31.intoArray(out, oo + 3 * nr + LANES);
     }
 
     /**
