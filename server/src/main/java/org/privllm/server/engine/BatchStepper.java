@@ -69,6 +69,27 @@ public interface BatchStepper extends AutoCloseable {
                 throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
             }
         }
+
+        /**
+         * The tokens this sequence may generate in a context of {@code positions} (at most {@code maxNewTokens}),
+         * after checking its prompt: not empty, leaving room to generate, every id below {@code vocab}.
+         */
+        public int steps(int vocab, int positions) {
+            int len = prompt.length;
+            if (len == 0) {
+                throw new IllegalArgumentException("empty prompt");
+            }
+            if (len >= positions) {
+                throw new IllegalArgumentException("prompt of " + len + " tokens leaves no room to generate (context "
+                        + positions + ")");
+            }
+            for (int id : prompt) {
+                if (id < 0 || id >= vocab) {
+                    throw new IllegalArgumentException("token id " + id + " is out of range [0, " + vocab + ")");
+                }
+            }
+            return Math.min(maxNewTokens, positions - len);
+        }
     }
 
     /** A handle on an admitted sequence. */

@@ -170,21 +170,8 @@ public final class LaneStepper implements BatchStepper {
 
     @Override
     public Sequence admit(SequenceSpec spec) {
-        int len = spec.prompt().length;
-        if (len == 0) {
-            throw new IllegalArgumentException("empty prompt");
-        }
-        if (len >= positions) {
-            throw new IllegalArgumentException("prompt of " + len + " tokens leaves no room to generate (context "
-                    + positions + ")");
-        }
-        for (int id : spec.prompt()) {
-            if (id < 0 || id >= vocab) {
-                throw new IllegalArgumentException("token id " + id + " is out of range [0, " + vocab + ")");
-            }
-        }
-        int steps = Math.min(spec.maxNewTokens(), positions - len);
-        factory.checkContext(len + steps);
+        int steps = spec.steps(vocab, positions);
+        factory.checkContext(spec.prompt().length + steps);
         for (int i = 0; i < slots.length; i++) {
             if (slots[i].seq == null) {
                 Seq q = new Seq(spec, i, steps);

@@ -171,20 +171,7 @@ public final class RaggedStepper implements BatchStepper {
 
     @Override
     public Sequence admit(SequenceSpec spec) {
-        int len = spec.prompt().length;
-        if (len == 0) {
-            throw new IllegalArgumentException("empty prompt");
-        }
-        if (len >= positions) {
-            throw new IllegalArgumentException("prompt of " + len + " tokens leaves no room to generate (context "
-                    + positions + ")");
-        }
-        for (int id : spec.prompt()) {
-            if (id < 0 || id >= vocab) {
-                throw new IllegalArgumentException("token id " + id + " is out of range [0, " + vocab + ")");
-            }
-        }
-        factory.checkContext(len + Math.min(spec.maxNewTokens(), positions - len));
+        factory.checkContext(spec.prompt().length + spec.steps(vocab, positions));
         if (admitted.size() >= capacity) {
             throw new IllegalStateException("no free slot (" + capacity + " in use)");
         }
