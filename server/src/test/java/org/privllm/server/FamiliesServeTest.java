@@ -139,7 +139,12 @@ class FamiliesServeTest {
                 // one at a time, so the log's order is the cases' order
                 replies.add(CompletableFuture.completedFuture(Http.post(url, body)));
             }
+            // the server logs a request after its response is sent: wait for the last line
             List<int[]> logged = loggedPrompts(s.log());
+            for (long end = System.nanoTime() + 10_000_000_000L; logged.size() < cases.size() && System.nanoTime() < end; ) {
+                Thread.sleep(20);
+                logged = loggedPrompts(s.log());
+            }
             assertThat(logged).hasSize(cases.size());
             for (int i = 0; i < cases.size(); i++) {
                 String rendered = cases.get(i).get("rendered").asText();
