@@ -2,6 +2,7 @@ package org.privllm.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -288,8 +289,13 @@ public final class Attention {
             a2 = qv.fma(FloatVector.fromArray(S, k, ko + 2 * stride + p), a2);
             a3 = qv.fma(FloatVector.fromArray(S, k, ko + 3 * stride + p), a3);
         }
-        float s0 = VectorMath.sum(a0), s1 = VectorMath.sum(a1);
-        float s2 = VectorMath.sum(a2), s3 = VectorMath.sum(a3);
+        for (VectorShuffle<Float> h : VectorMath.FOLDS) {
+            a0 = a0.add(a0.rearrange(h));
+            a1 = a1.add(a1.rearrange(h));
+            a2 = a2.add(a2.rearrange(h));
+            a3 = a3.add(a3.rearrange(h));
+        }
+        float s0 = a0.lane(0), s1 = a1.lane(0), s2 = a2.lane(0), s3 = a3.lane(0);
         for (; p < dh; p++) {
             s0 += q[qo + p] * k[ko + p];
             s1 += q[qo + p] * k[ko + stride + p];
@@ -342,14 +348,18 @@ public final class Attention {
         for (; i < n; i++) {
             max = Math.max(max, row[off + i] * scale);
         }
+        for (i = 0; i < bound; i += S.length()) {
+            FloatVector.fromArray(S, row, off + i).mul(scale).sub(max).intoArray(row, off + i);
+        }
+        VectorMath.exp(row, off, off + bound);
         FloatVector vsum = FloatVector.zero(S);
         for (i = 0; i < bound; i += S.length()) {
-            FloatVector e = FloatVector.fromArray(S, row, off + i).mul(scale).sub(max);
-            e = VectorMath.exp(e);
-            e.intoArray(row, off + i);
-            vsum = vsum.add(e);
+            vsum = vsum.add(FloatVector.fromArray(S, row, off + i));
         }
-        float sum = VectorMath.sum(vsum);
+        for (VectorShuffle<Float> h : VectorMath.FOLDS) {
+            vsum = vsum.add(vsum.rearrange(h));
+        }
+        float sum = vsum.lane(0);
         for (; i < n; i++) {
             float e = (float) Math.exp(row[off + i] * scale - max);
             row[off + i] = e;

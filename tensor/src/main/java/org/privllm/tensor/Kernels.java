@@ -3,6 +3,7 @@ package org.privllm.tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -91,7 +92,7 @@ public final class Kernels {
      */
     static final int KC = 256;
 
-    /** Per-thread buffers of the packed-weight core: widened weight blocks and partial sums. */
+    /** Per-thread buffers: the packed-weight core's widened weight blocks and partial sums, activation terms. */
     private static final class Scratch {
         float[] weights = new float[0];
         float[] partial = new float[0];
@@ -108,6 +109,15 @@ public final class Kernels {
                 partial = new float[size];
             }
             return partial;
+        }
+
+        float[] activation = new float[0];
+
+        float[] activation(int size) {
+            if (activation.length < size) {
+                activation = new float[size];
+            }
+            return activation;
         }
     }
 
@@ -491,7 +501,10 @@ public final class Kernels {
         for (; i < bound; i += LANES) {
             acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
         }
-        float sum = VectorMath.sum(acc);
+        for (VectorShuffle<Float> h : VectorMath.FOLDS) {
+            acc = acc.add(acc.rearrange(h));
+        }
+        float sum = acc.lane(0);
         for (; i < n; i++) {
             sum += a[ao + i] * b[bo + i];
         }
@@ -525,19 +538,25 @@ public final class Kernels {
     private static final float GELU_C = (float) Math.sqrt(2.0 / Math.PI);
 
     /**
-     * GPT-2's {@code gelu_new} in place on {@code x[from..to)}: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))},
-     * vectorised with {@link VectorMath#tanh} (the same bits compiled or not); a scalar double
-     * tanh per element cost prefill more than a whole MLP product.
+     * GPT-2's {@code gelu_new} in place on {@code x[from..to)}: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))}
+     * with {@code tanh(u) = 1 − 2/(e^{2u} + 1)} from {@link VectorMath#exp} (the same bits compiled or not); a
+     * scalar double tanh per element cost prefill more than a whole MLP product.
      */
     public static void geluTanh(float[] x, int from, int to) {
-        int i = from;
-        int bound = from + S.loopBound(to - from);
-        for (; i < bound; i += S.length()) {
-            FloatVector v = FloatVector.fromArray(S, x, i);
-            FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(GELU_C);
-            v.mul(0.5f).mul(VectorMath.tanh(inner).add(1f)).intoArray(x, i);
+        int n = to - from, bound = S.loopBound(n);
+        float[] e = SCRATCH.get().activation(bound);
+        for (int i = 0; i < bound; i += LANES) {
+            FloatVector v = FloatVector.fromArray(S, x, from + i);
+            v.mul(v).mul(v).mul(0.044715f).add(v).mul(GELU_C).mul(2f).intoArray(e, i);
         }
-        for (; i < to; i++) {
+        VectorMath.exp(e, 0, bound);
+        FloatVector one = FloatVector.broadcast(S, 1f), two = FloatVector.broadcast(S, 2f);
+        for (int i = 0; i < bound; i += LANES) {
+            FloatVector v = FloatVector.fromArray(S, x, from + i);
+            FloatVector tanh = one.sub(two.div(FloatVector.fromArray(S, e, i).add(1f)));
+            v.mul(0.5f).mul(tanh.add(1f)).intoArray(x, from + i);
+        }
+        for (int i = from + bound; i < to; i++) {
             double v = x[i];
             x[i] = (float) (0.5 * v * (1.0 + Math.tanh(GELU_C * (v + 0.044715 * v * v * v))));
         }
@@ -549,13 +568,18 @@ public final class Kernels {
      * {@code out} may alias {@code gate} or {@code up} at the same offset.
      */
     public static void siluGate(float[] gate, int go, float[] up, int uo, float[] out, int oo, int n) {
-        int i = 0;
-        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+        int bound = S.loopBound(n);
+        float[] e = SCRATCH.get().activation(bound);
+        for (int i = 0; i < bound; i += LANES) {
+            FloatVector.fromArray(S, gate, go + i).neg().intoArray(e, i);
+        }
+        VectorMath.exp(e, 0, bound);
+        for (int i = 0; i < bound; i += LANES) {
             FloatVector g = FloatVector.fromArray(S, gate, go + i);
-            FloatVector silu = g.div(VectorMath.exp(g.neg()).add(1f));
+            FloatVector silu = g.div(FloatVector.fromArray(S, e, i).add(1f));
             silu.mul(FloatVector.fromArray(S, up, uo + i)).intoArray(out, oo + i);
         }
-        for (; i < n; i++) {
+        for (int i = bound; i < n; i++) {
             float g = gate[go + i];
             out[oo + i] = (float) (g / (1.0 + Math.exp(-g))) * up[uo + i];
         }

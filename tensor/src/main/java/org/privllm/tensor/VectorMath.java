@@ -13,11 +13,19 @@ import jdk.incubator.vector.VectorSpecies;
  * different last bits early in a run (interpreted) and later (compiled) — and a row alone and in a batch
  * would then differ. Everything here is built from IEEE-exact lane operations (add, multiply, fused
  * multiply-add, fixed shuffles), which give the same bits either way.
+ *
+ * <p>{@link #exp} works on an array, not on a vector value: a method that takes or returns a vector is
+ * only fast when the JIT inlines it, and C2 refuses to once the method was compiled on its own into more
+ * than {@code InlineSmallCode} bytes; every vector then lives on the heap (prefill's GELU ran 10× slower).
+ * A lane sum is a one-line fold over {@link #FOLDS} written where it is needed, for the same reason.
  */
 public final class VectorMath {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    /** {@code HALVES[k]} moves lane {@code i + (length >> (k+1))} onto lane {@code i}. */
-    private static final VectorShuffle<Float>[] HALVES = halves(S);
+    /**
+     * {@code FOLDS[k]} moves lane {@code i + (length >> (k+1))} onto lane {@code i}: the lane sum of {@code v}
+     * in a fixed pairwise order is {@code for (h : FOLDS) v = v.add(v.rearrange(h));} then {@code v.lane(0)}.
+     */
+    static final VectorShuffle<Float>[] FOLDS = folds(S);
 
     private static final float LOG2E = 1.44269504088896341f;
     private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
@@ -31,7 +39,7 @@ public final class VectorMath {
     private VectorMath() {}
 
     @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halves(VectorSpecies<Float> s) {
+    private static VectorShuffle<Float>[] folds(VectorSpecies<Float> s) {
         int n = Integer.numberOfTrailingZeros(s.length());
         VectorShuffle<Float>[] out = new VectorShuffle[n];
         for (int k = 0; k < n; k++) {
@@ -41,40 +49,27 @@ public final class VectorMath {
         return out;
     }
 
-    /** The sum of a preferred-species vector's lanes in a fixed pairwise order. */
-    public static float sum(FloatVector v) {
-        for (VectorShuffle<Float> h : HALVES) {
-            v = v.add(v.rearrange(h));
-        }
-        return v.lane(0);
-    }
-
     /**
-     * {@code e^x} per lane within 2 ulp for {@code x} in [−87.3, 88] (Cephes' expf polynomial after
-     * {@code x = n·ln 2 + r}); inputs outside are clamped to that range, NaN stays NaN.
+     * {@code x[i] = e^x[i]} in place over the whole vectors of {@code [from, to)}, within 2 ulp for inputs in
+     * [−87.3, 88] (Cephes' expf polynomial after {@code x = n·ln 2 + r}); inputs outside are clamped to that
+     * range, NaN stays NaN. Returns where the vectors end: the caller does the last {@code < LANES} values.
      */
-    public static FloatVector exp(FloatVector x) {
-        x = x.max(EXP_MIN).min(EXP_MAX);
-        FloatVector n = x.mul(LOG2E).add(ROUND).sub(ROUND);
-        FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
-        r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
-        FloatVector p = r.fma(1.9875691500E-4f, 1.3981999507E-3f);
-        p = horner(p, r, 8.3334519073E-3f);
-        p = horner(p, r, 4.1665795894E-2f);
-        p = horner(p, r, 1.6666665459E-1f);
-        p = horner(p, r, 5.0000001201E-1f);
-        p = p.fma(r.mul(r), r).add(1f);
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
-        return p.mul(bits.reinterpretAsFloats());
-    }
-
-    private static FloatVector horner(FloatVector p, FloatVector r, float c) {
-        return p.fma(r, FloatVector.broadcast(p.species(), c));
-    }
-
-    /** {@code tanh(x) = 1 − 2/(e^{2x} + 1)} per lane (absolute error below 1e-7; ±1 beyond |x| ≈ 9). */
-    public static FloatVector tanh(FloatVector x) {
-        FloatVector e = exp(x.mul(2f));
-        return FloatVector.broadcast(x.species(), 1f).sub(FloatVector.broadcast(x.species(), 2f).div(e.add(1f)));
+    public static int exp(float[] x, int from, int to) {
+        int i = from, bound = from + S.loopBound(to - from);
+        FloatVector ln2Hi = FloatVector.broadcast(S, -LN2_HI), ln2Lo = FloatVector.broadcast(S, -LN2_LO);
+        FloatVector c1 = FloatVector.broadcast(S, 1.3981999507E-3f), c2 = FloatVector.broadcast(S, 8.3334519073E-3f);
+        FloatVector c3 = FloatVector.broadcast(S, 4.1665795894E-2f), c4 = FloatVector.broadcast(S, 1.6666665459E-1f);
+        FloatVector c5 = FloatVector.broadcast(S, 5.0000001201E-1f), c0 = FloatVector.broadcast(S, 1.9875691500E-4f);
+        for (; i < bound; i += S.length()) {
+            FloatVector v = FloatVector.fromArray(S, x, i).max(EXP_MIN).min(EXP_MAX);
+            FloatVector n = v.mul(LOG2E).add(ROUND).sub(ROUND);
+            FloatVector r = n.fma(ln2Hi, v);
+            r = n.fma(ln2Lo, r);
+            FloatVector p = r.fma(c0, c1).fma(r, c2).fma(r, c3).fma(r, c4).fma(r, c5);
+            p = p.fma(r.mul(r), r).add(1f);
+            IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+            p.mul(bits.reinterpretAsFloats()).intoArray(x, i);
+        }
+        return i;
     }
 }

@@ -87,6 +87,40 @@ class DecoderKernelsTest {
         assertThat(z.row(0)).containsExactly(y.row(0));
     }
 
+    static Stream<Arguments> layerNormMatchesDoubleAndRowsAreIndependent() {
+        return Cases.of(15, 8_200, d -> new Object[] {d.intIn(1, 40), d.oneOf(1, 7, 8, 64, 100, 768), d.anyLong()});
+    }
+
+    @ParameterizedTest(name = "[{index}] rows={0}, d={1}, seed={2}")
+    @MethodSource
+    void layerNormMatchesDoubleAndRowsAreIndependent(int rows, int d, long seed) {
+        Random rnd = new Random(seed);
+        Matrix x = Naive.random(rnd, rows, d);
+        float[] g = Naive.randomVector(rnd, d), b = Naive.randomVector(rnd, d);
+        float eps = 1e-5f;
+        Matrix y = Norms.layerNorm(x, g, b, eps);
+        for (int r = 0; r < rows; r++) {
+            double mean = 0, var = 0;
+            for (int i = 0; i < d; i++) {
+                mean += x.get(r, i);
+            }
+            mean /= d;
+            for (int i = 0; i < d; i++) {
+                var += (x.get(r, i) - mean) * (x.get(r, i) - mean);
+            }
+            double inv = 1 / Math.sqrt(var / d + eps);
+            for (int i = 0; i < d; i++) {
+                assertThat((double) y.get(r, i)).isCloseTo((x.get(r, i) - mean) * inv * g[i] + b[i],
+                        offset(1e-5 * (1 + Math.abs(g[i]))));
+            }
+            // a row alone (one thread) gives the bits it gets among the others (rows split over threads)
+            Matrix alone = new Matrix(1, d);
+            System.arraycopy(x.data, r * d, alone.data, 0, d);
+            assertThat(Norms.layerNorm(alone, g, b, eps).row(0)).containsExactly(y.row(r));
+            assertThat(Norms.rmsNorm(alone, g, eps).row(0)).containsExactly(Norms.rmsNorm(x, g, eps).row(r));
+        }
+    }
+
     static Stream<Arguments> siluGateMatchesDouble() {
         return Cases.of(10, 8_200, d -> new Object[] {d.intIn(1, 70), d.anyLong()});
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.SplittableRandom;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
@@ -31,7 +32,7 @@ class VectorMathTest {
         return p * Float.intBitsToFloat(((int) n + 127) << 23);
     }
 
-    /** The pairwise order of {@link VectorMath#sum}. */
+    /** The pairwise order of {@link VectorMath#FOLDS}. */
     static float sumScalar(float[] v) {
         float[] a = v.clone();
         for (int half = a.length / 2; half >= 1; half /= 2) {
@@ -43,54 +44,88 @@ class VectorMathTest {
         return a[0];
     }
 
+    private static float fold(float[] x) {
+        FloatVector v = FloatVector.fromArray(S, x, 0);
+        for (VectorShuffle<Float> h : VectorMath.FOLDS) {
+            v = v.add(v.rearrange(h));
+        }
+        return v.lane(0);
+    }
+
     @RepeatedTest(20)
-    void expTanhAndSumAreTheScalarOperationsBitForBit() {
+    void expGeluAndTheFoldAreTheScalarOperationsBitForBit() {
         SplittableRandom rnd = new SplittableRandom();
-        for (int rep = 0; rep < 2000; rep++) {
-            float[] x = new float[L];
-            for (int i = 0; i < L; i++) {
+        for (int rep = 0; rep < 500; rep++) {
+            int n = rnd.nextInt(1, 4 * L + 3), from = rnd.nextInt(3);
+            float[] x = new float[from + n + 2];
+            for (int i = 0; i < x.length; i++) {
                 x[i] = (float) (rnd.nextDouble(-100, 100) * Math.pow(10, -rnd.nextInt(8)));
             }
-            FloatVector v = FloatVector.fromArray(S, x, 0);
-            float[] e = VectorMath.exp(v).toArray(), t = VectorMath.tanh(v).toArray();
-            for (int i = 0; i < L; i++) {
-                assertThat(Float.floatToRawIntBits(e[i])).as("exp(%s)", x[i])
-                        .isEqualTo(Float.floatToRawIntBits(expScalar(x[i])));
-                float tanh = 1f - 2f / (expScalar(2f * x[i]) + 1f);
-                assertThat(Float.floatToRawIntBits(t[i])).as("tanh(%s)", x[i])
-                        .isEqualTo(Float.floatToRawIntBits(tanh));
+            float[] e = x.clone();
+            int end = VectorMath.exp(e, from, from + n);
+            assertThat(end).isEqualTo(from + n / L * L);
+            for (int i = 0; i < x.length; i++) {
+                float want = i >= from && i < end ? expScalar(x[i]) : x[i];
+                assertThat(Float.floatToRawIntBits(e[i])).as("exp(%s) at %d", x[i], i)
+                        .isEqualTo(Float.floatToRawIntBits(want));
             }
-            assertThat(Float.floatToRawIntBits(VectorMath.sum(v))).isEqualTo(Float.floatToRawIntBits(sumScalar(x)));
+            float[] g = x.clone();
+            Kernels.geluTanh(g, from, from + n);
+            float c = (float) Math.sqrt(2.0 / Math.PI);
+            for (int i = from; i < end; i++) {
+                float v = x[i];
+                float tanh = 1f - 2f / (expScalar((v * v * v * 0.044715f + v) * c * 2f) + 1f);
+                assertThat(Float.floatToRawIntBits(g[i])).as("gelu(%s)", v)
+                        .isEqualTo(Float.floatToRawIntBits(v * 0.5f * (tanh + 1f)));
+            }
+            for (int i = end; i < from + n; i++) {
+                assertThat((double) g[i]).isCloseTo(0.5 * x[i] * (1 + Math.tanh(c * (x[i] + 0.044715 * x[i] * x[i] * x[i]))),
+                        org.assertj.core.api.Assertions.within(1e-6 * Math.max(1, Math.abs(x[i]))));
+            }
+            float[] lanes = java.util.Arrays.copyOf(x, L);
+            assertThat(Float.floatToRawIntBits(fold(lanes))).isEqualTo(Float.floatToRawIntBits(sumScalar(lanes)));
         }
     }
 
     @Test
     void accurate() {
+        double worstExp = 0, worstGelu = 0;
         float[] x = new float[L];
-        double worstExp = 0, worstTanh = 0;
         // below ≈ −87.3 the results are subnormal
         for (float a = -80f; a < 87.9f; a += 0.0137f) {
             for (int i = 0; i < L; i++) {
                 x[i] = a + i * 1e-3f;
             }
-            float[] e = VectorMath.exp(FloatVector.fromArray(S, x, 0)).toArray();
-            float[] t = VectorMath.tanh(FloatVector.fromArray(S, x, 0)).toArray();
+            float[] e = x.clone();
+            VectorMath.exp(e, 0, L);
             for (int i = 0; i < L; i++) {
                 double want = Math.exp(x[i]);
                 worstExp = Math.max(worstExp, Math.abs(e[i] - want) / want);
-                worstTanh = Math.max(worstTanh, Math.abs(t[i] - Math.tanh(x[i])));
+            }
+        }
+        for (float a = -12f; a < 12f; a += 0.0137f) {
+            for (int i = 0; i < L; i++) {
+                x[i] = a + i * 1e-3f;
+            }
+            float[] g = x.clone();
+            Kernels.geluTanh(g, 0, L);
+            for (int i = 0; i < L; i++) {
+                double v = x[i], want = 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
+                worstGelu = Math.max(worstGelu, Math.abs(g[i] - want) / Math.max(1, Math.abs(want)));
             }
         }
         assertThat(worstExp).isLessThan(3e-7);
-        assertThat(worstTanh).isLessThan(2e-7);
+        assertThat(worstGelu).isLessThan(1e-6);
         float[] edge = new float[L];
         java.util.Arrays.fill(edge, Float.NaN);
         edge[0] = Float.NEGATIVE_INFINITY;
         edge[1 % L] = -1000f;
-        float[] e = VectorMath.exp(FloatVector.fromArray(S, edge, 0)).toArray();
+        float[] e = edge.clone();
+        VectorMath.exp(e, 0, L);
         assertThat(e[0]).isBetween(0f, 1e-37f);
         assertThat(e[L - 1]).isNaN();
         edge[0] = Float.POSITIVE_INFINITY;
-        assertThat(VectorMath.exp(FloatVector.fromArray(S, edge, 0)).lane(0)).isGreaterThan(1e38f).isFinite();
+        VectorMath.exp(edge, 0, L);
+        assertThat(edge[0]).isGreaterThan(1e38f).isFinite();
     }
 }
