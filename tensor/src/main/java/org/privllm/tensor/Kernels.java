@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>{@code X·W} runs a register-tiled micro-kernel: {@link #MR} rows of X times one
  * {@link PackedWeight} panel (two vectors of columns), twelve accumulators that stay in registers
- * over the whole inner dimension (about 170 GFLOP/s on 2 AVX2 cores at 128 rows, quiet machine).
+ * over the whole inner dimension (about 170 GFLOP/s on 2 AVX2 cores at 128 rows, quiet machine; with
+ * AVX-512's wide tile 270–310 GFLOP/s on 2 Zen 5 cores, at or above OpenBLAS's 128-row sgemm there).
  * Work is split over panels, so each thread streams its own contiguous part of the weight once
  * while the rows of X stay in cache. Decode's GEMV is memory-bound: one to four rows get tiles
  * that do only the arithmetic they need, so the loads of the weight stream are never held up.
@@ -22,8 +23,8 @@ import jdk.incubator.vector.VectorSpecies;
  * multiply-adds in the same order, so their products are bit for bit those of the float32 weight. A raw-panel variant of the
  * serial core ({@link #multiply}) serves prefill attention's two products.
  *
- * <p>This is the only backend ({@link #backend()}): it beats Debian's OpenBLAS sgemm here (about
- * 140 GFLOP/s), so no native BLAS is loaded.
+ * <p>This is the only backend ({@link #backend()}): it matches or beats Debian's OpenBLAS 0.3.21 sgemm at
+ * prefill's 128-row shapes on both machines measured, so no native BLAS is loaded.
  */
 public final class Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -348,7 +349,10 @@ public final class Kernels {
      * {@link #tile} across two panel blocks (at {@code b[bo]} and {@code b[bo2]}): {@code out[oo + r·2NR..)} holds
      * row {@code r}'s {@code 2·NR} columns, started from {@code init[io + r·is..)} (two panels' worth). Six
      * rows × four vectors = 24 accumulators, one broadcast per four multiply-adds; the same multiply-adds in
-     * the same order as {@link #tile} on each panel alone.
+     * the same order as {@link #tile} on each panel alone. Written, like {@link #tile}, as one block per row
+     * with its own broadcast and both panels addressed from one offset: the same arithmetic with a single
+     * reused broadcast variable and a second running offset ran 35–50 % slower once compiled by C2 on
+     * AVX-512 (measured on 128-row GEMMs; the JIT is sensitive to the loop's shape, not just its operations).
      */
     private static void tileWide(float[] a, int ao, int lda, int rows, int k, float[] b, int bo, int bo2, float[] init,
                                  int io, int is, float[] out, int oo) {
@@ -367,41 +371,55 @@ public final class Kernels {
         FloatVector c42 = start(init, io + 4 * is + nr), c43 = start(init, io + 4 * is + nr + LANES);
         FloatVector c50 = start(init, io + 5 * is), c51 = start(init, io + 5 * is + LANES);
         FloatVector c52 = start(init, io + 5 * is + nr), c53 = start(init, io + 5 * is + nr + LANES);
-        for (int p = 0; p < k; p++, bo += nr, bo2 += nr) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + LANES);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo2);
-            FloatVector b3 = FloatVector.fromArray(S, b, bo2 + LANES);
-            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
-            c00 = av.fma(b0, c00);
-            c01 = av.fma(b1, c01);
-            c02 = av.fma(b2, c02);
-            c03 = av.fma(b3, c03);
-            av = FloatVector.broadcast(S, a[a1 + p]);
-            c10 = av.fma(b0, c10);
-            c11 = av.fma(b1, c11);
-            c12 = av.fma(b2, c12);
-            c13 = av.fma(b3, c13);
-            av = FloatVector.broadcast(S, a[a2 + p]);
-            c20 = av.fma(b0, c20);
-            c21 = av.fma(b1, c21);
-            c22 = av.fma(b2, c22);
-            c23 = av.fma(b3, c23);
-            av = FloatVector.broadcast(S, a[a3 + p]);
-            c30 = av.fma(b0, c30);
-            c31 = av.fma(b1, c31);
-            c32 = av.fma(b2, c32);
-            c33 = av.fma(b3, c33);
-            av = FloatVector.broadcast(S, a[a4 + p]);
-            c40 = av.fma(b0, c40);
-            c41 = av.fma(b1, c41);
-            c42 = av.fma(b2, c42);
-            c43 = av.fma(b3, c43);
-            av = FloatVector.broadcast(S, a[a5 + p]);
-            c50 = av.fma(b0, c50);
-            c51 = av.fma(b1, c51);
-            c52 = av.fma(b2, c52);
-            c53 = av.fma(b3, c53);
+        int ps = bo2 - bo; // the second panel block, from the first
+        for (int p = 0; p < k; p++) {
+            int o = bo + p * nr;
+            FloatVector b0 = FloatVector.fromArray(S, b, o);
+            FloatVector b1 = FloatVector.fromArray(S, b, o + LANES);
+            FloatVector b2 = FloatVector.fromArray(S, b, o + ps);
+            FloatVector b3 = FloatVector.fromArray(S, b, o + ps + LANES);
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+                c00 = av.fma(b0, c00);
+                c01 = av.fma(b1, c01);
+                c02 = av.fma(b2, c02);
+                c03 = av.fma(b3, c03);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a1 + p]);
+                c10 = av.fma(b0, c10);
+                c11 = av.fma(b1, c11);
+                c12 = av.fma(b2, c12);
+                c13 = av.fma(b3, c13);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a2 + p]);
+                c20 = av.fma(b0, c20);
+                c21 = av.fma(b1, c21);
+                c22 = av.fma(b2, c22);
+                c23 = av.fma(b3, c23);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a3 + p]);
+                c30 = av.fma(b0, c30);
+                c31 = av.fma(b1, c31);
+                c32 = av.fma(b2, c32);
+                c33 = av.fma(b3, c33);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a4 + p]);
+                c40 = av.fma(b0, c40);
+                c41 = av.fma(b1, c41);
+                c42 = av.fma(b2, c42);
+                c43 = av.fma(b3, c43);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a5 + p]);
+                c50 = av.fma(b0, c50);
+                c51 = av.fma(b1, c51);
+                c52 = av.fma(b2, c52);
+                c53 = av.fma(b3, c53);
+            }
         }
         int w = 2 * nr;
         c00.intoArray(out, oo);
@@ -447,27 +465,40 @@ public final class Kernels {
         FloatVector c30 = start(init, io + 3 * is), c31 = start(init, io + 3 * is + LANES);
         FloatVector c40 = start(init, io + 4 * is), c41 = start(init, io + 4 * is + LANES);
         FloatVector c50 = start(init, io + 5 * is), c51 = start(init, io + 5 * is + LANES);
-        for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + LANES);
-            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
-            c00 = av.fma(b0, c00);
-            c01 = av.fma(b1, c01);
-            av = FloatVector.broadcast(S, a[a1 + p]);
-            c10 = av.fma(b0, c10);
-            c11 = av.fma(b1, c11);
-            av = FloatVector.broadcast(S, a[a2 + p]);
-            c20 = av.fma(b0, c20);
-            c21 = av.fma(b1, c21);
-            av = FloatVector.broadcast(S, a[a3 + p]);
-            c30 = av.fma(b0, c30);
-            c31 = av.fma(b1, c31);
-            av = FloatVector.broadcast(S, a[a4 + p]);
-            c40 = av.fma(b0, c40);
-            c41 = av.fma(b1, c41);
-            av = FloatVector.broadcast(S, a[a5 + p]);
-            c50 = av.fma(b0, c50);
-            c51 = av.fma(b1, c51);
+        for (int p = 0; p < k; p++) {
+            int o = bo + p * PackedWeight.NR;
+            FloatVector b0 = FloatVector.fromArray(S, b, o);
+            FloatVector b1 = FloatVector.fromArray(S, b, o + LANES);
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+                c00 = av.fma(b0, c00);
+                c01 = av.fma(b1, c01);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a1 + p]);
+                c10 = av.fma(b0, c10);
+                c11 = av.fma(b1, c11);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a2 + p]);
+                c20 = av.fma(b0, c20);
+                c21 = av.fma(b1, c21);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a3 + p]);
+                c30 = av.fma(b0, c30);
+                c31 = av.fma(b1, c31);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a4 + p]);
+                c40 = av.fma(b0, c40);
+                c41 = av.fma(b1, c41);
+            }
+            {
+                FloatVector av = FloatVector.broadcast(S, a[a5 + p]);
+                c50 = av.fma(b0, c50);
+                c51 = av.fma(b1, c51);
+            }
         }
         int nr = PackedWeight.NR;
         c00.intoArray(out, oo);
