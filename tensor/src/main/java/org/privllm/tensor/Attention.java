@@ -235,8 +235,14 @@ public final class Attention {
                 s.keys[dst + p * nr] = kd[src + p];
             }
         }
-        Kernels.multiply(qkv.data, qRow * qkv.cols + qCol, qkv.cols, t, dh, s.keys, 0, 0, (m + nr - 1) / nr, null,
-                s.scores, 0, m, m, s.tile);
+        // causal: query i sees keys [0, seen + i]; a panel of keys is computed only for the rows that see into it
+        // (the rest of a row is zeroed by its softmax)
+        int seen = past - first, qo = qRow * qkv.cols + qCol;
+        for (int q = 0; q * nr < m; q++) {
+            int i0 = Math.max(0, q * nr - seen);
+            Kernels.multiply(qkv.data, qo + i0 * qkv.cols, qkv.cols, t - i0, dh, s.keys, 0, q, q + 1, null,
+                    s.scores, i0 * m, m, m, s.tile);
+        }
         for (int i = 0; i < t; i++) {
             softmaxRow(s.scores, i * m, past + i - first + 1, m, scale);
         }
@@ -246,8 +252,15 @@ public final class Attention {
                 System.arraycopy(vd, src + q * nr, s.values, (q * m + j) * nr, Math.min(nr, dh - q * nr));
             }
         }
-        Kernels.multiply(s.scores, 0, m, t, m, s.values, 0, 0, (dh + nr - 1) / nr, null, out.data,
-                qRow * out.cols + qCol, out.cols, dh, s.tile);
+        // row i's probabilities past key seen + i are zeros: each block of rows stops at its last row's keys
+        // (V's panel q starts at q·m·NR whatever the rows use of it)
+        for (int q = 0; q * nr < dh; q++) {
+            for (int i0 = 0; i0 < t; i0 += Kernels.MR) {
+                int rows = Math.min(Kernels.MR, t - i0);
+                Kernels.multiply(s.scores, i0 * m, m, rows, Math.min(m, seen + i0 + rows), s.values, q * m * nr, 0, 1,
+                        null, out.data, (qRow + i0) * out.cols + qCol + q * nr, out.cols, dh - q * nr, s.tile);
+            }
+        }
     }
 
     /**
