@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  * decode reads the same bytes as the plaintext engine; only the arithmetic is wide (half the lanes).
  *
  * <p>Same layout as {@link Kernels}: work split over the weight's panels; each panel of {@code NR} float
- * columns is done in two halves of two double vectors, six rows at a time (twelve accumulators).
+ * columns is done as four double vectors, six rows at a time (24 accumulators).
  */
 public final class WideKernels {
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
@@ -51,14 +51,14 @@ public final class WideKernels {
         long macsPerPanel = (long) n * w.in * PackedWeight.NR;
         int grain = (int) Math.min(w.panelCount(), Math.max(1, SERIAL_MACS / macsPerPanel));
         Parallel.forRange(w.panelCount(), grain, (from, to) -> multiply(x.data, n, w.in, w.panels, from, to,
-                y.data, w.out, new double[MR * 2 * DL]));
+                y.data, w.out, new double[MR * PackedWeight.NR]));
         Profile.stop(Profile.Kind.WIDE_GEMM, t0);
         return y;
     }
 
     private static void multiply(double[] a, int n, int k, float[] b, int qFrom, int qTo, double[] c, int out,
                                  double[] tile) {
-        int nr = PackedWeight.NR, half = 2 * DL;
+        int nr = PackedWeight.NR;
         for (int q = qFrom; q < qTo; q++) {
             int po = q * k * nr;
             if (n == 1) { // decode's GEMV: one pass over the whole panel, memory-bound
@@ -66,17 +66,12 @@ public final class WideKernels {
                 System.arraycopy(tile, 0, c, q * nr, Math.min(nr, out - q * nr));
                 continue;
             }
-            for (int h = 0; h < 2; h++) {
-                int j0 = q * nr + h * half, cols = Math.min(half, out - j0);
-                if (cols <= 0) {
-                    break;
-                }
-                for (int i0 = 0; i0 < n; i0 += MR) {
-                    int rows = Math.min(MR, n - i0);
-                    tile(a, i0 * k, k, rows, b, po + h * half, tile);
-                    for (int r = 0; r < rows; r++) {
-                        System.arraycopy(tile, r * half, c, (i0 + r) * out + j0, cols);
-                    }
+            int cols = Math.min(nr, out - q * nr);
+            for (int i0 = 0; i0 < n; i0 += MR) {
+                int rows = Math.min(MR, n - i0);
+                tile(a, i0 * k, k, rows, b, po, tile);
+                for (int r = 0; r < rows; r++) {
+                    System.arraycopy(tile, r * nr, c, (i0 + r) * out + q * nr, cols);
                 }
             }
         }
@@ -120,47 +115,88 @@ public final class WideKernels {
         return (DoubleVector) FloatVector.fromArray(F, b, o).convertShape(VectorOperators.F2D, D, 0);
     }
 
-    /** Two double vectors of columns of one half panel at {@code b[bo + p·NR]}, for up to six rows of {@code a}. */
+    /**
+     * The four double vectors of columns of one panel at {@code b[bo + p·NR]}, for up to six rows of {@code a}
+     * (24 accumulators; rows past {@code rows} repeat the last one). One block per row with its own broadcast,
+     * offsets from the step: the shape C2 compiles fastest (see {@code Kernels.tileWide}).
+     */
     private static void tile(double[] a, int ao, int k, int rows, float[] b, int bo, double[] out) {
-        int last = rows - 1;
+        int last = rows - 1, nr = PackedWeight.NR;
         int a0 = ao, a1 = ao + Math.min(1, last) * k, a2 = ao + Math.min(2, last) * k;
         int a3 = ao + Math.min(3, last) * k, a4 = ao + Math.min(4, last) * k, a5 = ao + Math.min(5, last) * k;
-        DoubleVector c00 = DoubleVector.zero(D), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-        DoubleVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        for (int p = 0; p < k; p++, bo += PackedWeight.NR) {
-            DoubleVector b0 = widen(b, bo), b1 = widen(b, bo + DL);
-            DoubleVector av = DoubleVector.broadcast(D, a[a0 + p]);
-            c00 = av.fma(b0, c00);
-            c01 = av.fma(b1, c01);
-            av = DoubleVector.broadcast(D, a[a1 + p]);
-            c10 = av.fma(b0, c10);
-            c11 = av.fma(b1, c11);
-            av = DoubleVector.broadcast(D, a[a2 + p]);
-            c20 = av.fma(b0, c20);
-            c21 = av.fma(b1, c21);
-            av = DoubleVector.broadcast(D, a[a3 + p]);
-            c30 = av.fma(b0, c30);
-            c31 = av.fma(b1, c31);
-            av = DoubleVector.broadcast(D, a[a4 + p]);
-            c40 = av.fma(b0, c40);
-            c41 = av.fma(b1, c41);
-            av = DoubleVector.broadcast(D, a[a5 + p]);
-            c50 = av.fma(b0, c50);
-            c51 = av.fma(b1, c51);
+        DoubleVector c00 = DoubleVector.zero(D), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00;
+        DoubleVector c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00;
+        DoubleVector c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+        for (int p = 0; p < k; p++) {
+            int o = bo + p * nr;
+            DoubleVector b0 = widen(b, o), b1 = widen(b, o + DL), b2 = widen(b, o + 2 * DL), b3 = widen(b, o + 3 * DL);
+            {
+                DoubleVector av = DoubleVector.broadcast(D, a[a0 + p]);
+                c00 = av.fma(b0, c00);
+                c01 = av.fma(b1, c01);
+                c02 = av.fma(b2, c02);
+                c03 = av.fma(b3, c03);
+            }
+            {
+                DoubleVector av = DoubleVector.broadcast(D, a[a1 + p]);
+                c10 = av.fma(b0, c10);
+                c11 = av.fma(b1, c11);
+                c12 = av.fma(b2, c12);
+                c13 = av.fma(b3, c13);
+            }
+            {
+                DoubleVector av = DoubleVector.broadcast(D, a[a2 + p]);
+                c20 = av.fma(b0, c20);
+                c21 = av.fma(b1, c21);
+                c22 = av.fma(b2, c22);
+                c23 = av.fma(b3, c23);
+            }
+            {
+                DoubleVector av = DoubleVector.broadcast(D, a[a3 + p]);
+                c30 = av.fma(b0, c30);
+                c31 = av.fma(b1, c31);
+                c32 = av.fma(b2, c32);
+                c33 = av.fma(b3, c33);
+            }
+            {
+                DoubleVector av = DoubleVector.broadcast(D, a[a4 + p]);
+                c40 = av.fma(b0, c40);
+                c41 = av.fma(b1, c41);
+                c42 = av.fma(b2, c42);
+                c43 = av.fma(b3, c43);
+            }
+            {
+                DoubleVector av = DoubleVector.broadcast(D, a[a5 + p]);
+                c50 = av.fma(b0, c50);
+                c51 = av.fma(b1, c51);
+                c52 = av.fma(b2, c52);
+                c53 = av.fma(b3, c53);
+            }
         }
-        int w = 2 * DL;
         c00.intoArray(out, 0);
-        c01.intoArray(out, DL);
-        c10.intoArray(out, w);
-        c11.intoArray(out, w + DL);
-        c20.intoArray(out, 2 * w);
-        c21.intoArray(out, 2 * w + DL);
-        c30.intoArray(out, 3 * w);
-        c31.intoArray(out, 3 * w + DL);
-        c40.intoArray(out, 4 * w);
-        c41.intoArray(out, 4 * w + DL);
-        c50.intoArray(out, 5 * w);
-        c51.intoArray(out, 5 * w + DL);
+        c01.intoArray(out, 0 * nr + 1 * DL);
+        c02.intoArray(out, 0 * nr + 2 * DL);
+        c03.intoArray(out, 0 * nr + 3 * DL);
+        c10.intoArray(out, 1 * nr + 0 * DL);
+        c11.intoArray(out, 1 * nr + 1 * DL);
+        c12.intoArray(out, 1 * nr + 2 * DL);
+        c13.intoArray(out, 1 * nr + 3 * DL);
+        c20.intoArray(out, 2 * nr + 0 * DL);
+        c21.intoArray(out, 2 * nr + 1 * DL);
+        c22.intoArray(out, 2 * nr + 2 * DL);
+        c23.intoArray(out, 2 * nr + 3 * DL);
+        c30.intoArray(out, 3 * nr + 0 * DL);
+        c31.intoArray(out, 3 * nr + 1 * DL);
+        c32.intoArray(out, 3 * nr + 2 * DL);
+        c33.intoArray(out, 3 * nr + 3 * DL);
+        c40.intoArray(out, 4 * nr + 0 * DL);
+        c41.intoArray(out, 4 * nr + 1 * DL);
+        c42.intoArray(out, 4 * nr + 2 * DL);
+        c43.intoArray(out, 4 * nr + 3 * DL);
+        c50.intoArray(out, 5 * nr + 0 * DL);
+        c51.intoArray(out, 5 * nr + 1 * DL);
+        c52.intoArray(out, 5 * nr + 2 * DL);
+        c53.intoArray(out, 5 * nr + 3 * DL);
     }
 
     /** {@code y[yo..yo+n) += alpha · x[xo..xo+n)}. */
