@@ -78,7 +78,8 @@ for c in ${JAVA_HOME:+"$JAVA_HOME"} /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/j
 done
 [ -n "$java" ] || { echo "error: no JDK 25 found (set JAVA_HOME)" >&2; exit 3; }
 status=0
-"$java" -cp "$root/cli/target/privllm.jar" org.privllm.server.bench.ServeBench --url "$url" \
+# the vector module: -- --checkpoint runs the plaintext model in the bench to check differing answers
+"$java" --add-modules=jdk.incubator.vector -cp "$root/cli/target/privllm.jar" org.privllm.server.bench.ServeBench --url "$url" \
   ${bench_args[@]+"${bench_args[@]}"} || status=$?
 if [ $status != 0 ]; then
   echo "bench-serve: the bench failed (exit $status); the server's log ends:" >&2
