@@ -50,6 +50,10 @@ import picocli.CommandLine.Option;
  * before it, at most a prefix of the right text); anything else — other text, a stream cut without an error or
  * [DONE], a failure to connect — is a failure, and so is a server that does not answer a request correctly
  * afterwards.
+ *
+ * <p>{@code --diff-out FILE} writes every differing answer with its request and reference (text and token ids) to
+ * FILE; {@code --checkpoint DIR} checks such pairs against the plaintext model ({@link Divergence}) and counts one
+ * that parts only at near ties of the levels' rounding as a tie, reported apart from the wrong ones.
  */
 @Command(name = "bench-serve", mixinStandardHelpOptions = true, description = "Load-test a running privllm serve.")
 public final class ServeBench implements Callable<Integer> {
