@@ -9,6 +9,9 @@
 # request alone first (the single-client baseline and each request's reference answer), then all of them from N
 # concurrent streaming clients; it reports p50/p99 time to first token and inter-token latency, throughput
 # against the single client's, and exits 1 if any concurrent answer differs from the same request alone.
+# -- --diff-out FILE writes each differing request and both answers (text and token ids) to FILE; -- --checkpoint
+# DIR (the model's directory) checks them against the plaintext model and counts a pair that parts at a near tie
+# of the level's rounding as a tie instead of wrong (README: Load benchmark).
 # --kill-executor: also starts two executor processes (privllm executor --listen 127.0.0.1:0), serves with
 # --executor A,B (and --retries 1 unless given; strong unless --privacy says otherwise), and the bench SIGKILLs A
 # once half the concurrent phase's chunks have streamed (-- --kill-at F for another fraction): each answer must
@@ -78,7 +81,8 @@ for c in ${JAVA_HOME:+"$JAVA_HOME"} /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/j
 done
 [ -n "$java" ] || { echo "error: no JDK 25 found (set JAVA_HOME)" >&2; exit 3; }
 status=0
-"$java" -cp "$root/cli/target/privllm.jar" org.privllm.server.bench.ServeBench --url "$url" \
+# the vector module: -- --checkpoint runs the plaintext model in the bench to check differing answers
+"$java" --add-modules=jdk.incubator.vector -cp "$root/cli/target/privllm.jar" org.privllm.server.bench.ServeBench --url "$url" \
   ${bench_args[@]+"${bench_args[@]}"} || status=$?
 if [ $status != 0 ]; then
   echo "bench-serve: the bench failed (exit $status); the server's log ends:" >&2

@@ -64,6 +64,7 @@ class ErrorsTest {
             "seed float|{\"model\": \"MODEL\", \"prompt\": \"hi\", \"seed\": 1.5}|400|seed",
             "stop wrong type|{\"model\": \"MODEL\", \"prompt\": \"hi\", \"stop\": 3}|400|stop",
             "stream not boolean|{\"model\": \"MODEL\", \"prompt\": \"hi\", \"stream\": \"yes\"}|400|stream",
+            "return_token_ids not boolean|{\"model\": \"MODEL\", \"prompt\": \"hi\", \"return_token_ids\": 1}|400|return_token_ids",
             "stream_options without stream|{\"model\": \"MODEL\", \"prompt\": \"hi\", \"stream_options\": {\"include_usage\": true}}|400|stream_options",
             "n two|{\"model\": \"MODEL\", \"prompt\": \"hi\", \"n\": 2}|400|n",
             "logprobs|{\"model\": \"MODEL\", \"prompt\": \"hi\", \"logprobs\": 3}|400|logprobs",

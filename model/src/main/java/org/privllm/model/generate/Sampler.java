@@ -15,12 +15,36 @@ public final class Sampler {
         this.random = new SplittableRandom(seed);
     }
 
+    /**
+     * The uniform draws a sampler of {@code sampling} (seeded) makes for its first {@code n} tokens, one per token in
+     * order: with {@link #probabilities} and {@link #pick} they replay its choices (for checks of another run).
+     */
+    public static double[] uniforms(Sampling sampling, int n) {
+        if (sampling.greedy() || sampling.seed() == null) {
+            throw new IllegalArgumentException("only a seeded, sampled generation has replayable draws");
+        }
+        Sampler s = new Sampler(sampling);
+        double[] u = new double[n];
+        for (int i = 0; i < n; i++) {
+            u[i] = s.random.nextDouble();
+        }
+        return u;
+    }
+
     /** The next token from one row of logits ({@code logits[off..off+vocab)}). */
     public int next(float[] logits, int off, int vocab) {
         if (sampling.greedy()) {
             return argmax(logits, off, vocab);
         }
         double u = random.nextDouble(); // drawn once per token, whatever the distribution, so runs stay aligned
+        return pick(probabilities(sampling, logits, off, vocab), u);
+    }
+
+    /**
+     * The distribution a sampled (not greedy) {@code sampling} draws from for one row of logits: temperature, top-k
+     * and top-p applied. {@link #pick} with the sampler's next uniform draw gives its token.
+     */
+    public static double[] probabilities(Sampling sampling, float[] logits, int off, int vocab) {
         double[] p = new double[vocab];
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) {
@@ -62,6 +86,15 @@ public final class Sampler {
             }
             p = q;
         }
+        return p;
+    }
+
+    /**
+     * The token that the uniform draw {@code u} in [0, 1) picks from {@code p}: the first whose cumulative
+     * probability, summed in id order, exceeds {@code u}.
+     */
+    public static int pick(double[] p, double u) {
+        int vocab = p.length;
         double acc = 0;
         int lastNonZero = 0;
         for (int i = 0; i < vocab; i++) {
@@ -76,7 +109,8 @@ public final class Sampler {
         return lastNonZero;
     }
 
-    static int argmax(float[] x, int off, int n) {
+    /** The greedy pick: the first id of the largest logit. */
+    public static int argmax(float[] x, int off, int n) {
         int best = 0;
         for (int i = 1; i < n; i++) {
             if (x[off + i] > x[off + best]) {

@@ -8,6 +8,9 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,6 +26,12 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
+import org.privllm.model.DecoderModel;
+import org.privllm.model.ForwardPass;
+import org.privllm.model.generate.Sampling;
+import org.privllm.model.tokenizer.Tokenizer;
+import org.privllm.model.tokenizer.Tokenizers;
+import org.privllm.server.http.TextStream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -41,6 +50,10 @@ import picocli.CommandLine.Option;
  * before it, at most a prefix of the right text); anything else — other text, a stream cut without an error or
  * [DONE], a failure to connect — is a failure, and so is a server that does not answer a request correctly
  * afterwards.
+ *
+ * <p>{@code --diff-out FILE} writes every differing answer with its request and reference (text and token ids) to
+ * FILE; {@code --checkpoint DIR} checks such pairs against the plaintext model ({@link Divergence}) and counts one
+ * that parts only at near ties of the levels' rounding as a tie, reported apart from the wrong ones.
  */
 @Command(name = "bench-serve", mixinStandardHelpOptions = true, description = "Load-test a running privllm serve.")
 public final class ServeBench implements Callable<Integer> {
@@ -87,7 +100,22 @@ public final class ServeBench implements Callable<Integer> {
             + "concurrent phase's max tokens has streamed (default ${DEFAULT-VALUE}).")
     double killAt;
 
+    @Option(names = "--diff-out", paramLabel = "FILE", description = "Write every answer that is not the same request's "
+            + "alone, one JSON object a line: the request (prompt ids, max_tokens, temperature, seed), both answers' text "
+            + "and token ids (asked for with return_token_ids), the first differing token and character, and with "
+            + "--checkpoint the plaintext check of both. It holds prompts and outputs: nothing of them goes to the report.")
+    Path diffOut;
+
+    @Option(names = "--checkpoint", paramLabel = "DIR", description = "The served model's directory (public weights): "
+            + "check each differing answer and its reference against the plaintext model's logits, step by step, and "
+            + "count the pair as a near tie (\"ties\") only when every token of both is the model's pick up to the levels' "
+            + "rounding (a greedy top-2 gap within 1e-4; a sampled draw next to the boundary of a neighbouring token's "
+            + "interval), both end right and their text is their ids'; otherwise it stays wrong.")
+    Path checkpoint;
+
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The seeded half of the mix samples at this temperature. */
+    static final double TEMPERATURE = 0.8;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     public static void main(String[] args) {
@@ -102,7 +130,12 @@ public final class ServeBench implements Callable<Integer> {
      * ends without [DONE] or an error object is such a failure).
      */
     record Answer(String text, String error, double ttft, List<Double> gaps, int tokens, double seconds, int chunks,
-            boolean clean) {
+            boolean clean, List<Integer> ids) {
+        Answer(String text, String error, double ttft, List<Double> gaps, int tokens, double seconds, int chunks,
+               boolean clean) {
+            this(text, error, ttft, gaps, tokens, seconds, chunks, clean, List.of());
+        }
+
         static Answer failed(String error) {
             return new Answer("", error, 0, List.of(), 0, 0, 0, false);
         }
@@ -116,6 +149,11 @@ public final class ServeBench implements Callable<Integer> {
         CLEAN_ERROR,
         /** text other than the same request's alone */
         WRONG,
+        /**
+         * other text, but both answers are the model's picks up to the levels' precision at every step, and part at
+         * a near tie (proven against the plaintext model with --checkpoint; without it such an answer is WRONG)
+         */
+        TIE,
         /** no answer and no error object: I/O failure, a cut stream, a malformed reply */
         BROKEN
     }
@@ -228,6 +266,8 @@ public final class ServeBench implements Callable<Integer> {
             counts.put(o, 0);
         }
         List<Map<String, Object>> bad = new ArrayList<>();
+        Differences diffs = diffOut == null && checkpoint == null ? null : new Differences(checkpoint);
+        List<String> dump = new ArrayList<>();
         for (int i = 0; i < mix.size(); i++) {
             if (alone.get(i).error() != null) {
                 referenceErrors++;
@@ -235,6 +275,14 @@ public final class ServeBench implements Callable<Integer> {
                 continue;
             }
             Outcome o = outcome(together[i], alone.get(i));
+            Map<String, Object> detail = null;
+            if (o == Outcome.WRONG && diffs != null) {
+                detail = diffs.describe(mix.get(i), together[i], alone.get(i));
+                if (Boolean.TRUE.equals(detail.get("near_tie"))) {
+                    o = Outcome.TIE;
+                }
+                dump.add(JSON.writeValueAsString(detail));
+            }
             counts.merge(o, 1, Integer::sum);
             if (o != Outcome.OK && (o != Outcome.CLEAN_ERROR || killPid == null)) {
                 Map<String, Object> b = new LinkedHashMap<>();
@@ -243,8 +291,14 @@ public final class ServeBench implements Callable<Integer> {
                 if (together[i].error() != null) {
                     b.put("error", together[i].error());
                 }
+                if (detail != null && detail.get("check") instanceof Map<?, ?> check) {
+                    b.put("check", check); // token indices and epsilons only: no ids, no text
+                }
                 bad.add(b);
             }
+        }
+        if (diffOut != null) {
+            Files.write(diffOut, dump, StandardCharsets.UTF_8);
         }
         Boolean stillServing = null;
         if (killPid != null) {
@@ -274,6 +328,7 @@ public final class ServeBench implements Callable<Integer> {
         rep.put("ok", counts.get(Outcome.OK));
         rep.put("clean_errors", counts.get(Outcome.CLEAN_ERROR));
         rep.put("wrong", counts.get(Outcome.WRONG));
+        rep.put("ties", counts.get(Outcome.TIE));
         rep.put("broken", counts.get(Outcome.BROKEN));
         rep.put("reference_errors", referenceErrors);
         rep.put("bad_requests", bad);
@@ -287,6 +342,124 @@ public final class ServeBench implements Callable<Integer> {
                 && (killPid == null ? counts.get(Outcome.CLEAN_ERROR) == 0 : killed && stillServing);
         rep.put("passed", passed);
         return rep;
+    }
+
+    /**
+     * Describes answers that differ from their reference, for --diff-out; with a checkpoint, checks both against the
+     * plaintext model ({@link Divergence}) and says whether they part at a near tie.
+     */
+    static final class Differences {
+        private final ForwardPass plain;
+        private final Tokenizer tokenizer;
+        private final int[] stopIds;
+
+        Differences(Path checkpoint) {
+            if (checkpoint == null) {
+                plain = null;
+                tokenizer = null;
+                stopIds = null;
+            } else {
+                DecoderModel m = DecoderModel.load(checkpoint);
+                plain = m.plainForward();
+                tokenizer = Tokenizers.present(checkpoint) ? Tokenizers.load(checkpoint) : null;
+                stopIds = Tokenizers.stopIds(m.config(), tokenizer);
+            }
+        }
+
+        /** The request, both answers and where they part; {@code near_tie} and {@code check} with a checkpoint. */
+        Map<String, Object> describe(Req q, Answer served, Answer alone) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("request", q.index());
+            d.put("prompt_ids", q.prompt());
+            d.put("max_tokens", q.maxTokens());
+            d.put("temperature", q.seed() == null ? 0 : TEMPERATURE);
+            d.put("seed", q.seed());
+            d.put("served", answer(served));
+            d.put("alone", answer(alone));
+            d.put("first_differing_token", firstDifference(served.ids(), alone.ids()));
+            d.put("first_differing_char", firstDifference(chars(served.text()), chars(alone.text())));
+            if (plain == null) {
+                return d;
+            }
+            Divergence.Request r = new Divergence.Request(q.prompt(), sampling(q), q.maxTokens(), stopIds);
+            int[] s = ints(served.ids());
+            int[] a = ints(alone.ids());
+            Divergence.Trajectory ts = Divergence.check(plain, r, s, served.error() == null);
+            Divergence.Trajectory ta = Divergence.check(plain, r, a, true);
+            boolean textsMatch = tokenizer == null || TextStream.text(tokenizer, q.prompt(), stopIds, s).equals(served.text())
+                    && TextStream.text(tokenizer, q.prompt(), stopIds, a).equals(alone.text());
+            Map<String, Object> check = new LinkedHashMap<>();
+            check.put("served", trajectory(ts));
+            check.put("alone", trajectory(ta));
+            check.put("texts_match_ids", textsMatch);
+            int k = firstDifference(served.ids(), alone.ids());
+            check.put("first_differing_token", k);
+            if (k >= 0 && k < s.length && k < a.length) {
+                check.put("plaintext_top2_gap", Divergence.topTwoGap(Divergence.logits(plain, q.prompt(),
+                        Arrays.copyOf(s, k + 1)), q.prompt().length - 1 + k));
+                check.put("served_epsilon", epsilonAt(ts, k));
+                check.put("alone_epsilon", epsilonAt(ta, k));
+            }
+            check.put("tie_epsilon", Divergence.TIE_EPSILON);
+            d.put("check", check);
+            d.put("steps_off_plaintext", Map.of("served", steps(ts), "alone", steps(ta)));
+            d.put("near_tie", k >= 0 && textsMatch && ts.explained() && ta.explained());
+            return d;
+        }
+
+        private static Map<String, Object> answer(Answer a) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("text", a.text());
+            m.put("ids", a.ids());
+            m.put("error", a.error());
+            return m;
+        }
+
+        /** Indices and epsilons only (this goes into the report). */
+        private static Map<String, Object> trajectory(Divergence.Trajectory t) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("tokens_off_plaintext", t.offPlain().stream().map(Divergence.Step::index).toList());
+            m.put("max_epsilon", t.maxEpsilon());
+            m.put("ends_right", t.ending() == null);
+            if (t.ending() != null) {
+                m.put("ending", t.ending());
+            }
+            return m;
+        }
+
+        private static List<Map<String, Object>> steps(Divergence.Trajectory t) {
+            return t.offPlain().stream().map(st -> Map.<String, Object>of("index", st.index(), "token", st.token(),
+                    "plaintext", st.plaintext(), "epsilon", st.epsilon())).toList();
+        }
+
+        private static double epsilonAt(Divergence.Trajectory t, int index) {
+            return t.offPlain().stream().filter(st -> st.index() == index).mapToDouble(Divergence.Step::epsilon)
+                    .findFirst().orElse(0);
+        }
+
+        private static List<Integer> chars(String s) {
+            return s.chars().boxed().toList();
+        }
+
+        /** The first index where the lists differ (the shorter one's length if one is a prefix), -1 if equal. */
+        static int firstDifference(List<Integer> x, List<Integer> y) {
+            int n = Math.min(x.size(), y.size());
+            for (int i = 0; i < n; i++) {
+                if (!x.get(i).equals(y.get(i))) {
+                    return i;
+                }
+            }
+            return x.size() == y.size() ? -1 : n;
+        }
+
+        private static int[] ints(List<Integer> l) {
+            return l.stream().mapToInt(Integer::intValue).toArray();
+        }
+    }
+
+    /** The sampling a request of the mix asks for (what the server builds from its body). */
+    static Sampling sampling(Req q) {
+        return q.seed() == null ? Sampling.GREEDY : Sampling.sample((float) TEMPERATURE, 0, 1f, q.seed());
     }
 
     private static int tokens(List<Answer> as) {
@@ -324,12 +497,15 @@ public final class ServeBench implements Callable<Integer> {
         body.put("model", model);
         body.put("prompt", q.prompt());
         body.put("max_tokens", q.maxTokens());
-        body.put("temperature", q.seed() == null ? 0 : 0.8);
+        body.put("temperature", q.seed() == null ? 0 : TEMPERATURE);
         if (q.seed() != null) {
             body.put("seed", q.seed());
         }
         body.put("stream", true);
         body.put("stream_options", Map.of("include_usage", true));
+        if (diffOut != null || checkpoint != null) {
+            body.put("return_token_ids", true);
+        }
         long t0 = System.nanoTime();
         try {
             HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
@@ -350,6 +526,7 @@ public final class ServeBench implements Callable<Integer> {
                 return new Answer("", "HTTP " + resp.statusCode() + " " + reply, 0, List.of(), 0, 0, 0, clean);
             }
             StringBuilder text = new StringBuilder();
+            List<Integer> ids = new ArrayList<>();
             List<Double> gaps = new ArrayList<>();
             double ttft = -1;
             long last = 0;
@@ -378,6 +555,7 @@ public final class ServeBench implements Callable<Integer> {
                 }
                 long now = System.nanoTime();
                 for (JsonNode c : j.get("choices")) {
+                    c.path("token_ids").forEach(t -> ids.add(t.asInt()));
                     String piece = c.path("text").asText("");
                     if (piece.isEmpty()) {
                         continue;
@@ -399,7 +577,7 @@ public final class ServeBench implements Callable<Integer> {
                 error = "the stream ended without [DONE] or an error object";
             }
             return new Answer(text.toString(), error, Math.max(ttft, 0), gaps, tokens, (System.nanoTime() - t0) / 1e9,
-                    chunks, clean);
+                    chunks, clean, List.copyOf(ids));
         } catch (IOException | RuntimeException e) {
             return Answer.failed((e instanceof IOException ? "I/O: " : "") + e);
         } catch (InterruptedException e) {

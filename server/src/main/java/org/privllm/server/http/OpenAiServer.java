@@ -341,10 +341,12 @@ public final class OpenAiServer implements AutoCloseable {
     private String whole(Context ctx, Job job, Scheduler.Ticket ticket, Events events, TextStream stream, String id,
                          int[] counts) {
         String finish = null;
+        List<Integer> ids = new ArrayList<>();
         while (finish == null) {
             Object e = take(events, ticket);
             if (e instanceof Integer tok) {
                 counts[1]++;
+                ids.add(tok);
                 stream.push(tok);
                 if (stream.stopped()) {
                     ticket.cancel();
@@ -370,6 +372,9 @@ public final class OpenAiServer implements AutoCloseable {
         }
         choice.put("logprobs", null);
         choice.put("finish_reason", finish);
+        if (job.returnTokenIds()) {
+            choice.put("token_ids", ids);
+        }
         Map<String, Object> r = envelope(id, job.chat() ? "chat.completion" : "text_completion");
         r.put("choices", List.of(choice));
         r.put("usage", usage(counts));
@@ -391,12 +396,13 @@ public final class OpenAiServer implements AutoCloseable {
             Map<String, Object> delta = new LinkedHashMap<>();
             delta.put("role", "assistant");
             delta.put("content", "");
-            if (!send(emitter, chunk(id, object, job, delta, null, null))) {
+            if (!send(emitter, chunk(id, object, job, delta, null, List.of()))) {
                 ticket.cancel();
                 return stream.text();
             }
         }
         String finish = null;
+        List<Integer> unsent = new ArrayList<>(); // ids whose text has not gone out in a chunk yet
         while (finish == null) {
             Object e;
             try {
@@ -416,6 +422,7 @@ public final class OpenAiServer implements AutoCloseable {
                 continue;
             } else if (e instanceof Integer tok) {
                 counts[1]++;
+                unsent.add(tok);
                 piece = stream.push(tok);
                 if (stream.stopped()) {
                     ticket.cancel();
@@ -430,12 +437,15 @@ public final class OpenAiServer implements AutoCloseable {
                 send(emitter, "[DONE]");
                 return stream.text();
             }
-            if (!piece.isEmpty() && !send(emitter, chunk(id, object, job, piece, null, null))) {
-                ticket.cancel(); // the client went away: free the slot
-                return stream.text();
+            if (!piece.isEmpty()) {
+                if (!send(emitter, chunk(id, object, job, piece, null, List.copyOf(unsent)))) {
+                    ticket.cancel(); // the client went away: free the slot
+                    return stream.text();
+                }
+                unsent.clear();
             }
         }
-        send(emitter, chunk(id, object, job, job.chat() ? Map.of() : "", finish, null));
+        send(emitter, chunk(id, object, job, job.chat() ? Map.of() : "", finish, unsent));
         if (job.includeUsage()) {
             Map<String, Object> u = envelope(id, object);
             u.put("choices", List.of());
@@ -446,7 +456,8 @@ public final class OpenAiServer implements AutoCloseable {
         return stream.text();
     }
 
-    private Map<String, Object> chunk(String id, String object, Job job, Object content, String finish, Object usage) {
+    /** One streamed chunk; {@code ids}: the tokens whose text it carries first shows (with return_token_ids). */
+    private Map<String, Object> chunk(String id, String object, Job job, Object content, String finish, List<Integer> ids) {
         Map<String, Object> choice = new LinkedHashMap<>();
         choice.put("index", 0);
         if (job.chat()) {
@@ -456,10 +467,13 @@ public final class OpenAiServer implements AutoCloseable {
         }
         choice.put("logprobs", null);
         choice.put("finish_reason", finish);
+        if (job.returnTokenIds()) {
+            choice.put("token_ids", ids);
+        }
         Map<String, Object> c = envelope(id, object);
         c.put("choices", List.of(choice));
         if (job.includeUsage()) {
-            c.put("usage", usage);
+            c.put("usage", null);
         }
         return c;
     }

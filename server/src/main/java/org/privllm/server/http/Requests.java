@@ -26,7 +26,7 @@ final class Requests {
 
     /** What a request asks for, ready for the scheduler. */
     record Job(boolean chat, int[] prompt, Sampling sampling, int maxTokens, List<String> stop, boolean stream,
-               boolean includeUsage) {}
+               boolean includeUsage, boolean returnTokenIds) {}
 
     /** What the parser needs to know about the model. */
     record ModelView(String id, int vocab, int positions, Tokenizer tokenizer, ChatTemplate template) {}
@@ -241,7 +241,10 @@ final class Requests {
             Boolean iu = bool(so, "include_usage");
             includeUsage = Boolean.TRUE.equals(iu);
         }
-        return new Job(chat, prompt, sampling, max, List.copyOf(stop), Boolean.TRUE.equals(stream), includeUsage);
+        // vLLM's extension: the answer's token ids next to its text (the client's own output; never logged)
+        boolean returnTokenIds = Boolean.TRUE.equals(bool(body, "return_token_ids"));
+        return new Job(chat, prompt, sampling, max, List.copyOf(stop), Boolean.TRUE.equals(stream), includeUsage,
+                returnTokenIds);
     }
 
     /** Ids of {@code text}; with {@code addSpecialTokens} the tokenizer's own BOS/EOS rules apply. */

@@ -9,7 +9,7 @@ import org.privllm.model.tokenizer.Tokenizer;
  * text just before their first occurrence, and text that could be the start of a stop string is held back until
  * it cannot (so a streamed response never shows part of a stop string). Not thread-safe.
  */
-final class TextStream {
+public final class TextStream {
     private final StreamDecoder decoder;
     private final int[] stopIds;
     private final List<String> stops;
@@ -31,6 +31,16 @@ final class TextStream {
         }
         this.stopIds = stopIds.clone();
         this.stops = stops;
+    }
+
+    /** The whole text a client is sent for the generated {@code ids} (no stop strings): for checks of an answer. */
+    public static String text(Tokenizer tokenizer, int[] prompt, int[] stopIds, int[] ids) {
+        TextStream t = new TextStream(tokenizer, prompt, stopIds, List.of());
+        for (int id : ids) {
+            t.push(id);
+        }
+        t.finish();
+        return t.text();
     }
 
     /** Whether a stop string (or stop token) has ended the text. */
