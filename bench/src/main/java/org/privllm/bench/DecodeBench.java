@@ -21,7 +21,7 @@ import org.privllm.tensor.PackedWeight;
 
 /**
  * The weight traffic of one GPT-2-124M decode step: the 48 linear layers of 12 blocks and the LM
- * head on {@code rows} token rows (494 MB of F32 weights). At the machine's read bandwidth this is
+ * head on {@code rows} token rows (494 MB of F32 weights, half that in BF16). At the machine's read bandwidth this is
  * the decode-speed ceiling; {@code setUp} prints that bandwidth for comparison.
  */
 @State(Scope.Benchmark)
@@ -29,10 +29,15 @@ import org.privllm.tensor.PackedWeight;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 2, time = 1)
 @Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xmx3g", "-XX:+UseParallelGC"})
+@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xmx3g", "-XX:+UseParallelGC",
+        "-XX:PerMethodTrapLimit=0"})
 public class DecodeBench {
-    @Param({"1", "4"})
+    @Param({"1", "4", "8"})
     public int rows;
+
+    /** How the weights are packed: {@code f32}, or {@code bf16} (values rounded to bfloat16, kept half width). */
+    @Param({"f32", "bf16"})
+    public String precision;
 
     private PackedWeight[] layers;
     private PackedWeight head;
@@ -44,10 +49,10 @@ public class DecodeBench {
         layers = new PackedWeight[12 * Gpt2Shapes.LINEAR.length];
         long bytes = 0;
         for (int i = 0; i < layers.length; i++) {
-            layers[i] = Gpt2Shapes.weight(Gpt2Shapes.LINEAR[i % Gpt2Shapes.LINEAR.length], i);
+            layers[i] = Gpt2Shapes.weight(Gpt2Shapes.LINEAR[i % Gpt2Shapes.LINEAR.length], i, precision);
             bytes += layers[i].bytes();
         }
-        head = Gpt2Shapes.weight(Gpt2Shapes.HEAD, 1000);
+        head = Gpt2Shapes.weight(Gpt2Shapes.HEAD, 1000, precision);
         bytes += head.bytes();
         x768 = Gpt2Shapes.random(rows, 768, 7);
         x3072 = Gpt2Shapes.random(rows, 3072, 8);

@@ -31,8 +31,22 @@ final class Gpt2Shapes {
 
     /** A packed weight of {@code shape}; the LM head is packed from {@code wte} as the engine does. */
     static PackedWeight weight(String shape, long seed) {
+        return weight(shape, seed, "f32");
+    }
+
+    /**
+     * {@link #weight(String, long)} at {@code precision} ({@code f32}, or {@code bf16}: the values rounded to
+     * bfloat16 and packed half width, as a BF16 checkpoint's are).
+     */
+    static PackedWeight weight(String shape, long seed, String precision) {
         int in = in(shape), out = out(shape);
-        return shape.equals(HEAD) ? PackedWeight.packTransposed(random(out, in, seed))
-                : PackedWeight.pack(random(in, out, seed));
+        PackedWeight.Precision p = PackedWeight.Precision.valueOf(precision.toUpperCase(java.util.Locale.ROOT));
+        Matrix m = shape.equals(HEAD) ? random(out, in, seed) : random(in, out, seed);
+        if (p == PackedWeight.Precision.BF16) {
+            for (int i = 0; i < m.data.length; i++) {
+                m.data[i] = Float.intBitsToFloat((Float.floatToRawIntBits(m.data[i]) + 0x8000) & 0xffff0000);
+            }
+        }
+        return shape.equals(HEAD) ? PackedWeight.packTransposed(m, p) : PackedWeight.pack(m, p);
     }
 }
