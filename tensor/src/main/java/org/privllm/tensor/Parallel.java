@@ -11,16 +11,19 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Chunks are handed out from a shared counter and the caller works on them too, so a job never
  * waits for a worker to wake up: a late worker finds the chunks taken. Decode runs about sixty
  * parallel regions per token with only short serial gaps between them, and waking a parked thread
- * costs 10–20 µs here; a worker can spin for {@code -Dprivllm.spinMicros=N} after each job before
- * it parks. The default is 0: on this shared 2-vCPU virtual machine spinning measured slower
- * (a spinning vCPU is descheduled in favour of other guests' work).
+ * costs 10–20 µs here (30 µs typical on a 768×768 GEMV, whose whole product takes 40–60 µs); a worker
+ * spins for {@code -Dprivllm.spinMicros=N} (default 50) after each job before it parks, and so does a caller
+ * waiting for the last chunks. An earlier measurement on this shared 2-vCPU machine had found spinning slower
+ * and set 0; re-measured 2026-11-30 with GPT-2 124M decode steps interleaved in one JVM (50 against 0): batch 1
+ * 83 vs 72 tok/s and batch 8 396 vs 324 (10th percentile of step times), the 768×768 GEMV's median call
+ * 46 vs 78–88 µs. {@code -Dprivllm.spinMicros=0} parks at once.
  */
 public final class Parallel {
     private static final int THREADS = Math.max(1, Integer.getInteger("privllm.threads",
             Runtime.getRuntime().availableProcessors()));
     /** Chunks per thread: a few, so a thread slowed down by another process does not hold everyone up. */
     private static final int CHUNKS_PER_THREAD = 4;
-    private static final long SPIN_NANOS = 1000L * Math.max(0, Integer.getInteger("privllm.spinMicros", 0));
+    private static final long SPIN_NANOS = 1000L * Math.max(0, Integer.getInteger("privllm.spinMicros", 50));
     private static final ConcurrentLinkedQueue<Job> QUEUE = new ConcurrentLinkedQueue<>();
     private static final Worker[] WORKERS = new Worker[THREADS - 1];
 
