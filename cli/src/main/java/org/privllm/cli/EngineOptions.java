@@ -71,14 +71,13 @@ final class EngineOptions {
             + "kept in the trusted domain (strong, two-party) or masked on the executor (seed), never merged there.")
     java.nio.file.Path lora;
 
-    // Default f32: half-width decode measured 0.30x (in-register widening) and then about 0.8-1.0x (scratch
-    // widening) the float32 one on this project's AVX-512 machine (BF16 124M checkpoints, 2026-11-29), never
-    // faster, and a float32 copy is still held either way.
-    @Option(names = "--weights", paramLabel = "native|f32", defaultValue = "f32",
-            description = "Plaintext engine: widen every weight to float32 (f32, the default) or keep each linear "
-                    + "weight at the narrowest precision that holds it exactly (native: a BF16 or F16 checkpoint's "
-                    + "weights stay half width, decode reads half the bytes, results bit for bit those of f32; "
-                    + "slower on some machines, see bench).")
+    // Default native (issue 14): since decode's one-row GEMV widens BF16/F16 in registers, a BF16 124M checkpoint
+    // decodes 1.57x faster than with f32 in bench (2026-11-30), bit for bit the same logits; a float32 checkpoint
+    // is float32 either way.
+    @Option(names = "--weights", paramLabel = "native|f32", defaultValue = "native",
+            description = "Plaintext engine: keep each linear weight at the narrowest precision that holds it "
+                    + "exactly (native, the default: a BF16 or F16 checkpoint's weights stay half width, decode reads "
+                    + "half the bytes, results bit for bit those of f32) or widen every weight to float32 (f32).")
     String weights;
 
     /** The plaintext engine's weight storage from {@code --weights}. */

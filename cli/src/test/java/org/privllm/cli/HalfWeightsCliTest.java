@@ -77,7 +77,7 @@ class HalfWeightsCliTest {
                 "--reps", "1", "--json");
         assertThat(f32.get("weights").asText()).as("a float32 checkpoint stays float32").isEqualTo("f32");
         JsonNode dflt = ok(args);
-        assertThat(dflt.get("weights").asText()).as("f32 is the default").isEqualTo("f32");
+        assertThat(dflt.get("weights").asText()).as("native is the default").isEqualTo("bf16");
     }
 
     @Test

@@ -128,22 +128,31 @@ public final class Kernels {
      * Serial core of {@code C[n × out] = A[n × k] · W + bias} for panels {@code [qFrom, qTo)} of {@code w}
      * ({@code k = w.in}). Row {@code i} of A starts at {@code a[aOff + i·lda]}, of C at {@code c[cOff + i·ldc]};
      * {@code bias} (may be null) is padded to whole panels. Half-width panels are widened a block of
-     * {@link #KC} rows at a time into a float scratch block (exact), then run on the float tiles; a
-     * single row does two panels at once (four independent accumulator chains).
+     * {@link #KC} rows at a time into a float scratch block (exact), then run on the float tiles — except one
+     * row, which widens in registers ({@link #gemvHalf}).
+     *
+     * <p>The tile follows the row count, so that up to {@link #FEW_ROWS} rows (decode, batched decode: the
+     * weight stream is the cost) do only the arithmetic they need: one row runs two panels at once
+     * ({@link #tile1x2}, four independent accumulator chains), two to four rows {@link #tile4}, seven or eight
+     * {@link #tile8} (one panel, sixteen accumulators; {@link #tileWide} would do twelve rows for eight), and
+     * five, six or more than eight rows {@link #tileWide} six rows at a time across two panels ({@link #tile}
+     * without {@link #WIDE_TILE}). Every row's multiply-adds are those of {@link #tile}, in the same order.
      */
     static void multiply(float[] a, int aOff, int lda, int n, PackedWeight w, int qFrom, int qTo, float[] bias,
                          float[] c, int cOff, int ldc) {
-        if (n <= FEW_ROWS) {
-            multiplyFew(a, aOff, lda, n, w, qFrom, qTo, bias, c, cOff, ldc);
-            return;
-        }
         int k = w.in, nr = PackedWeight.NR, out = w.out;
         boolean half = w.panels == null;
-        int kc = half ? Math.min(k, KC) : k;
         Scratch s = SCRATCH.get();
         float[] part = s.partial((n + MR) * 2 * nr);
+        if (half && n == 1) {
+            gemvHalf(a, aOff, w, qFrom, qTo, bias, c, cOff, part);
+            return;
+        }
+        int kc = half ? Math.min(k, KC) : k;
+        boolean eight = WIDE_TILE && n > 6 && n <= FEW_ROWS;
+        boolean wide = n == 1 || (WIDE_TILE && n > 4 && !eight);
         for (int q = qFrom; q < qTo; ) {
-            int panels = (n == 1 || (n > 4 && WIDE_TILE)) && q + 1 < qTo ? 2 : 1;
+            int panels = wide && q + 1 < qTo ? 2 : 1;
             int ps = panels * nr; // floats per row of partial sums
             for (int p0 = 0; p0 < k; p0 += kc) {
                 int len = Math.min(kc, k - p0);
@@ -171,72 +180,6 @@ public final class Kernels {
                         tileWide(a, aOff + p0 + i0 * lda, lda, Math.min(MR, n - i0), len, b, bo, bo2, init, io + i0 * is, is,
                                 part, i0 * ps);
                     }
-                } else {
-                    panelRows(a, aOff + p0, lda, n, len, b, bo, init, io, is, part);
-                }
-            }
-            for (int pi = 0; pi < panels; pi++) {
-                int j0 = (q + pi) * nr, cols = Math.min(nr, out - j0);
-                for (int r = 0; r < n; r++) {
-                    System.arraycopy(part, r * ps + pi * nr, c, cOff + r * ldc + j0, cols);
-                }
-            }
-            q += panels;
-        }
-    }
-
-    /**
-     * Rows up to which {@link #multiply} runs {@link #multiplyFew} (decode, batched decode): every row tile there
-     * does only the arithmetic its rows need (within a tile of four or eight), each weight block is read once.
-     */
-    static final int FEW_ROWS = 8;
-
-    /**
-     * {@link #multiply} for one to {@link #FEW_ROWS} rows, where the weight stream is the cost: one row runs two
-     * panels at once ({@link #tile1x2}), two to four rows {@link #tile4}, five or six {@link #tileWide} (two panels;
-     * {@link #tile} without {@link #WIDE_TILE}), seven or eight {@link #tile8} (one panel, sixteen accumulators;
-     * six and then one or two rows without {@link #WIDE_TILE}). Half-width panels are widened in registers for
-     * one row ({@link #gemvHalf}), else a {@link #KC}-row block at a time into scratch as in {@link #multiply}.
-     * Each row's multiply-adds are those of {@link #tile}, in the same order.
-     */
-    private static void multiplyFew(float[] a, int aOff, int lda, int n, PackedWeight w, int qFrom, int qTo,
-                                    float[] bias, float[] c, int cOff, int ldc) {
-        int k = w.in, nr = PackedWeight.NR, out = w.out;
-        boolean half = w.panels == null;
-        int kc = half ? Math.min(k, KC) : k;
-        Scratch s = SCRATCH.get();
-        float[] part = s.partial((FEW_ROWS + MR) * 2 * nr);
-        if (half && n == 1) {
-            gemvHalf(a, aOff, w, qFrom, qTo, bias, c, cOff, part);
-            return;
-        }
-        boolean eight = n > 6 && WIDE_TILE;
-        for (int q = qFrom; q < qTo; ) {
-            int panels = (n == 1 || (n > 4 && n <= 6 && WIDE_TILE)) && q + 1 < qTo ? 2 : 1;
-            int ps = panels * nr; // floats per row of partial sums
-            for (int p0 = 0; p0 < k; p0 += kc) {
-                int len = Math.min(kc, k - p0);
-                float[] b;
-                int bo, bo2;
-                if (half) {
-                    b = s.weights(2 * kc * nr);
-                    bo = 0;
-                    bo2 = len * nr;
-                    widen(w, q, p0, len, b, bo);
-                    if (panels == 2) {
-                        widen(w, q + 1, p0, len, b, bo2);
-                    }
-                } else {
-                    b = w.panels;
-                    bo = w.panelOffset(q) + p0 * nr;
-                    bo2 = bo + k * nr;
-                }
-                float[] init = p0 == 0 ? bias : part;
-                int io = p0 == 0 ? q * nr : 0, is = p0 == 0 ? 0 : ps;
-                if (panels == 2 && n == 1) {
-                    tile1x2(a, aOff + p0, len, b, bo, bo2, init, io, part);
-                } else if (panels == 2) {
-                    tileWide(a, aOff + p0, lda, n, len, b, bo, bo2, init, io, is, part, 0);
                 } else if (eight) {
                     tile8(a, aOff + p0, lda, n, len, b, bo, init, io, is, part, 0);
                 } else {
@@ -252,6 +195,9 @@ public final class Kernels {
             q += panels;
         }
     }
+
+    /** Rows up to which {@link #multiply} picks the few-row tiles (decode, batched decode). */
+    static final int FEW_ROWS = 8;
 
     /**
      * Decode's one-row product on half-width panels, widened in registers while they stream in, two panels at a
