@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  * over the whole inner dimension (about 170 GFLOP/s on 2 AVX2 cores at 128 rows, quiet machine; with
  * AVX-512's wide tile 270–310 GFLOP/s on 2 Zen 5 cores, at or above OpenBLAS's 128-row sgemm there).
  * Work is split over panels, so each thread streams its own contiguous part of the weight once
- * while the rows of X stay in cache. Decode's GEMV is memory-bound: one to four rows get tiles
+ * while the rows of X stay in cache. Decode's GEMV is memory-bound: up to eight rows get tiles
  * that do only the arithmetic they need, so the loads of the weight stream are never held up.
  * With 32 vector registers (AVX-512) the GEMM's tile spans two panels ({@link #WIDE_TILE}). Half-width
  * (BF16/F16) panels are widened exactly to float32 — in registers while they stream in for decode's one row,
