@@ -129,11 +129,11 @@ public final class Kernels {
      * ({@code k = w.in}). Row {@code i} of A starts at {@code a[aOff + i·lda]}, of C at {@code c[cOff + i·ldc]};
      * {@code bias} (may be null) is padded to whole panels. Half-width panels are widened a block of
      * {@link #KC} rows at a time into a float scratch block (exact), then run on the float tiles — except one
-     * row, which widens in registers ({@link #gemvHalf}).
+     * row, which runs {@link #gemv} (half-width panels widened in registers).
      *
      * <p>The tile follows the row count, so that up to {@link #FEW_ROWS} rows (decode, batched decode: the
-     * weight stream is the cost) do only the arithmetic they need: one row runs two panels at once
-     * ({@link #tile1x2}, four independent accumulator chains), two to four rows {@link #tile4}, seven or eight
+     * weight stream is the cost) do only the arithmetic they need: one row runs {@link #gemv}, two to four rows
+     * {@link #tile4}, seven or eight
      * {@link #tile8} (one panel, sixteen accumulators; {@link #tileWide} would do twelve rows for eight), and
      * five, six or more than eight rows {@link #tileWide} six rows at a time across two panels ({@link #tile}
      * without {@link #WIDE_TILE}). Every row's multiply-adds are those of {@link #tile}, in the same order.
@@ -144,13 +144,13 @@ public final class Kernels {
         boolean half = w.panels == null;
         Scratch s = SCRATCH.get();
         float[] part = s.partial((n + MR) * 2 * nr);
-        if (half && n == 1) {
-            gemvHalf(a, aOff, w, qFrom, qTo, bias, c, cOff, part);
+        if (n == 1) {
+            gemv(a, aOff, w, qFrom, qTo, bias, c, cOff, part);
             return;
         }
         int kc = half ? Math.min(k, KC) : k;
         boolean eight = WIDE_TILE && n > 6 && n <= FEW_ROWS;
-        boolean wide = n == 1 || (WIDE_TILE && n > 4 && !eight);
+        boolean wide = WIDE_TILE && n > 4 && !eight;
         for (int q = qFrom; q < qTo; ) {
             int panels = wide && q + 1 < qTo ? 2 : 1;
             int ps = panels * nr; // floats per row of partial sums
@@ -173,9 +173,7 @@ public final class Kernels {
                 }
                 float[] init = p0 == 0 ? bias : part;
                 int io = p0 == 0 ? q * nr : 0, is = p0 == 0 ? 0 : ps;
-                if (panels == 2 && n == 1) {
-                    tile1x2(a, aOff + p0, len, b, bo, bo2, init, io, part);
-                } else if (panels == 2) {
+                if (panels == 2) {
                     for (int i0 = 0; i0 < n; i0 += MR) {
                         tileWide(a, aOff + p0 + i0 * lda, lda, Math.min(MR, n - i0), len, b, bo, bo2, init, io + i0 * is, is,
                                 part, i0 * ps);
@@ -200,78 +198,189 @@ public final class Kernels {
     static final int FEW_ROWS = 8;
 
     /**
-     * Decode's one-row product on half-width panels, widened in registers while they stream in, two panels at a
-     * time ({@link #tile1x2Bf16}, {@link #tile1x2F16}): the weights are read once at half width, with no scratch
-     * block to write and read back (which kept decode at the float32 speed). One tile method per precision: a
-     * earlier in-register path, which tested the precision inside its loop, ran 3x slower than the scratch
-     * one; these run the step's BF16 weights about 1.75x faster than its float32 ones.
+     * Decode's one-row product {@code c = a·W + bias} over panels {@code [qFrom, qTo)}, in a method of its own: while
+     * it was a branch of {@link #multiply}, the JIT's profile of the prefill's many-row calls cut the one-row
+     * float32 stream from 48–51 to 38 GB/s (2 threads, all 48 GEMVs of a GPT-2 124M step and its head).
+     * Float32 runs two panels at once ({@link #tile1x2}, four accumulator chains; a last odd panel {@link #tile1}).
+     * Half-width panels are widened in registers while they stream in, {@link #HALF_PANELS} at a time
+     * ({@link #tile1x8Bf16}, {@link #tile1x8F16}): read once at half width, with no scratch block to write and
+     * read back. Eight panels, not two: a half-width panel row is only 64 bytes, and with two panels the loop's own
+     * cost per row held one thread to 16–23 GB/s where the float32 tile streams 24–30; eight stream 28–31. One tile
+     * method per precision: an earlier in-register path, which tested the precision inside its loop, ran 3x slower.
      */
-    private static void gemvHalf(float[] a, int aOff, PackedWeight w, int qFrom, int qTo, float[] bias, float[] c,
-                                 int cOff, float[] part) {
-        int k = w.in, nr = PackedWeight.NR, out = w.out, hr = PackedWeight.HALF_ROW;
-        boolean bf16 = w.precision == PackedWeight.Precision.BF16;
-        for (int q = qFrom; q < qTo; ) {
-            int panels = q + 1 < qTo ? 2 : 1;
-            int ho = q * k * hr, ho2 = ho + k * hr;
-            if (bf16) {
-                tile1x2Bf16(a, aOff, k, w.halves, ho, panels == 2 ? ho2 : ho, bias, q * nr, (q + panels - 1) * nr, part);
-            } else {
-                tile1x2F16(a, aOff, k, w.halves, ho, panels == 2 ? ho2 : ho, bias, q * nr, (q + panels - 1) * nr, part);
+    private static void gemv(float[] a, int aOff, PackedWeight w, int qFrom, int qTo, float[] bias, float[] c,
+                             int cOff, float[] part) {
+        int k = w.in, nr = PackedWeight.NR, out = w.out, span = k * PackedWeight.HALF_ROW;
+        int step = w.panels == null ? HALF_PANELS : 2;
+        for (int q = qFrom; q < qTo; q += step) {
+            int last = Math.min(step, qTo - q) - 1; // a half-width tile's panels past the chunk repeat its last one
+            switch (w.precision) {
+                case F32 -> {
+                    if (last == 1) {
+                        tile1x2(a, aOff, k, w.panels, w.panelOffset(q), w.panelOffset(q + 1), bias, q * nr, part);
+                    } else {
+                        tile1(a, aOff, k, w.panels, w.panelOffset(q), bias, q * nr, part, 0);
+                    }
+                }
+                case BF16 -> tile1x8Bf16(a, aOff, k, w.halves, q * span, span, last, bias, q * nr, part);
+                case F16 -> tile1x8F16(a, aOff, k, w.halves, q * span, span, last, bias, q * nr, part);
             }
-            for (int pi = 0; pi < panels; pi++) {
+            for (int pi = 0; pi <= last; pi++) {
                 int j0 = (q + pi) * nr;
                 System.arraycopy(part, pi * nr, c, cOff + j0, Math.min(nr, out - j0));
             }
-            q += panels;
         }
     }
+
+    /** Half-width panels one {@link #gemv} tile streams at once. */
+    static final int HALF_PANELS = 8;
 
     /**
-     * {@link #tile1x2} on two bfloat16 panels at {@code h[ho]} and {@code h[ho2]}, started from {@code init[io..)} and
-     * {@code init[io2..)} (a last odd panel: the same panel and start twice), each row widened in registers: the
-     * same multiply-adds in the same order.
+     * {@link #tile1} on eight bfloat16 panels, panel {@code i} at {@code h[ho + min(i, last)·span]} started from
+     * {@code init[io + min(i, last)·NR..)} (null: zero) into {@code out[i·NR..)}: panels past {@code last} repeat
+     * it (computed, not used). Each row is widened in registers: the same multiply-adds in the same order.
      */
-    private static void tile1x2Bf16(float[] a, int a0, int k, int[] h, int ho, int ho2, float[] init, int io, int io2,
+    private static void tile1x8Bf16(float[] a, int a0, int k, int[] h, int ho, int span, int last, float[] init, int io,
                                     float[] out) {
         int nr = PackedWeight.NR, hr = PackedWeight.HALF_ROW;
+        int h1 = ho + Math.min(1, last) * span;
+        int h2 = ho + Math.min(2, last) * span;
+        int h3 = ho + Math.min(3, last) * span;
+        int h4 = ho + Math.min(4, last) * span;
+        int h5 = ho + Math.min(5, last) * span;
+        int h6 = ho + Math.min(6, last) * span;
+        int h7 = ho + Math.min(7, last) * span;
         FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
-        FloatVector c10 = start(init, io2), c11 = start(init, io2 + LANES);
-        for (int p = 0; p < k; p++, ho += hr, ho2 += hr) {
-            IntVector v0 = IntVector.fromArray(SI, h, ho), v1 = IntVector.fromArray(SI, h, ho2);
+        FloatVector c10 = start(init, io + Math.min(1, last) * nr), c11 = start(init, io + Math.min(1, last) * nr + LANES);
+        FloatVector c20 = start(init, io + Math.min(2, last) * nr), c21 = start(init, io + Math.min(2, last) * nr + LANES);
+        FloatVector c30 = start(init, io + Math.min(3, last) * nr), c31 = start(init, io + Math.min(3, last) * nr + LANES);
+        FloatVector c40 = start(init, io + Math.min(4, last) * nr), c41 = start(init, io + Math.min(4, last) * nr + LANES);
+        FloatVector c50 = start(init, io + Math.min(5, last) * nr), c51 = start(init, io + Math.min(5, last) * nr + LANES);
+        FloatVector c60 = start(init, io + Math.min(6, last) * nr), c61 = start(init, io + Math.min(6, last) * nr + LANES);
+        FloatVector c70 = start(init, io + Math.min(7, last) * nr), c71 = start(init, io + Math.min(7, last) * nr + LANES);
+        for (int p = 0, o = 0; p < k; p++, o += hr) {
             FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            IntVector v0 = IntVector.fromArray(SI, h, ho + o);
             c00 = av.fma(v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c00);
             c01 = av.fma(v0.and(0xffff0000).reinterpretAsFloats(), c01);
+            IntVector v1 = IntVector.fromArray(SI, h, h1 + o);
             c10 = av.fma(v1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c10);
             c11 = av.fma(v1.and(0xffff0000).reinterpretAsFloats(), c11);
+            IntVector v2 = IntVector.fromArray(SI, h, h2 + o);
+            c20 = av.fma(v2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c20);
+            c21 = av.fma(v2.and(0xffff0000).reinterpretAsFloats(), c21);
+            IntVector v3 = IntVector.fromArray(SI, h, h3 + o);
+            c30 = av.fma(v3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c30);
+            c31 = av.fma(v3.and(0xffff0000).reinterpretAsFloats(), c31);
+            IntVector v4 = IntVector.fromArray(SI, h, h4 + o);
+            c40 = av.fma(v4.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c40);
+            c41 = av.fma(v4.and(0xffff0000).reinterpretAsFloats(), c41);
+            IntVector v5 = IntVector.fromArray(SI, h, h5 + o);
+            c50 = av.fma(v5.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c50);
+            c51 = av.fma(v5.and(0xffff0000).reinterpretAsFloats(), c51);
+            IntVector v6 = IntVector.fromArray(SI, h, h6 + o);
+            c60 = av.fma(v6.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c60);
+            c61 = av.fma(v6.and(0xffff0000).reinterpretAsFloats(), c61);
+            IntVector v7 = IntVector.fromArray(SI, h, h7 + o);
+            c70 = av.fma(v7.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c70);
+            c71 = av.fma(v7.and(0xffff0000).reinterpretAsFloats(), c71);
         }
-        c00.intoArray(out, 0);
-        c01.intoArray(out, LANES);
-        c10.intoArray(out, nr);
-        c11.intoArray(out, nr + LANES);
+        c00.intoArray(out, 0 * nr);
+        c01.intoArray(out, 0 * nr + LANES);
+        c10.intoArray(out, 1 * nr);
+        c11.intoArray(out, 1 * nr + LANES);
+        c20.intoArray(out, 2 * nr);
+        c21.intoArray(out, 2 * nr + LANES);
+        c30.intoArray(out, 3 * nr);
+        c31.intoArray(out, 3 * nr + LANES);
+        c40.intoArray(out, 4 * nr);
+        c41.intoArray(out, 4 * nr + LANES);
+        c50.intoArray(out, 5 * nr);
+        c51.intoArray(out, 5 * nr + LANES);
+        c60.intoArray(out, 6 * nr);
+        c61.intoArray(out, 6 * nr + LANES);
+        c70.intoArray(out, 7 * nr);
+        c71.intoArray(out, 7 * nr + LANES);
     }
 
-    /** {@link #tile1x2Bf16} on float16 panels (finite values; {@link #widen}'s exact conversion). */
-    private static void tile1x2F16(float[] a, int a0, int k, int[] h, int ho, int ho2, float[] init, int io, int io2,
-                                   float[] out) {
+    /** {@link #tile1x8Bf16} on float16 panels (finite values; {@link #widen}'s exact conversion). */
+    private static void tile1x8F16(float[] a, int a0, int k, int[] h, int ho, int span, int last, float[] init, int io,
+                                    float[] out) {
         int nr = PackedWeight.NR, hr = PackedWeight.HALF_ROW;
+        int h1 = ho + Math.min(1, last) * span;
+        int h2 = ho + Math.min(2, last) * span;
+        int h3 = ho + Math.min(3, last) * span;
+        int h4 = ho + Math.min(4, last) * span;
+        int h5 = ho + Math.min(5, last) * span;
+        int h6 = ho + Math.min(6, last) * span;
+        int h7 = ho + Math.min(7, last) * span;
         FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
-        FloatVector c10 = start(init, io2), c11 = start(init, io2 + LANES);
-        for (int p = 0; p < k; p++, ho += hr, ho2 += hr) {
-            IntVector v0 = IntVector.fromArray(SI, h, ho), v1 = IntVector.fromArray(SI, h, ho2);
+        FloatVector c10 = start(init, io + Math.min(1, last) * nr), c11 = start(init, io + Math.min(1, last) * nr + LANES);
+        FloatVector c20 = start(init, io + Math.min(2, last) * nr), c21 = start(init, io + Math.min(2, last) * nr + LANES);
+        FloatVector c30 = start(init, io + Math.min(3, last) * nr), c31 = start(init, io + Math.min(3, last) * nr + LANES);
+        FloatVector c40 = start(init, io + Math.min(4, last) * nr), c41 = start(init, io + Math.min(4, last) * nr + LANES);
+        FloatVector c50 = start(init, io + Math.min(5, last) * nr), c51 = start(init, io + Math.min(5, last) * nr + LANES);
+        FloatVector c60 = start(init, io + Math.min(6, last) * nr), c61 = start(init, io + Math.min(6, last) * nr + LANES);
+        FloatVector c70 = start(init, io + Math.min(7, last) * nr), c71 = start(init, io + Math.min(7, last) * nr + LANES);
+        for (int p = 0, o = 0; p < k; p++, o += hr) {
             FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            IntVector v0 = IntVector.fromArray(SI, h, ho + o);
             c00 = av.fma(v0.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000)
                     .or(v0.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats().mul(0x1p112f), c00);
             c01 = av.fma(v0.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v0.and(0x80000000))
                     .reinterpretAsFloats().mul(0x1p112f), c01);
+            IntVector v1 = IntVector.fromArray(SI, h, h1 + o);
             c10 = av.fma(v1.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000)
                     .or(v1.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats().mul(0x1p112f), c10);
             c11 = av.fma(v1.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v1.and(0x80000000))
                     .reinterpretAsFloats().mul(0x1p112f), c11);
+            IntVector v2 = IntVector.fromArray(SI, h, h2 + o);
+            c20 = av.fma(v2.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000)
+                    .or(v2.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats().mul(0x1p112f), c20);
+            c21 = av.fma(v2.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v2.and(0x80000000))
+                    .reinterpretAsFloats().mul(0x1p112f), c21);
+            IntVector v3 = IntVector.fromArray(SI, h, h3 + o);
+            c30 = av.fma(v3.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000)
+                    .or(v3.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats().mul(0x1p112f), c30);
+            c31 = av.fma(v3.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v3.and(0x80000000))
+                    .reinterpretAsFloats().mul(0x1p112f), c31);
+            IntVector v4 = IntVector.fromArray(SI, h, h4 + o);
+            c40 = av.fma(v4.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000)
+                    .or(v4.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats().mul(0x1p112f), c40);
+            c41 = av.fma(v4.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v4.and(0x80000000))
+                    .reinterpretAsFloats().mul(0x1p112f), c41);
+            IntVector v5 = IntVector.fromArray(SI, h, h5 + o);
+            c50 = av.fma(v5.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000)
+                    .or(v5.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats().mul(0x1p112f), c50);
+            c51 = av.fma(v5.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v5.and(0x80000000))
+                    .reinterpretAsFloats().mul(0x1p112f), c51);
+            IntVector v6 = IntVector.fromArray(SI, h, h6 + o);
+            c60 = av.fma(v6.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000)
+                    .or(v6.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats().mul(0x1p112f), c60);
+            c61 = av.fma(v6.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v6.and(0x80000000))
+                    .reinterpretAsFloats().mul(0x1p112f), c61);
+            IntVector v7 = IntVector.fromArray(SI, h, h7 + o);
+            c70 = av.fma(v7.lanewise(VectorOperators.LSHL, 13).and(0x0fffe000)
+                    .or(v7.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats().mul(0x1p112f), c70);
+            c71 = av.fma(v7.lanewise(VectorOperators.LSHR, 3).and(0x0fffe000).or(v7.and(0x80000000))
+                    .reinterpretAsFloats().mul(0x1p112f), c71);
         }
-        c00.intoArray(out, 0);
-        c01.intoArray(out, LANES);
-        c10.intoArray(out, nr);
-        c11.intoArray(out, nr + LANES);
+        c00.intoArray(out, 0 * nr);
+        c01.intoArray(out, 0 * nr + LANES);
+        c10.intoArray(out, 1 * nr);
+        c11.intoArray(out, 1 * nr + LANES);
+        c20.intoArray(out, 2 * nr);
+        c21.intoArray(out, 2 * nr + LANES);
+        c30.intoArray(out, 3 * nr);
+        c31.intoArray(out, 3 * nr + LANES);
+        c40.intoArray(out, 4 * nr);
+        c41.intoArray(out, 4 * nr + LANES);
+        c50.intoArray(out, 5 * nr);
+        c51.intoArray(out, 5 * nr + LANES);
+        c60.intoArray(out, 6 * nr);
+        c61.intoArray(out, 6 * nr + LANES);
+        c70.intoArray(out, 7 * nr);
+        c71.intoArray(out, 7 * nr + LANES);
     }
 
     /**

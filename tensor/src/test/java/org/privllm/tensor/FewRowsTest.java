@@ -42,6 +42,29 @@ class FewRowsTest {
                         2 * d.intIn(0, 110) + 1, d.bool(), d.anyLong()})));
     }
 
+    /**
+     * One row over every panel count from 1 to 40 (decode's {@code Kernels.gemv}: half-width tiles stream up to
+     * eight panels, a chunk's last tile repeats its last panel; the threads split the panels into chunks), ragged
+     * last panels included: bit for bit the FMA chain.
+     */
+    @ParameterizedTest(name = "[{index}] {0} panels {1} k={2}, out={3}, seed={4}")
+    @MethodSource
+    void oneRowOverEveryPanelCount(int panels, Precision p, int k, int out, long seed) {
+        Random rnd = new Random(seed);
+        Matrix x = Naive.random(rnd, 1, k);
+        Matrix w = HalfWeightTest.representable(rnd, k, out, p, 0.05);
+        float[] bias = rnd.nextBoolean() ? Naive.randomVector(rnd, out) : null;
+        assertThat(Kernels.matmul(x, PackedWeight.pack(w, p), bias).data).as("%d panels at %s", panels, p)
+                .isEqualTo(fmaChain(x, w, bias));
+    }
+
+    static Stream<Arguments> oneRowOverEveryPanelCount() {
+        int nr = 2 * Kernels.LANES;
+        return IntStream.rangeClosed(1, 40).boxed().flatMap(panels -> Stream.of(Precision.values()).flatMap(p ->
+                Cases.of(1, 23_000L + 10L * panels + p.ordinal(), d -> new Object[] {panels, p, d.intIn(1, 300),
+                        (panels - 1) * nr + d.intIn(1, nr), d.anyLong()})));
+    }
+
     @ParameterizedTest(name = "[{index}] n={0} {1} k={2}, out={3}, withBias={4}, seed={5}")
     @MethodSource
     void everyRowCountIsTheFmaChain(int n, Precision p, int k, int out, boolean withBias, long seed) {
