@@ -1,14 +1,15 @@
 package org.privllm.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Row normalisations: LayerNorm (GPT-2) and RMSNorm (Llama family). Statistics are accumulated in
- * double, the scaling is done in float, as torch does for float32 activations. Rows are split over
- * {@link Parallel}; a row's sums use four interleaved accumulators (a single chain of dependent double
- * adds made prefill's norms latency-bound), added in a fixed order, so a row gives the same bits alone or
- * among others.
+ * Row normalisations: LayerNorm (GPT-2) and RMSNorm (Llama family). The scaling is done in float, as torch
+ * does for float32 activations; RMSNorm's mean of squares is accumulated in double, LayerNorm's moments in
+ * float lanes added in double. Rows are split over {@link Parallel}; RMSNorm's sums use four interleaved
+ * accumulators (a single chain of dependent double adds made prefill's norms latency-bound). Every sum is
+ * added in a fixed order, so a row gives the same bits alone or among others.
  */
 public final class Norms {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -31,34 +32,40 @@ public final class Norms {
         return y;
     }
 
+    /**
+     * One row: mean and centred variance as sums over float lanes (a few dozen terms each at GPT-2's widths, as
+     * torch's vectorised CPU kernel keeps them in float), the lanes and the tail added in double; then
+     * {@code (x − mean)·inv·γ + β} in float vectors. Was scalar in double throughout: 2.5–5 ms of a 128-token
+     * GPT-2 124M prefill.
+     */
     private static void layerNorm(float[] x, int o, int d, float[] gamma, float[] beta, float eps, float[] y) {
-        double m0 = 0, m1 = 0, m2 = 0, m3 = 0;
-        int i = 0;
-        for (; i + 4 <= d; i += 4) {
-            m0 += x[o + i];
-            m1 += x[o + i + 1];
-            m2 += x[o + i + 2];
-            m3 += x[o + i + 3];
+        int bound = S.loopBound(d), i = 0;
+        FloatVector s = FloatVector.zero(S);
+        for (; i < bound; i += S.length()) {
+            s = s.add(FloatVector.fromArray(S, x, o + i));
+        }
+        double sum = s.reduceLanes(VectorOperators.ADD);
+        for (; i < d; i++) {
+            sum += x[o + i];
+        }
+        float mean = (float) (sum / d);
+        FloatVector v = FloatVector.zero(S);
+        for (i = 0; i < bound; i += S.length()) {
+            FloatVector c = FloatVector.fromArray(S, x, o + i).sub(mean);
+            v = c.fma(c, v);
+        }
+        double var = v.reduceLanes(VectorOperators.ADD);
+        for (; i < d; i++) {
+            float c = x[o + i] - mean;
+            var += c * c;
+        }
+        float inv = (float) (1.0 / Math.sqrt(var / d + eps));
+        for (i = 0; i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, o + i).sub(mean).mul(inv)
+                    .fma(FloatVector.fromArray(S, gamma, i), FloatVector.fromArray(S, beta, i)).intoArray(y, o + i);
         }
         for (; i < d; i++) {
-            m0 += x[o + i];
-        }
-        double mean = ((m0 + m1) + (m2 + m3)) / d;
-        double v0 = 0, v1 = 0, v2 = 0, v3 = 0;
-        for (i = 0; i + 4 <= d; i += 4) {
-            double c0 = x[o + i] - mean, c1 = x[o + i + 1] - mean, c2 = x[o + i + 2] - mean, c3 = x[o + i + 3] - mean;
-            v0 += c0 * c0;
-            v1 += c1 * c1;
-            v2 += c2 * c2;
-            v3 += c3 * c3;
-        }
-        for (; i < d; i++) {
-            double c = x[o + i] - mean;
-            v0 += c * c;
-        }
-        double inv = 1.0 / Math.sqrt(((v0 + v1) + (v2 + v3)) / d + eps);
-        for (i = 0; i < d; i++) {
-            y[o + i] = (float) ((x[o + i] - mean) * inv) * gamma[i] + beta[i];
+            y[o + i] = Math.fma((x[o + i] - mean) * inv, gamma[i], beta[i]);
         }
     }
 
