@@ -11,7 +11,8 @@ import org.privllm.tensor.Matrix;
  * biases and norms are null; so are every linear weight and the LM head in {@link #withoutLinears}, the part
  * an engine that packs the linear weights keeps.
  *
- * @param embeddings         token embeddings, {@code vocab × hidden}
+ * @param embeddings         token embeddings, {@code vocab × hidden} (null in the copy an engine keeps when it
+ *                           looks them up elsewhere, e.g. in its packed tied LM head)
  * @param positionEmbeddings learned positions, {@code positions × hidden} (GPT-2), or null (rotary)
  * @param lmHead             the LM head as {@code vocab × hidden}, or null when tied to the embeddings
  */

@@ -33,6 +33,8 @@ public final class PlainDecoderOps implements TransformerOps {
     /** {@code [layer][Linear.ordinal()]}. */
     private final PackedWeight[][] linears;
     private final PackedWeight head;
+    /** Whether {@link #head} is the token embeddings (transposed): then they are looked up there. */
+    private final boolean tiedHead;
     private KvCache cache;
 
     public PlainDecoderOps(DecoderConfig config, DecoderWeights weights) {
@@ -60,16 +62,24 @@ public final class PlainDecoderOps implements TransformerOps {
             }
         }
         Matrix h = weights.lmHead();
-        Matrix headT = h != null ? h : small.embeddings();
+        tiedHead = h == null;
+        Matrix headT = tiedHead ? small.embeddings() : h;
         head = storage == Storage.F32 ? PackedWeight.packTransposed(headT) : PackedWeight.packTransposedNative(headT);
     }
 
     /**
      * The plaintext engine over the reader's weights: {@link DecoderForward} on these ops, both keeping only the
-     * packed linear weights and {@link WeightReader#withoutLinears} (the embeddings, also the tied LM head's source).
+     * packed linear weights and {@link WeightReader#withoutLinears}. A tied LM head is the token embedding table
+     * packed, with every value exact: tokens are then looked up there, and the float32 table is not kept either.
      */
     public static DecoderForward forward(DecoderConfig config, WeightReader weights, Storage storage) {
-        return new DecoderForward(config, weights.withoutLinears(), new PlainDecoderOps(config, weights, storage));
+        PlainDecoderOps ops = new PlainDecoderOps(config, weights, storage);
+        DecoderWeights small = weights.withoutLinears();
+        if (!ops.tiedHead) {
+            return new DecoderForward(config, small, ops);
+        }
+        DecoderWeights noTable = new DecoderWeights(null, small.positionEmbeddings(), small.layers(), small.finalNorm(), null);
+        return new DecoderForward(config, noTable, ops, ops.head::copyColumn);
     }
 
     private PackedWeight linear(int layer, Linear k) {
