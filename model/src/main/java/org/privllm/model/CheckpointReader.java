@@ -9,12 +9,10 @@ import java.nio.file.Path;
  */
 abstract class CheckpointReader implements WeightReader {
     protected final SafeTensorShards tensors;
-    protected final DecoderConfig config;
     private DecoderWeights small;
 
-    CheckpointReader(Path dir, DecoderConfig config) {
+    CheckpointReader(Path dir) {
         this.tensors = SafeTensorShards.open(dir);
-        this.config = config;
     }
 
     /** The embeddings, norms and biases, read from the checkpoint. */

@@ -69,7 +69,7 @@ public final class Gpt2Adapter {
      * {@code transformer.} prefix: GPT-2's module names are {@link Linear#key}'s.
      */
     static WeightReader reader(Path dir, DecoderConfig c) {
-        return new CheckpointReader(dir, c) {
+        return new CheckpointReader(dir) {
             @Override
             protected DecoderWeights readWithoutLinears() {
                 int d = c.hidden();

@@ -202,7 +202,7 @@ public final class LlamaCheckpoint {
 
     /** The weights of a checkpoint whose config is {@code c}, a piece at a time (linears transposed and fused). */
     static WeightReader reader(Path dir, DecoderConfig c) {
-        return new CheckpointReader(dir, c) {
+        return new CheckpointReader(dir) {
             @Override
             protected DecoderWeights readWithoutLinears() {
                 SafeTensorShards s = tensors;
