@@ -6,8 +6,8 @@ import java.util.Map;
 import java.util.function.Function;
 import org.privllm.model.DecoderForward;
 import org.privllm.model.DecoderModel;
-import org.privllm.model.DecoderWeights;
 import org.privllm.model.PlainDecoderOps;
+import org.privllm.model.WeightReader;
 import org.privllm.trusted.lora.LoraAdapter;
 import org.privllm.trusted.lora.LoraMerge;
 import org.privllm.trusted.lora.LowRankAdapter;
@@ -99,10 +99,17 @@ final class EngineOptions {
         return adapters;
     }
 
-    /** The plaintext engine (the adapter merged in the trusted domain when given): the reference for --check. */
+    /**
+     * The plaintext engine (the adapter merged in the trusted domain when given): the reference for --check. Its
+     * weights are read a piece at a time and packed ({@link DecoderModel#reader}), so it holds no float32 copy of a
+     * linear weight, merged or not.
+     */
     DecoderForward plainForward(DecoderModel m) {
-        DecoderWeights w = LoraMerge.merged(m.weights(), adapters(m));
-        return new DecoderForward(m.config(), w, new PlainDecoderOps(m.config(), w, storage()));
+        PlainDecoderOps.Storage storage = storage();
+        Map<String, LowRankAdapter> adapters = adapters(m);
+        try (WeightReader w = m.reader()) {
+            return PlainDecoderOps.forward(m.config(), LoraMerge.merging(w, adapters), storage);
+        }
     }
 
     /** Whether the run is protected at all: {@code --obfuscate}, {@code --privacy} or an executor address. */

@@ -26,10 +26,13 @@ final class ModelOptions {
         return model != null ? model : DefaultCheckpoint.ensure();
     }
 
-    /** The model, whatever its family (read once). */
+    /**
+     * The model, whatever its family (opened once): its weights are read when an engine needs them, at float32
+     * only for those that use float32 weights ({@link DecoderModel#open}).
+     */
     DecoderModel load() {
         if (loaded == null) {
-            loaded = gpt2 != null ? gpt2.decoder() : DecoderModel.load(dir());
+            loaded = gpt2 != null ? gpt2.decoder() : DecoderModel.open(dir());
         }
         return loaded;
     }

@@ -7,10 +7,17 @@ import static org.privllm.cli.LlamaCliTest.ok;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.privllm.model.DecoderConfig;
+import org.privllm.model.DecoderForward;
+import org.privllm.model.DecoderModel;
+import org.privllm.model.PlainDecoderOps;
+import org.privllm.tensor.PackedWeight;
+import org.privllm.tensor.Reachable;
 
 /**
  * {@code --weights native|f32} from the command line (issue 14): a {@code fixture --dtype bf16|f16} checkpoint run with
@@ -78,6 +85,35 @@ class HalfWeightsCliTest {
         assertThat(f32.get("weights").asText()).as("a float32 checkpoint stays float32").isEqualTo("f32");
         JsonNode dflt = ok(args);
         assertThat(dflt.get("weights").asText()).as("native is the default").isEqualTo("bf16");
+    }
+
+    /**
+     * The engine generate, logits and bench run without --privacy (and --check's reference) holds its linear weights
+     * packed only: from the model options, the model and the engine, no float32 values but the embedding tables (the
+     * token table only if the head is not tied to it), norms and biases are reachable, with a private adapter merged
+     * or without.
+     */
+    @ParameterizedTest(name = "{0} lora={1}")
+    @CsvSource({"gpt2,false", "llama,false", "llama,true"})
+    void thePlaintextEngineKeepsNoFloat32LinearWeight(String arch, boolean lora) {
+        Path m = fixture(arch, "bf16");
+        ModelOptions model = new ModelOptions();
+        model.model = m;
+        EngineOptions engine = new EngineOptions();
+        if (lora) {
+            engine.lora = tmp.resolve(arch + "-lora");
+            assertThat(run("fixture", "--lora", engine.lora.toString(), "--model", m.toString(), "--r", "2").code()).isZero();
+        }
+        DecoderModel loaded = model.load();
+        DecoderForward f = engine.plainForward(loaded);
+        DecoderConfig c = loaded.config();
+        long tables = (c.tiedHead() ? 0 : (long) c.vocab() * c.hidden()) + (f.weights().positionEmbeddings() != null
+                ? (long) c.positions() * c.hidden() : 0);
+        long floats = Reachable.floatArrays(Reachable.from(List.of(PackedWeight.class), model, loaded, f)).stream()
+                .mapToLong(a -> a.length).sum();
+        assertThat(floats).as("the embedding tables a packed head is not, norms and biases")
+                .isBetween(tables, tables + (long) c.hidden() * c.hidden());
+        assertThat(((PlainDecoderOps) f.ops()).weightPrecision()).isEqualTo(lora ? "bf16+f32" : "bf16");
     }
 
     @Test

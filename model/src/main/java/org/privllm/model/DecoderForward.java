@@ -15,14 +15,33 @@ import org.privllm.tensor.Profile;
  * residuals) is what a trusted domain computes in the masked scheme.
  */
 public final class DecoderForward implements ForwardPass {
+    /** Where a token's embedding comes from. */
+    @FunctionalInterface
+    public interface TokenEmbeddings {
+        /** Copies token {@code id}'s {@code hidden} values into {@code dst[off..]}. */
+        void copy(int id, float[] dst, int off);
+    }
+
     private final DecoderConfig config;
     private final DecoderWeights weights;
     private final TransformerOps ops;
+    private final TokenEmbeddings tokens;
 
+    /** The loop over {@code weights}, token embeddings from its table. */
     public DecoderForward(DecoderConfig config, DecoderWeights weights, TransformerOps ops) {
+        this(config, weights, ops, (id, dst, off) -> System.arraycopy(weights.embeddings().data, id * config.hidden(), dst,
+                off, config.hidden()));
+    }
+
+    /**
+     * The loop over {@code weights} with token embeddings from {@code tokens} (e.g. a packed LM head tied to
+     * them), so {@code weights} need not hold the table: its {@link DecoderWeights#embeddings} may be null.
+     */
+    public DecoderForward(DecoderConfig config, DecoderWeights weights, TransformerOps ops, TokenEmbeddings tokens) {
         this.config = config;
         this.weights = weights;
         this.ops = ops;
+        this.tokens = tokens;
     }
 
     public DecoderConfig config() {
@@ -121,7 +140,7 @@ public final class DecoderForward implements ForwardPass {
                 throw new IllegalArgumentException("position " + pos + " is beyond the model's " + config.positions()
                         + " positions");
             }
-            System.arraycopy(weights.embeddings().data, id * d, h.data, r * d, d);
+            tokens.copy(id, h.data, r * d);
             if (wpe != null) {
                 Kernels.axpy(1f, wpe.data, pos * d, h.data, r * d, d);
             }

@@ -8,9 +8,11 @@ import org.privllm.tensor.Matrix;
  * linear weight is {@code in×out} (row vectors multiply on the right, as GPT-2's Conv1D), q/k/v are
  * fused into one {@code hidden × (heads + 2·kvHeads)·headDim} weight and a gated MLP's gate and up
  * into one {@code hidden × 2·inner} weight ({@code [gate | up]}), so each is one product. Absent
- * biases and norms are null.
+ * biases and norms are null; so are every linear weight and the LM head in {@link #withoutLinears}, the part
+ * an engine that packs the linear weights keeps.
  *
- * @param embeddings         token embeddings, {@code vocab × hidden}
+ * @param embeddings         token embeddings, {@code vocab × hidden} (null in the copy an engine keeps when it
+ *                           looks them up elsewhere, e.g. in its packed tied LM head)
  * @param positionEmbeddings learned positions, {@code positions × hidden} (GPT-2), or null (rotary)
  * @param lmHead             the LM head as {@code vocab × hidden}, or null when tied to the embeddings
  */
@@ -31,6 +33,11 @@ public record DecoderWeights(Matrix embeddings, Matrix positionEmbeddings, List<
      */
     public record Layer(NormWeights attnNorm, Matrix qkv, float[] qkvBias, float[] qNorm, float[] kNorm, Matrix out,
                         float[] outBias, NormWeights mlpNorm, Matrix up, float[] upBias, Matrix down, float[] downBias) {
+
+        /** This layer with its norms and biases only: every linear weight null. */
+        public Layer withoutLinears() {
+            return new Layer(attnNorm, null, qkvBias, qNorm, kNorm, null, outBias, mlpNorm, null, upBias, null, downBias);
+        }
 
         /** This layer with {@code linear}'s weight replaced (e.g. by a merged adapter). */
         public Layer with(Linear linear, Matrix w) {
@@ -106,6 +113,19 @@ public record DecoderWeights(Matrix embeddings, Matrix positionEmbeddings, List<
 
     /** The LM head as {@code vocab × hidden}. */
     public Matrix head() {
+        if (lmHead == null && !layers.isEmpty() && layers.get(0).qkv() == null) {
+            // without its linears an untied model's head is gone too: the embeddings would be the wrong matrix
+            throw new IllegalStateException("these weights are without their linear weights and LM head");
+        }
         return lmHead == null ? embeddings : lmHead;
+    }
+
+    /**
+     * These weights without the linear weights and the LM head (null in the copy): the embeddings, norms and
+     * biases, which an engine that keeps its linear weights packed still needs.
+     */
+    public DecoderWeights withoutLinears() {
+        return new DecoderWeights(embeddings, positionEmbeddings, layers.stream().map(Layer::withoutLinears).toList(),
+                finalNorm, null);
     }
 }

@@ -195,39 +195,65 @@ public final class LlamaCheckpoint {
 
     /** The weights of a checkpoint whose config is {@code c}, transposed to {@code in×out} and fused. */
     public static DecoderWeights weights(Path dir, DecoderConfig c) {
-        try (SafeTensorShards s = SafeTensorShards.open(dir)) {
-            int d = c.hidden(), hd = c.headDim();
-            List<DecoderWeights.Layer> layers = new ArrayList<>();
-            for (int i = 0; i < c.layers(); i++) {
-                String p = "model.layers." + i + ".", a = p + "self_attn.", m = p + "mlp.";
+        try (WeightReader r = reader(dir, c)) {
+            return r.readAll();
+        }
+    }
+
+    /** The weights of a checkpoint whose config is {@code c}, a piece at a time (linears transposed and fused). */
+    static WeightReader reader(Path dir, DecoderConfig c) {
+        return new CheckpointReader(dir) {
+            @Override
+            protected DecoderWeights readWithoutLinears() {
+                SafeTensorShards s = tensors;
+                int d = c.hidden(), hd = c.headDim();
                 Biases b = c.biases();
-                layers.add(new DecoderWeights.Layer(
-                        rms(s, p + "input_layernorm.weight", d),
-                        inOut(s.matrix(a + "q_proj.weight", c.qWidth(), d), s.matrix(a + "k_proj.weight", c.kvWidth(), d),
-                                s.matrix(a + "v_proj.weight", c.kvWidth(), d)),
-                        b.qkv() ? concat(s.vector(a + "q_proj.bias", c.qWidth()), s.vector(a + "k_proj.bias", c.kvWidth()),
-                                s.vector(a + "v_proj.bias", c.kvWidth())) : null,
-                        c.qkNorm() ? s.vector(a + "q_norm.weight", hd) : null,
-                        c.qkNorm() ? s.vector(a + "k_norm.weight", hd) : null,
-                        inOut(s.matrix(a + "o_proj.weight", d, c.qWidth())),
-                        b.out() ? s.vector(a + "o_proj.bias", d) : null,
-                        rms(s, p + "post_attention_layernorm.weight", d),
-                        inOut(s.matrix(m + "gate_proj.weight", c.inner(), d), s.matrix(m + "up_proj.weight", c.inner(), d)),
-                        b.mlp() ? concat(s.vector(m + "gate_proj.bias", c.inner()), s.vector(m + "up_proj.bias", c.inner()))
-                                : null,
-                        inOut(s.matrix(m + "down_proj.weight", d, c.inner())),
-                        b.mlp() ? s.vector(m + "down_proj.bias", d) : null));
+                List<DecoderWeights.Layer> layers = new ArrayList<>();
+                for (int i = 0; i < c.layers(); i++) {
+                    String p = "model.layers." + i + ".", a = p + "self_attn.", m = p + "mlp.";
+                    layers.add(new DecoderWeights.Layer(
+                            rms(s, p + "input_layernorm.weight", d), null,
+                            b.qkv() ? concat(s.vector(a + "q_proj.bias", c.qWidth()), s.vector(a + "k_proj.bias", c.kvWidth()),
+                                    s.vector(a + "v_proj.bias", c.kvWidth())) : null,
+                            c.qkNorm() ? s.vector(a + "q_norm.weight", hd) : null,
+                            c.qkNorm() ? s.vector(a + "k_norm.weight", hd) : null,
+                            null,
+                            b.out() ? s.vector(a + "o_proj.bias", d) : null,
+                            rms(s, p + "post_attention_layernorm.weight", d), null,
+                            b.mlp() ? concat(s.vector(m + "gate_proj.bias", c.inner()), s.vector(m + "up_proj.bias", c.inner()))
+                                    : null,
+                            null,
+                            b.mlp() ? s.vector(m + "down_proj.bias", d) : null));
+                }
+                return new DecoderWeights(s.matrix("model.embed_tokens.weight", c.vocab(), d), null, List.copyOf(layers),
+                        rms(s, "model.norm.weight", d), null);
             }
-            Matrix head = null;
-            if (!c.tiedHead()) {
-                if (!s.has("lm_head.weight")) {
+
+            @Override
+            public Matrix linear(int layer, DecoderWeights.Linear linear) {
+                SafeTensorShards s = tensors;
+                int d = c.hidden();
+                String a = "model.layers." + layer + ".self_attn.", m = "model.layers." + layer + ".mlp.";
+                return switch (linear) {
+                    case QKV -> inOut(s.matrix(a + "q_proj.weight", c.qWidth(), d), s.matrix(a + "k_proj.weight", c.kvWidth(), d),
+                            s.matrix(a + "v_proj.weight", c.kvWidth(), d));
+                    case OUT -> inOut(s.matrix(a + "o_proj.weight", d, c.qWidth()));
+                    case UP -> inOut(s.matrix(m + "gate_proj.weight", c.inner(), d), s.matrix(m + "up_proj.weight", c.inner(), d));
+                    case DOWN -> inOut(s.matrix(m + "down_proj.weight", d, c.inner()));
+                };
+            }
+
+            @Override
+            public Matrix lmHead() {
+                if (c.tiedHead()) {
+                    return null;
+                }
+                if (!tensors.has("lm_head.weight")) {
                     throw new ModelFormatException(dir + ": checkpoint lacks tensor 'lm_head.weight' (tie_word_embeddings is false)");
                 }
-                head = s.matrix("lm_head.weight", c.vocab(), d);
+                return tensors.matrix("lm_head.weight", c.vocab(), c.hidden());
             }
-            return new DecoderWeights(s.matrix("model.embed_tokens.weight", c.vocab(), d), null, List.copyOf(layers),
-                    rms(s, "model.norm.weight", d), head);
-        }
+        };
     }
 
     private static NormWeights rms(SafeTensorShards s, String name, int d) {

@@ -1,6 +1,7 @@
 package org.privllm.model;
 
 import java.util.List;
+import org.privllm.model.DecoderWeights.Linear;
 import org.privllm.tensor.Kernels;
 import org.privllm.tensor.KvCache;
 import org.privllm.tensor.Matrix;
@@ -13,7 +14,9 @@ import org.privllm.tensor.PackedWeight;
  *
  * <p>Weights are packed {@link Storage#NATIVE native} by default: each at the narrowest precision that holds
  * every one of its values exactly ({@link PackedWeight#lossless}) — a BF16 or F16 checkpoint's weights at half
- * width, so decode reads half the bytes — with products bit for bit those of the float32 weights.
+ * width, so decode reads half the bytes — with products bit for bit those of the float32 weights. The packed
+ * weights are the only copy the engine keeps: built from a {@link WeightReader} over a checkpoint, it never
+ * holds more than one linear weight at float32, and that only while packing it.
  */
 public final class PlainDecoderOps implements TransformerOps {
     /** How the linear weights are kept. */
@@ -24,10 +27,14 @@ public final class PlainDecoderOps implements TransformerOps {
         F32
     }
 
+    /** Norms and biases only: the linear weights are {@link #linears}, the one copy this engine keeps. */
     private final List<DecoderWeights.Layer> layers;
     private final AttentionCore core;
-    private final PackedWeight[] qkv, out, up, down;
+    /** {@code [layer][Linear.ordinal()]}. */
+    private final PackedWeight[][] linears;
     private final PackedWeight head;
+    /** Whether {@link #head} is the token embeddings (transposed): then they are looked up there. */
+    private final boolean tiedHead;
     private KvCache cache;
 
     public PlainDecoderOps(DecoderConfig config, DecoderWeights weights) {
@@ -35,26 +42,48 @@ public final class PlainDecoderOps implements TransformerOps {
     }
 
     public PlainDecoderOps(DecoderConfig config, DecoderWeights weights, Storage storage) {
-        this.layers = weights.layers();
-        this.core = new AttentionCore(config, weights);
-        int n = config.layers();
-        qkv = new PackedWeight[n];
-        out = new PackedWeight[n];
-        up = new PackedWeight[n];
-        down = new PackedWeight[n];
-        for (int l = 0; l < n; l++) {
-            DecoderWeights.Layer w = layers.get(l);
-            qkv[l] = pack(w.qkv(), storage);
-            out[l] = pack(w.out(), storage);
-            up[l] = pack(w.up(), storage);
-            down[l] = pack(w.down(), storage);
-        }
-        head = storage == Storage.F32 ? PackedWeight.packTransposed(weights.head())
-                : PackedWeight.packTransposedNative(weights.head());
+        this(config, WeightReader.of(weights), storage);
     }
 
-    private static PackedWeight pack(org.privllm.tensor.Matrix w, Storage storage) {
-        return storage == Storage.F32 ? PackedWeight.pack(w) : PackedWeight.packNative(w);
+    /**
+     * Packs the reader's linear weights one at a time, keeping no reference to any float32 copy: read from a
+     * checkpoint, each is garbage before the next is read.
+     */
+    public PlainDecoderOps(DecoderConfig config, WeightReader weights, Storage storage) {
+        DecoderWeights small = weights.withoutLinears();
+        this.layers = small.layers();
+        this.core = new AttentionCore(config, small);
+        linears = new PackedWeight[config.layers()][];
+        for (int l = 0; l < linears.length; l++) {
+            linears[l] = new PackedWeight[Linear.values().length];
+            for (Linear k : Linear.values()) {
+                Matrix w = weights.linear(l, k);
+                linears[l][k.ordinal()] = storage == Storage.F32 ? PackedWeight.pack(w) : PackedWeight.packNative(w);
+            }
+        }
+        Matrix h = weights.lmHead();
+        tiedHead = h == null;
+        Matrix headT = tiedHead ? small.embeddings() : h;
+        head = storage == Storage.F32 ? PackedWeight.packTransposed(headT) : PackedWeight.packTransposedNative(headT);
+    }
+
+    /**
+     * The plaintext engine over the reader's weights: {@link DecoderForward} on these ops, both keeping only the
+     * packed linear weights and {@link WeightReader#withoutLinears}. A tied LM head is the token embedding table
+     * packed, with every value exact: tokens are then looked up there, and the float32 table is not kept either.
+     */
+    public static DecoderForward forward(DecoderConfig config, WeightReader weights, Storage storage) {
+        PlainDecoderOps ops = new PlainDecoderOps(config, weights, storage);
+        DecoderWeights small = weights.withoutLinears();
+        if (!ops.tiedHead) {
+            return new DecoderForward(config, small, ops);
+        }
+        DecoderWeights noTable = new DecoderWeights(null, small.positionEmbeddings(), small.layers(), small.finalNorm(), null);
+        return new DecoderForward(config, noTable, ops, ops.head::copyColumn);
+    }
+
+    private PackedWeight linear(int layer, Linear k) {
+        return linears[layer][k.ordinal()];
     }
 
     /**
@@ -63,7 +92,8 @@ public final class PlainDecoderOps implements TransformerOps {
      */
     public String weightPrecision() {
         java.util.Set<String> p = new java.util.TreeSet<>();
-        for (PackedWeight[] ws : List.of(qkv, out, up, down, new PackedWeight[] {head})) {
+        p.add(head.precision().label());
+        for (PackedWeight[] ws : linears) {
             for (PackedWeight w : ws) {
                 p.add(w.precision().label());
             }
@@ -74,7 +104,7 @@ public final class PlainDecoderOps implements TransformerOps {
     /** Bytes of packed linear weights one decode step reads (every layer's and the LM head). */
     public long weightBytes() {
         long b = head.bytes();
-        for (PackedWeight[] ws : List.of(qkv, out, up, down)) {
+        for (PackedWeight[] ws : linears) {
             for (PackedWeight w : ws) {
                 b += w.bytes();
             }
@@ -94,19 +124,19 @@ public final class PlainDecoderOps implements TransformerOps {
     @Override
     public Matrix attention(int layer, Matrix x, int t) {
         DecoderWeights.Layer w = layers.get(layer);
-        Matrix a = core.attend(cache, layer, Kernels.matmul(x, qkv[layer], w.qkvBias()), t);
-        return Kernels.matmul(a, out[layer], w.outBias());
+        Matrix a = core.attend(cache, layer, Kernels.matmul(x, linear(layer, Linear.QKV), w.qkvBias()), t);
+        return Kernels.matmul(a, linear(layer, Linear.OUT), w.outBias());
     }
 
     /** {@code x·W_up + b}: for a gated MLP the fused {@code [gate | up]} product. */
     @Override
     public Matrix mlpUp(int layer, Matrix x) {
-        return Kernels.matmul(x, up[layer], layers.get(layer).upBias());
+        return Kernels.matmul(x, linear(layer, Linear.UP), layers.get(layer).upBias());
     }
 
     @Override
     public Matrix mlpDown(int layer, Matrix x) {
-        return Kernels.matmul(x, down[layer], layers.get(layer).downBias());
+        return Kernels.matmul(x, linear(layer, Linear.DOWN), layers.get(layer).downBias());
     }
 
     @Override
@@ -127,8 +157,8 @@ public final class PlainDecoderOps implements TransformerOps {
     @Override
     public Matrix attention(int layer, Matrix x, RaggedBatch batch) {
         DecoderWeights.Layer w = layers.get(layer);
-        Matrix a = core.attend(batch, layer, Kernels.matmul(x, qkv[layer], w.qkvBias()));
-        return Kernels.matmul(a, out[layer], w.outBias());
+        Matrix a = core.attend(batch, layer, Kernels.matmul(x, linear(layer, Linear.QKV), w.qkvBias()));
+        return Kernels.matmul(a, linear(layer, Linear.OUT), w.outBias());
     }
 
     @Override

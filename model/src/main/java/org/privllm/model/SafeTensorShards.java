@@ -111,6 +111,11 @@ public final class SafeTensorShards implements AutoCloseable {
         return file(name).vector(name, n);
     }
 
+    /** Whether two tensors have the same shape and values ({@link SafeTensors#sameValues}). */
+    public boolean sameValues(String a, String b) {
+        return file(a).sameValues(a, file(b), b);
+    }
+
     private SafeTensors file(String name) {
         SafeTensors st = byName.get(name);
         if (st == null) {

@@ -226,6 +226,25 @@ public final class SafeTensors implements AutoCloseable {
         return matrix(name, 1, n).data;
     }
 
+    /**
+     * Whether tensor {@code name} here and tensor {@code otherName} of {@code other} have the same shape and
+     * values: compared as stored, in the mapped files, when their dtypes agree (a tied LM head saved twice is
+     * not read into the heap to find out); as float32 otherwise.
+     */
+    public boolean sameValues(String name, SafeTensors other, String otherName) {
+        Entry a = entries.get(name), b = other.entries.get(otherName);
+        if (a == null || b == null) {
+            throw bad(a == null ? file : other.file, "missing tensor '" + (a == null ? name : otherName) + "'");
+        }
+        if (!java.util.Arrays.equals(a.shape, b.shape)) {
+            return false;
+        }
+        if (a.dtype == b.dtype) {
+            return MemorySegment.mismatch(data, a.begin, a.end, other.data, b.begin, b.end) < 0;
+        }
+        return java.util.Arrays.equals(floats(name), other.floats(otherName));
+    }
+
     @Override
     public void close() {
         arena.close();

@@ -257,7 +257,8 @@ public final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--max-batch must be >= 1 and --max-queue >= 0");
         }
         Lanes.Settings es = engineSettings();
-        DecoderModel m = DecoderModel.load(model);
+        // weights read by the engine: a plaintext one keeps them packed only, a protected one asks for float32
+        DecoderModel m = DecoderModel.open(model);
         String id = servedName != null ? servedName : model.toAbsolutePath().normalize().getFileName().toString();
         OpenAiServer.Settings hs = httpSettings(id);
         Tokenizer tok = Tokenizers.present(model) ? Tokenizers.load(model) : null;

@@ -359,7 +359,7 @@ public final class ServeBench implements Callable<Integer> {
                 tokenizer = null;
                 stopIds = null;
             } else {
-                DecoderModel m = DecoderModel.load(checkpoint);
+                DecoderModel m = DecoderModel.open(checkpoint); // the plaintext engine reads what it keeps only
                 plain = m.plainForward();
                 tokenizer = Tokenizers.present(checkpoint) ? Tokenizers.load(checkpoint) : null;
                 stopIds = Tokenizers.stopIds(m.config(), tokenizer);

@@ -1,9 +1,10 @@
 package org.privllm.trusted.lora;
 
-import java.util.ArrayList;
-import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import org.privllm.model.DecoderWeights;
+import org.privllm.model.WeightReader;
 import org.privllm.tensor.Matrix;
 import org.privllm.trusted.linalg.Dense;
 
@@ -15,27 +16,52 @@ import org.privllm.trusted.linalg.Dense;
 public final class LoraMerge {
     private LoraMerge() {}
 
+    /** Every weight of {@code w}, the adapted linears merged (new matrices; the others shared). */
     public static DecoderWeights merged(DecoderWeights w, Map<String, LowRankAdapter> adapters) {
         if (adapters.isEmpty()) {
             return w;
         }
-        List<DecoderWeights.Layer> layers = new ArrayList<>();
-        int used = 0;
-        for (int i = 0; i < w.layers().size(); i++) {
-            DecoderWeights.Layer l = w.layers().get(i);
-            for (DecoderWeights.Linear k : DecoderWeights.Linear.values()) {
-                LowRankAdapter a = adapters.get(k.key(i));
-                if (a != null) {
-                    l = l.with(k, merge(k.weight(l), a));
-                    used++;
-                }
-            }
-            layers.add(l);
+        return merging(WeightReader.of(w), adapters).readAll();
+    }
+
+    /**
+     * {@code weights} with each adapted linear merged as it is read, so an engine that packs them a piece at a
+     * time holds no merged float32 weight either. It reads from {@code weights}, which stays the caller's to close.
+     */
+    public static WeightReader merging(WeightReader weights, Map<String, LowRankAdapter> adapters) {
+        if (adapters.isEmpty()) {
+            return weights;
         }
-        if (used != adapters.size()) {
+        Set<String> keys = new HashSet<>();
+        for (int i = 0; i < weights.withoutLinears().layers().size(); i++) {
+            for (DecoderWeights.Linear k : DecoderWeights.Linear.values()) {
+                keys.add(k.key(i));
+            }
+        }
+        if (!keys.containsAll(adapters.keySet())) {
             throw new IllegalArgumentException("adapter keys " + adapters.keySet() + " name layers this model does not have");
         }
-        return new DecoderWeights(w.embeddings(), w.positionEmbeddings(), List.copyOf(layers), w.finalNorm(), w.lmHead());
+        return new WeightReader() {
+            @Override
+            public DecoderWeights withoutLinears() {
+                return weights.withoutLinears();
+            }
+
+            @Override
+            public Matrix linear(int layer, DecoderWeights.Linear linear) {
+                LowRankAdapter a = adapters.get(linear.key(layer));
+                Matrix w = weights.linear(layer, linear);
+                return a == null ? w : merge(w, a);
+            }
+
+            @Override
+            public Matrix lmHead() {
+                return weights.lmHead();
+            }
+
+            @Override
+            public void close() {} // the caller closes weights
+        };
     }
 
     private static Matrix merge(Matrix w, LowRankAdapter a) {
