@@ -541,33 +541,55 @@ public final class OpenAiServer implements AutoCloseable {
         return 1;
     }
 
+    /**
+     * Bodies over the limit up to this many times it are read to the end (and dropped) before the 413: a server
+     * that answers and closes while the client is still sending resets the connection, and the client then sees a
+     * broken pipe instead of the error object. Larger ones are refused at once.
+     */
+    private static final long DRAIN_FACTOR = 4;
+
     private byte[] readBody(Context ctx) {
-        long declared = ctx.req().getContentLengthLong();
-        if (declared > settings.maxBodyBytes()) {
-            throw new ApiError(413, "invalid_request_error", "request body over " + settings.maxBodyBytes() + " bytes",
-                    null, "request_too_large");
+        long declared = ctx.req().getContentLengthLong(), max = settings.maxBodyBytes();
+        boolean over = declared > max;
+        if (over && declared > DRAIN_FACTOR * max) {
+            throw tooLarge();
         }
-        long deadline = System.nanoTime() + settings.bodyTimeout().toNanos();
+        long deadline = System.nanoTime() + settings.bodyTimeout().toNanos(), seen = 0;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         byte[] buf = new byte[16 << 10];
         try {
             InputStream in = ctx.req().getInputStream();
             for (int n; (n = in.read(buf)) >= 0; ) {
-                out.write(buf, 0, n);
-                if (out.size() > settings.maxBodyBytes()) {
-                    throw new ApiError(413, "invalid_request_error", "request body over " + settings.maxBodyBytes()
-                            + " bytes", null, "request_too_large");
+                seen += n;
+                over |= seen > max;
+                if (!over) {
+                    out.write(buf, 0, n);
+                } else if (seen > DRAIN_FACTOR * max) {
+                    break;
                 }
                 if (System.nanoTime() - deadline > 0) {
+                    if (over) {
+                        break;
+                    }
                     throw new ApiError(408, "invalid_request_error", "the request body took too long to arrive", null,
                             "request_timeout");
                 }
             }
         } catch (IOException e) {
-            throw new ApiError(408, "invalid_request_error", "the request body could not be read in time", null,
-                    "request_timeout");
+            if (!over) {
+                throw new ApiError(408, "invalid_request_error", "the request body could not be read in time", null,
+                        "request_timeout");
+            }
+        }
+        if (over) {
+            throw tooLarge();
         }
         return out.toByteArray();
+    }
+
+    private ApiError tooLarge() {
+        return new ApiError(413, "invalid_request_error", "request body over " + settings.maxBodyBytes() + " bytes", null,
+                "request_too_large");
     }
 
     private static JsonNode parse(byte[] body) {
