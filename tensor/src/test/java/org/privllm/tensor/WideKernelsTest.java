@@ -31,6 +31,37 @@ class WideKernelsTest {
         check(n, k, out, new Random(n * 31L + k * 7L + out));
     }
 
+    static Stream<Arguments> rowsAreTheFmaChainAcrossBlocks() {
+        return Cases.of(40, 9_100, d -> new Object[] {d.intIn(2, 20), d.intIn(1, 3 * WideKernels.KC + 40),
+                d.intIn(1, 70), d.anyLong()});
+    }
+
+    /**
+     * Two or more rows: every output is {@code fma(x[p], w[p][j], ·)} over {@code p = 0..k-1} in order, bit for bit,
+     * however {@code k} falls across the kernel's blocks of {@link WideKernels#KC} rows (the accumulators carried
+     * between blocks).
+     */
+    @ParameterizedTest(name = "[{index}] n={0}, k={1}, out={2}, seed={3}")
+    @MethodSource
+    void rowsAreTheFmaChainAcrossBlocks(int n, int k, int out, long seed) {
+        Random rnd = new Random(seed);
+        Matrix w = Naive.random(rnd, k, out);
+        DoubleMatrix x = new DoubleMatrix(n, k);
+        for (int i = 0; i < x.data.length; i++) {
+            x.data[i] = rnd.nextGaussian() * Math.exp(3 * rnd.nextGaussian());
+        }
+        DoubleMatrix y = WideKernels.matmul(x, PackedWeight.pack(w));
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < out; j++) {
+                double acc = 0;
+                for (int p = 0; p < k; p++) {
+                    acc = Math.fma(x.get(i, p), w.get(p, j), acc);
+                }
+                assertThat(y.get(i, j)).as("(%d,%d)", i, j).isEqualTo(acc);
+            }
+        }
+    }
+
     /**
      * Rows padded a million times larger than the signal: {@code (x + t)·W − t·W} must give {@code x·W} to far
      * below float32's resolution, which is what the blinded levels rely on.
