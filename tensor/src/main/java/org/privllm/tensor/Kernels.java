@@ -201,7 +201,7 @@ public final class Kernels {
      * Decode's one-row product {@code c = a·W + bias} over panels {@code [qFrom, qTo)}, in a method of its own: while
      * it was a branch of {@link #multiply}, the JIT's profile of the prefill's many-row calls cut the one-row
      * float32 stream from 48–51 to 38 GB/s (2 threads, all 48 GEMVs of a GPT-2 124M step and its head).
-     * Float32 runs two panels at once ({@link #tile1x2}, four accumulator chains; a last odd panel {@link #tile1}).
+     * Float32 runs {@link #F32_PANELS} panels at once ({@link #tile1x4}, eight accumulator chains).
      * Half-width panels are widened in registers while they stream in, {@link #HALF_PANELS} at a time
      * ({@link #tile1x8Bf16}, {@link #tile1x8F16}): read once at half width, with no scratch block to write and
      * read back. Eight panels, not two: a half-width panel row is only 64 bytes, and with two panels the loop's own
@@ -211,16 +211,14 @@ public final class Kernels {
     private static void gemv(float[] a, int aOff, PackedWeight w, int qFrom, int qTo, float[] bias, float[] c,
                              int cOff, float[] part) {
         int k = w.in, nr = PackedWeight.NR, out = w.out, span = k * PackedWeight.HALF_ROW;
-        int step = w.panels == null ? HALF_PANELS : 2;
+        int step = w.panels == null ? HALF_PANELS : F32_PANELS;
         for (int q = qFrom; q < qTo; q += step) {
-            int last = Math.min(step, qTo - q) - 1; // a half-width tile's panels past the chunk repeat its last one
+            int last = Math.min(step, qTo - q) - 1; // a tile's panels past the chunk repeat its last one
             switch (w.precision) {
                 case F32 -> {
-                    if (last == 1) {
-                        tile1x2(a, aOff, k, w.panels, w.panelOffset(q), w.panelOffset(q + 1), bias, q * nr, part);
-                    } else {
-                        tile1(a, aOff, k, w.panels, w.panelOffset(q), bias, q * nr, part, 0);
-                    }
+                    int i1 = Math.min(1, last), i2 = Math.min(2, last);
+                    tile1x4(a, aOff, k, w.panels, w.panelOffset(q), w.panelOffset(q + i1), w.panelOffset(q + i2),
+                            w.panelOffset(q + last), bias, q * nr, i1 * nr, i2 * nr, last * nr, part);
                 }
                 case BF16 -> tile1x8Bf16(a, aOff, k, w.halves, q * span, span, last, bias, q * nr, part);
                 case F16 -> tile1x8F16(a, aOff, k, w.halves, q * span, span, last, bias, q * nr, part);
@@ -230,6 +228,46 @@ public final class Kernels {
                 System.arraycopy(part, pi * nr, c, cOff + j0, Math.min(nr, out - j0));
             }
         }
+    }
+
+    /**
+     * Float32 panels one {@link #gemv} tile streams at once: four, not two (more weight streams in flight per
+     * core). GPT-2 124M's step (48 GEMVs and the head), best of 10, old and new classes alternated four times with
+     * transparent huge pages: 13.6-13.9 ms with two, 12.3-12.8 with four (36 against 39-40 GB/s).
+     */
+    static final int F32_PANELS = 4;
+
+    /**
+     * {@link #tile1} on four float32 panels at {@code b[b0]}, {@code b[b1]}, {@code b[b2]}, {@code b[b3]} (repeat a
+     * panel for a chunk of fewer), started from {@code init[io..)}, {@code init[io + i1..)}, … (null: zero), into
+     * {@code out[i·NR..)}: eight independent accumulator chains, each column accumulated in {@link #tile}'s order.
+     */
+    private static void tile1x4(float[] a, int a0, int k, float[] b, int b0, int b1, int b2, int b3, float[] init,
+                                int io, int i1, int i2, int i3, float[] out) {
+        int nr = PackedWeight.NR;
+        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
+        FloatVector c10 = start(init, io + i1), c11 = start(init, io + i1 + LANES);
+        FloatVector c20 = start(init, io + i2), c21 = start(init, io + i2 + LANES);
+        FloatVector c30 = start(init, io + i3), c31 = start(init, io + i3 + LANES);
+        for (int p = 0; p < k; p++, b0 += nr, b1 += nr, b2 += nr, b3 += nr) {
+            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = av.fma(FloatVector.fromArray(S, b, b0), c00);
+            c01 = av.fma(FloatVector.fromArray(S, b, b0 + LANES), c01);
+            c10 = av.fma(FloatVector.fromArray(S, b, b1), c10);
+            c11 = av.fma(FloatVector.fromArray(S, b, b1 + LANES), c11);
+            c20 = av.fma(FloatVector.fromArray(S, b, b2), c20);
+            c21 = av.fma(FloatVector.fromArray(S, b, b2 + LANES), c21);
+            c30 = av.fma(FloatVector.fromArray(S, b, b3), c30);
+            c31 = av.fma(FloatVector.fromArray(S, b, b3 + LANES), c31);
+        }
+        c00.intoArray(out, 0);
+        c01.intoArray(out, LANES);
+        c10.intoArray(out, nr);
+        c11.intoArray(out, nr + LANES);
+        c20.intoArray(out, 2 * nr);
+        c21.intoArray(out, 2 * nr + LANES);
+        c30.intoArray(out, 3 * nr);
+        c31.intoArray(out, 3 * nr + LANES);
     }
 
     /** Half-width panels one {@link #gemv} tile streams at once. */
@@ -588,29 +626,6 @@ public final class Kernels {
         }
         c00.intoArray(out, oo);
         c01.intoArray(out, oo + LANES);
-    }
-
-    /**
-     * {@link #tile1} for two panel blocks (at {@code b[bo]} and {@code b[bo2]}; starts at {@code init[io..)} and
-     * {@code init[io + NR..)}; into {@code out[0..2·NR)}): four independent accumulator chains hide the FMA
-     * latency while each column is still accumulated in {@link #tile}'s order.
-     */
-    private static void tile1x2(float[] a, int a0, int k, float[] b, int bo, int bo2, float[] init, int io,
-                                float[] out) {
-        int nr = PackedWeight.NR;
-        FloatVector c00 = start(init, io), c01 = start(init, io + LANES);
-        FloatVector c10 = start(init, io + nr), c11 = start(init, io + nr + LANES);
-        for (int p = 0; p < k; p++, bo += nr, bo2 += nr) {
-            FloatVector av = FloatVector.broadcast(S, a[a0 + p]);
-            c00 = av.fma(FloatVector.fromArray(S, b, bo), c00);
-            c01 = av.fma(FloatVector.fromArray(S, b, bo + LANES), c01);
-            c10 = av.fma(FloatVector.fromArray(S, b, bo2), c10);
-            c11 = av.fma(FloatVector.fromArray(S, b, bo2 + LANES), c11);
-        }
-        c00.intoArray(out, 0);
-        c01.intoArray(out, LANES);
-        c10.intoArray(out, nr);
-        c11.intoArray(out, nr + LANES);
     }
 
     /**
