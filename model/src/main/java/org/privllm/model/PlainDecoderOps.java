@@ -36,6 +36,14 @@ public final class PlainDecoderOps implements TransformerOps {
     /** Whether {@link #head} is the token embeddings (transposed): then they are looked up there. */
     private final boolean tiedHead;
     private KvCache cache;
+    /**
+     * Whether each linear's output matrix is reused from call to call ({@link #forward}'s engine): a 124M
+     * prefill otherwise allocates, and the JVM zeroes, ~50 MB of fresh product outputs on the calling thread
+     * while the other core waits. A returned matrix is then valid until the next call of the same kind.
+     */
+    private boolean reuseOutputs;
+    /** {@code [Linear.ordinal()]}: the last output of each linear, for {@link #reuseOutputs}. */
+    private final Matrix[] outputs = new Matrix[Linear.values().length];
 
     public PlainDecoderOps(DecoderConfig config, DecoderWeights weights) {
         this(config, weights, Storage.NATIVE);
@@ -74,6 +82,7 @@ public final class PlainDecoderOps implements TransformerOps {
      */
     public static DecoderForward forward(DecoderConfig config, WeightReader weights, Storage storage) {
         PlainDecoderOps ops = new PlainDecoderOps(config, weights, storage);
+        ops.reuseOutputs = true; // only DecoderForward sees the outputs, and it consumes each before the next call
         DecoderWeights small = weights.withoutLinears();
         if (!ops.tiedHead) {
             return new DecoderForward(config, small, ops);
@@ -84,6 +93,21 @@ public final class PlainDecoderOps implements TransformerOps {
 
     private PackedWeight linear(int layer, Linear k) {
         return linears[layer][k.ordinal()];
+    }
+
+    /** {@code x·W_k + bias} of {@code layer}, into the reused output matrix when {@link #reuseOutputs}. */
+    private Matrix product(int layer, Linear k, Matrix x, float[] bias) {
+        PackedWeight w = linear(layer, k);
+        if (!reuseOutputs) {
+            return Kernels.matmul(x, w, bias);
+        }
+        Matrix y = outputs[k.ordinal()];
+        if (y == null || y.rows != x.rows || y.cols != w.outDim()) {
+            y = new Matrix(x.rows, w.outDim());
+            outputs[k.ordinal()] = y;
+        }
+        Kernels.matmul(x, w, bias, y);
+        return y;
     }
 
     /**
@@ -124,19 +148,19 @@ public final class PlainDecoderOps implements TransformerOps {
     @Override
     public Matrix attention(int layer, Matrix x, int t) {
         DecoderWeights.Layer w = layers.get(layer);
-        Matrix a = core.attend(cache, layer, Kernels.matmul(x, linear(layer, Linear.QKV), w.qkvBias()), t);
-        return Kernels.matmul(a, linear(layer, Linear.OUT), w.outBias());
+        Matrix a = core.attend(cache, layer, product(layer, Linear.QKV, x, w.qkvBias()), t);
+        return product(layer, Linear.OUT, a, w.outBias());
     }
 
     /** {@code x·W_up + b}: for a gated MLP the fused {@code [gate | up]} product. */
     @Override
     public Matrix mlpUp(int layer, Matrix x) {
-        return Kernels.matmul(x, linear(layer, Linear.UP), layers.get(layer).upBias());
+        return product(layer, Linear.UP, x, layers.get(layer).upBias());
     }
 
     @Override
     public Matrix mlpDown(int layer, Matrix x) {
-        return Kernels.matmul(x, linear(layer, Linear.DOWN), layers.get(layer).downBias());
+        return product(layer, Linear.DOWN, x, layers.get(layer).downBias());
     }
 
     @Override
@@ -157,8 +181,8 @@ public final class PlainDecoderOps implements TransformerOps {
     @Override
     public Matrix attention(int layer, Matrix x, RaggedBatch batch) {
         DecoderWeights.Layer w = layers.get(layer);
-        Matrix a = core.attend(batch, layer, Kernels.matmul(x, linear(layer, Linear.QKV), w.qkvBias()));
-        return Kernels.matmul(a, linear(layer, Linear.OUT), w.outBias());
+        Matrix a = core.attend(batch, layer, product(layer, Linear.QKV, x, w.qkvBias()));
+        return product(layer, Linear.OUT, a, w.outBias());
     }
 
     @Override
