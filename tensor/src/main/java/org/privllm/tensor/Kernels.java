@@ -79,7 +79,10 @@ public final class Kernels {
         // bias padded to whole panels: it is the accumulators' start value, so the tile needs no add
         float[] bp = bias == null ? null : java.util.Arrays.copyOf(bias, w.panelCount() * nr);
         long macsPerPanel = (long) n * w.in * nr;
-        int grain = (int) Math.min(w.panelCount(), Math.max(1, SERIAL_MACS / macsPerPanel));
+        // the wide tile takes panels in pairs: chunks of an even number of panels, or a chunk of three (a 768-wide
+        // output's 24 panels in eight chunks) runs a third of its panels on the narrow tile
+        int pair = WIDE_TILE && n > FEW_ROWS ? 2 : 1;
+        int grain = (int) Math.min(w.panelCount(), (Math.max(1, SERIAL_MACS / macsPerPanel) + pair - 1) / pair * pair);
         Parallel.forRange(w.panelCount(), grain, (from, to) -> multiply(x.data, 0, w.in, n, w, from, to, bp, y.data,
                 0, w.out));
         Profile.stop(n > 4 ? Profile.Kind.GEMM : Profile.Kind.GEMV, t0);
