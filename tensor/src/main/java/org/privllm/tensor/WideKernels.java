@@ -77,7 +77,12 @@ public final class WideKernels {
             for (int p0 = 0; p0 < k; p0 += KC) {
                 int len = Math.min(KC, k - p0);
                 for (int i0 = 0; i0 < n; i0 += MR) {
-                    tile(a, i0 * k + p0, k, Math.min(MR, n - i0), len, b, po + p0 * nr, p0 > 0, part, i0 * nr);
+                    int rows = Math.min(MR, n - i0);
+                    if (rows <= 3) {
+                        tile3(a, i0 * k + p0, k, rows, len, b, po + p0 * nr, p0 > 0, part, i0 * nr);
+                    } else {
+                        tile(a, i0 * k + p0, k, rows, len, b, po + p0 * nr, p0 > 0, part, i0 * nr);
+                    }
                 }
             }
             int cols = Math.min(nr, out - q * nr);
@@ -228,6 +233,62 @@ public final class WideKernels {
         c51.intoArray(out, oo + 5 * nr + 1 * DL);
         c52.intoArray(out, oo + 5 * nr + 2 * DL);
         c53.intoArray(out, oo + 5 * nr + 3 * DL);
+    }
+
+    /**
+     * {@link #tile} for the last one to three rows of a product (12 accumulators): the six-row tile would compute
+     * three to five repeated rows for nothing, an eighth of the work at 32 rows. Same multiply-adds per row, in
+     * the same order; all three rows of {@code out} past {@code oo} are written. GPT-2 124M's 48 linears, old and
+     * new alternated in one JVM: 32 rows 49.3–51.1 → 46.4–46.8 ms, 20 rows 36.4–37.6 → 33.3–35.6 ms.
+     */
+    private static void tile3(double[] a, int ao, int lda, int rows, int k, float[] b, int bo, boolean carry,
+                              double[] out, int oo) {
+        int last = rows - 1, nr = PackedWeight.NR;
+        int a0 = ao, a1 = ao + Math.min(1, last) * lda, a2 = ao + Math.min(2, last) * lda;
+        double[] init = carry ? out : null;
+        DoubleVector c00 = start(init, oo), c01 = start(init, oo + DL);
+        DoubleVector c02 = start(init, oo + 2 * DL), c03 = start(init, oo + 3 * DL);
+        DoubleVector c10 = start(init, oo + nr), c11 = start(init, oo + nr + DL);
+        DoubleVector c12 = start(init, oo + nr + 2 * DL), c13 = start(init, oo + nr + 3 * DL);
+        DoubleVector c20 = start(init, oo + 2 * nr), c21 = start(init, oo + 2 * nr + DL);
+        DoubleVector c22 = start(init, oo + 2 * nr + 2 * DL), c23 = start(init, oo + 2 * nr + 3 * DL);
+        for (int p = 0; p < k; p++) {
+            int o = bo + p * nr;
+            DoubleVector b0 = widen(b, o), b1 = widen(b, o + DL), b2 = widen(b, o + 2 * DL), b3 = widen(b, o + 3 * DL);
+            {
+                DoubleVector av = DoubleVector.broadcast(D, a[a0 + p]);
+                c00 = av.fma(b0, c00);
+                c01 = av.fma(b1, c01);
+                c02 = av.fma(b2, c02);
+                c03 = av.fma(b3, c03);
+            }
+            {
+                DoubleVector av = DoubleVector.broadcast(D, a[a1 + p]);
+                c10 = av.fma(b0, c10);
+                c11 = av.fma(b1, c11);
+                c12 = av.fma(b2, c12);
+                c13 = av.fma(b3, c13);
+            }
+            {
+                DoubleVector av = DoubleVector.broadcast(D, a[a2 + p]);
+                c20 = av.fma(b0, c20);
+                c21 = av.fma(b1, c21);
+                c22 = av.fma(b2, c22);
+                c23 = av.fma(b3, c23);
+            }
+        }
+        c00.intoArray(out, oo);
+        c01.intoArray(out, oo + DL);
+        c02.intoArray(out, oo + 2 * DL);
+        c03.intoArray(out, oo + 3 * DL);
+        c10.intoArray(out, oo + nr);
+        c11.intoArray(out, oo + nr + DL);
+        c12.intoArray(out, oo + nr + 2 * DL);
+        c13.intoArray(out, oo + nr + 3 * DL);
+        c20.intoArray(out, oo + 2 * nr);
+        c21.intoArray(out, oo + 2 * nr + DL);
+        c22.intoArray(out, oo + 2 * nr + 2 * DL);
+        c23.intoArray(out, oo + 2 * nr + 3 * DL);
     }
 
     private static DoubleVector start(double[] init, int o) {
