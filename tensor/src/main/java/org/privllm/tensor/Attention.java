@@ -1,6 +1,7 @@
 package org.privllm.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -199,6 +200,8 @@ public final class Attention {
         }
 
         final float[] keys, values, scores, tile;
+        /** One vector's worth: a softmax row's last lanes go through the exponential here. */
+        final float[] lanes = new float[S.length()];
 
         Scratch(int t, int slots, int dh) {
             int nr = PackedWeight.NR;
@@ -243,7 +246,7 @@ public final class Attention {
         if (t < ROWS_FOR_PRODUCTS) {
             for (int i = 0; i < t; i++) {
                 attendRow(qkv.data, (qRow + i) * qkv.cols + qCol, kd, vd, base + first * stride, stride, m - t + i + 1,
-                        dh, scale, s.scores, out.data, (qRow + i) * out.cols + qCol);
+                        dh, scale, s.scores, s.lanes, out.data, (qRow + i) * out.cols + qCol);
             }
             return;
         }
@@ -263,7 +266,7 @@ public final class Attention {
                     s.scores, i0 * m, m, m, s.tile);
         }
         for (int i = 0; i < t; i++) {
-            softmaxRow(s.scores, i * m, past + i - first + 1, m, scale);
+            softmaxRow(s.scores, i * m, past + i - first + 1, m, scale, s.lanes);
         }
         for (int j = 0; j < m; j++) { // V as an in=m × out=dh weight
             int src = base + (first + j) * stride;
@@ -290,7 +293,7 @@ public final class Attention {
      * @param valid keys this query may see
      */
     private static void attendRow(float[] q, int qo, float[] k, float[] v, int k0, int stride, int valid, int dh,
-                                  float scale, float[] scores, float[] out, int oo) {
+                                  float scale, float[] scores, float[] lanes, float[] out, int oo) {
         if (valid <= 0) {
             return; // a padding query: its output is never used
         }
@@ -301,7 +304,7 @@ public final class Attention {
         for (; j < valid; j++) {
             scores[j] = Kernels.dot(q, qo, k, k0 + j * stride, dh);
         }
-        softmaxRow(scores, 0, valid, valid, scale);
+        softmaxRow(scores, 0, valid, valid, scale, lanes);
         for (j = 0; j + 4 <= valid; j += 4) {
             axpy4(scores, j, v, k0 + j * stride, stride, out, oo, dh);
         }
@@ -362,47 +365,45 @@ public final class Attention {
 
     /**
      * {@code row[0..valid) = softmax(scale·row[0..valid))}, {@code row[valid..m) = 0} (causal mask);
-     * a row with no valid key (a padding query) becomes all zero.
+     * a row with no valid key (a padding query) becomes all zero. The row's last {@code < LANES} values go
+     * through the same vector exponential as the rest, masked, via {@code lanes} (one vector of scratch): as
+     * scalar {@code Math.exp} calls they were a quarter of a prefill's attention (a causal row's length is
+     * rarely whole vectors).
      */
-    private static void softmaxRow(float[] row, int off, int valid, int m, float scale) {
+    private static void softmaxRow(float[] row, int off, int valid, int m, float scale, float[] lanes) {
         int n = Math.max(0, Math.min(valid, m));
         java.util.Arrays.fill(row, off + n, off + m, 0f);
         if (n == 0) {
             return;
         }
-        int bound = S.loopBound(n);
+        int bound = S.loopBound(n), end = off + bound;
+        VectorMask<Float> tail = S.indexInRange(bound, n);
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        int i = 0;
-        for (; i < bound; i += S.length()) {
-            vmax = vmax.max(FloatVector.fromArray(S, row, off + i).mul(scale));
+        for (int i = off; i < end; i += S.length()) {
+            vmax = vmax.max(FloatVector.fromArray(S, row, i).mul(scale));
         }
-        float max = vmax.reduceLanes(VectorOperators.MAX);
-        for (; i < n; i++) {
-            max = Math.max(max, row[off + i] * scale);
+        FloatVector last = FloatVector.fromArray(S, row, end, tail).mul(scale);
+        float max = vmax.lanewise(VectorOperators.MAX, last, tail).reduceLanes(VectorOperators.MAX);
+        for (int i = off; i < end; i += S.length()) {
+            FloatVector.fromArray(S, row, i).mul(scale).sub(max).intoArray(row, i);
         }
-        for (i = 0; i < bound; i += S.length()) {
-            FloatVector.fromArray(S, row, off + i).mul(scale).sub(max).intoArray(row, off + i);
-        }
-        VectorMath.exp(row, off, off + bound);
+        VectorMath.exp(row, off, end);
+        last.sub(max).intoArray(lanes, 0);
+        VectorMath.exp(lanes, 0, lanes.length);
+        FloatVector lastExp = FloatVector.fromArray(S, lanes, 0);
+        lastExp.intoArray(row, end, tail);
         FloatVector vsum = FloatVector.zero(S);
-        for (i = 0; i < bound; i += S.length()) {
-            vsum = vsum.add(FloatVector.fromArray(S, row, off + i));
+        for (int i = off; i < end; i += S.length()) {
+            vsum = vsum.add(FloatVector.fromArray(S, row, i));
         }
+        vsum = vsum.add(lastExp, tail);
         for (VectorShuffle<Float> h : VectorMath.FOLDS) {
             vsum = vsum.add(vsum.rearrange(h));
         }
-        float sum = vsum.lane(0);
-        for (; i < n; i++) {
-            float e = (float) Math.exp(row[off + i] * scale - max);
-            row[off + i] = e;
-            sum += e;
+        float inv = 1f / vsum.lane(0);
+        for (int i = off; i < end; i += S.length()) {
+            FloatVector.fromArray(S, row, i).mul(inv).intoArray(row, i);
         }
-        float inv = 1f / sum;
-        for (i = 0; i < bound; i += S.length()) {
-            FloatVector.fromArray(S, row, off + i).mul(inv).intoArray(row, off + i);
-        }
-        for (; i < n; i++) {
-            row[off + i] *= inv;
-        }
+        lastExp.mul(inv).intoArray(row, end, tail);
     }
 }
