@@ -367,8 +367,8 @@ public final class Attention {
      * {@code row[0..valid) = softmax(scale·row[0..valid))}, {@code row[valid..m) = 0} (causal mask);
      * a row with no valid key (a padding query) becomes all zero. The row's last {@code < LANES} values go
      * through the same vector exponential as the rest, masked, via {@code lanes} (one vector of scratch): as
-     * scalar {@code Math.exp} calls they were a quarter of a prefill's attention (a causal row's length is
-     * rarely whole vectors).
+     * scalar {@code Math.exp} calls they took a tenth of a prefill attention's profile samples (a causal row's
+     * length is rarely whole vectors); masked, GPT-2 124M's 128-token prefill attention ran 4–10 % faster.
      */
     private static void softmaxRow(float[] row, int off, int valid, int m, float scale, float[] lanes) {
         int n = Math.max(0, Math.min(valid, m));
