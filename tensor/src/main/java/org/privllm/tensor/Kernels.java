@@ -148,7 +148,8 @@ public final class Kernels {
      * {@link #tile4}, seven or eight
      * {@link #tile8} (one panel, sixteen accumulators; {@link #tileWide} would do twelve rows for eight), and
      * five, six or more than eight rows {@link #tileWide} six rows at a time across two panels ({@link #tile}
-     * without {@link #WIDE_TILE}). Every row's multiply-adds are those of {@link #tile}, in the same order.
+     * without {@link #WIDE_TILE}), whole six-row blocks written straight into C and the last one to four rows on
+     * {@link #tile4} per panel. Every row's multiply-adds are those of {@link #tile}, in the same order.
      *
      * @param packed for seven or eight rows, A's rows {@linkplain #interleave interleaved} for {@link #tile8}
      *               (made once per product, shared by the parallel chunks); null otherwise
