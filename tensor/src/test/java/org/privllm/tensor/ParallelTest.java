@@ -32,6 +32,24 @@ class ParallelTest {
         }
     }
 
+    /**
+     * Guided chunks: the first takes a share of the range, every later one a share of what was left, so the range
+     * ends in chunks of one grain and no thread waits long for another's last chunk.
+     */
+    @Test
+    void chunksShrinkToOneGrainAtTheEnd() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Parallel.threads() > 1, "one thread runs every range inline");
+        java.util.List<int[]> chunks = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        Parallel.forRange(1000, 3, (from, to) -> chunks.add(new int[] {from, to}));
+        chunks.sort(java.util.Comparator.comparingInt(c -> c[0]));
+        assertThat(chunks.getFirst()[1]).isLessThan(1000).isGreaterThanOrEqualTo(1000 / (2 * Parallel.threads()));
+        for (int i = 1; i < chunks.size(); i++) {
+            assertThat(chunks.get(i)[1] - chunks.get(i)[0]).as("chunk %d", i)
+                    .isLessThanOrEqualTo(chunks.get(i - 1)[1] - chunks.get(i - 1)[0]);
+        }
+        assertThat(chunks.getLast()[1] - chunks.getLast()[0]).isLessThanOrEqualTo(3);
+    }
+
     @Test
     void failuresInAnyChunkReachTheCaller() {
         assertThatThrownBy(() -> Parallel.forRange(1000, 1, (from, to) -> {
