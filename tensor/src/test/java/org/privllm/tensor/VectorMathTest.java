@@ -128,4 +128,48 @@ class VectorMathTest {
         VectorMath.exp(edge, 0, L);
         assertThat(edge[0]).isGreaterThan(1e38f).isFinite();
     }
+
+    /** The scan {@link VectorMath#argmax} must equal. */
+    private static int argmaxScan(float[] x, int off, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            if (x[off + i] > x[off + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * {@link VectorMath#argmax} picks what the scan picks on random rows of random lengths and offsets whose values
+     * repeat (ties), and with ±0, infinities and NaNs planted anywhere, the first value included.
+     */
+    @RepeatedTest(50)
+    void argmaxIsTheScansPick() {
+        SplittableRandom r = new SplittableRandom(System.nanoTime());
+        float[] specials = {0f, -0f, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.NaN, Float.MAX_VALUE,
+            -Float.MAX_VALUE};
+        for (int trial = 0; trial < 200; trial++) {
+            int n = 1 + r.nextInt(trial < 100 ? 4 * L : 3000), off = r.nextInt(2 * L);
+            float[] x = new float[off + n + r.nextInt(L)];
+            int distinct = 1 + r.nextInt(trial % 3 == 0 ? 3 : 1000); // few distinct values: many ties
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) (r.nextInt(distinct) - distinct / 2) / 7f;
+            }
+            int planted = trial % 4 == 0 ? r.nextInt(4) : 0;
+            for (int j = 0; j < planted; j++) {
+                x[off + (r.nextBoolean() ? 0 : r.nextInt(n))] = specials[r.nextInt(specials.length)];
+            }
+            assertThat(VectorMath.argmax(x, off, n)).as("n %d off %d", n, off).isEqualTo(argmaxScan(x, off, n));
+        }
+        float[] zeros = {-0f, 0f, -0f, 0f};
+        assertThat(VectorMath.argmax(zeros, 0, 4)).isZero();
+        float[] nanFirst = new float[5 * L];
+        nanFirst[0] = Float.NaN;
+        nanFirst[3 * L] = 5f;
+        assertThat(VectorMath.argmax(nanFirst, 0, nanFirst.length)).isZero();
+        nanFirst[0] = 1f;
+        nanFirst[L + 1] = Float.NaN;
+        assertThat(VectorMath.argmax(nanFirst, 0, nanFirst.length)).isEqualTo(3 * L);
+    }
 }

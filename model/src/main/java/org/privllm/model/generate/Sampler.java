@@ -109,15 +109,9 @@ public final class Sampler {
         return lastNonZero;
     }
 
-    /** The greedy pick: the first id of the largest logit. */
+    /** The greedy pick: the first id of the largest logit (a NaN only if it is the first). */
     public static int argmax(float[] x, int off, int n) {
-        int best = 0;
-        for (int i = 1; i < n; i++) {
-            if (x[off + i] > x[off + best]) {
-                best = i;
-            }
-        }
-        return best;
+        return org.privllm.tensor.VectorMath.argmax(x, off, n);
     }
 
     private static double kthLargest(double[] p, int k) {
