@@ -126,11 +126,13 @@ public final class DecoderForward implements ForwardPass {
         Kernels.addInPlace(h, ops.mlpDown(layer, activate(up)));
     }
 
-    /** Token embeddings, plus the learned position embeddings when the model has them. */
+    /**
+     * Token embeddings, plus the learned position embeddings when the model has them. Rows are copied in parallel:
+     * a tied head's packed table gives a token's 768 values 128 bytes apart (~11 µs a token), 1.4 ms of GPT-2 124M's
+     * 128-token prefill on one thread.
+     */
     public Matrix embed(int[] ids, int[] positions) {
         int d = config.hidden();
-        Matrix h = new Matrix(ids.length, d);
-        Matrix wpe = weights.positionEmbeddings();
         for (int r = 0; r < ids.length; r++) {
             int id = ids[r], pos = positions[r];
             if (id < 0 || id >= config.vocab()) {
@@ -140,13 +142,22 @@ public final class DecoderForward implements ForwardPass {
                 throw new IllegalArgumentException("position " + pos + " is beyond the model's " + config.positions()
                         + " positions");
             }
-            tokens.copy(id, h.data, r * d);
-            if (wpe != null) {
-                Kernels.axpy(1f, wpe.data, pos * d, h.data, r * d, d);
-            }
         }
+        Matrix h = new Matrix(ids.length, d);
+        Matrix wpe = weights.positionEmbeddings();
+        Parallel.forRange(ids.length, EMBED_GRAIN, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                tokens.copy(ids[r], h.data, r * d);
+                if (wpe != null) {
+                    Kernels.axpy(1f, wpe.data, positions[r] * d, h.data, r * d, d);
+                }
+            }
+        });
         return h;
     }
+
+    /** Rows per parallel chunk of {@link #embed}: a handful of tokens is worth a hand-off. */
+    private static final int EMBED_GRAIN = 4;
 
     /**
      * The MLP's nonlinearity on the first product: in place for a plain MLP; for a gated one a new
