@@ -76,6 +76,9 @@ public final class WideKernels {
             }
             for (int p0 = 0; p0 < k; p0 += KC) {
                 int len = Math.min(KC, k - p0);
+                if (n > MR) { // more than one row block reads this block of the panel
+                    touch(b, po + p0 * nr, len * nr);
+                }
                 for (int i0 = 0; i0 < n; i0 += MR) {
                     int rows = Math.min(MR, n - i0);
                     if (rows <= 3) {
@@ -91,6 +94,30 @@ public final class WideKernels {
             }
         }
     }
+
+    /**
+     * Reads {@code b[o..o+len)} once, in independent vector loads, before the row blocks run over it: all its cache
+     * lines are requested at once, where the first row block's multiply-adds otherwise waited on them a few at a
+     * time. Its sum is stored in a field so that the loads are not optimised away. GPT-2 124M's 48 linears, alternated
+     * with the untouched blocks in one JVM, four pairs each: 8 rows 5–7 %, 32 rows 1.5–7 % faster, 160 rows the same.
+     * (Touching the float32 prefill products' panel pairs the same way measured 1–3 % slower at 128 rows.)
+     */
+    private static void touch(float[] b, int o, int len) {
+        FloatVector s0 = FloatVector.zero(TS), s1 = s0, s2 = s0, s3 = s0;
+        int step = TS.length();
+        for (int i = 0; i + 4 * step <= len; i += 4 * step) {
+            s0 = s0.add(FloatVector.fromArray(TS, b, o + i));
+            s1 = s1.add(FloatVector.fromArray(TS, b, o + i + step));
+            s2 = s2.add(FloatVector.fromArray(TS, b, o + i + 2 * step));
+            s3 = s3.add(FloatVector.fromArray(TS, b, o + i + 3 * step));
+        }
+        touched = s0.add(s1).add(s2).add(s3).lane(0);
+    }
+
+    private static final VectorSpecies<Float> TS = FloatVector.SPECIES_PREFERRED;
+    /** Where {@link #touch} leaves its sum (never read). */
+    @SuppressWarnings("unused")
+    private static float touched;
 
     /**
      * Rows of {@code W} per block of {@link #multiply}: one panel's block (32 KB) and six rows' share of the inputs
