@@ -51,12 +51,15 @@ public final class VectorMath {
     }
 
     /**
-     * The first index of the largest of {@code x[off..off+n)} ({@code n ≥ 1}), exactly as the scan
+     * The first index of the largest of {@code x[off..off+n)}, exactly as the scan
      * {@code if (x[i] > x[best]) best = i} from {@code best = 0} finds it: equal values (and {@code ±0}) go to the
      * first, a NaN is never picked unless it is the first value. The maximum in vectors, then the first lane equal
      * to it; with a NaN anywhere, the scan itself. Greedy decoding's pick: the scan was 1 % of batch-8 decode.
      */
     public static int argmax(float[] x, int off, int n) {
+        if (n <= 1) {
+            return 0; // as the scan
+        }
         int bound = S.loopBound(n), i = 0;
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (; i < bound; i += S.length()) {

@@ -162,6 +162,8 @@ class VectorMathTest {
             }
             assertThat(VectorMath.argmax(x, off, n)).as("n %d off %d", n, off).isEqualTo(argmaxScan(x, off, n));
         }
+        assertThat(VectorMath.argmax(new float[] {Float.NaN}, 0, 1)).isZero();
+        assertThat(VectorMath.argmax(new float[0], 0, 0)).isZero();
         float[] zeros = {-0f, 0f, -0f, 0f};
         assertThat(VectorMath.argmax(zeros, 0, 4)).isZero();
         float[] nanFirst = new float[5 * L];
