@@ -49,8 +49,8 @@ public final class Parallel {
 
     /**
      * Runs {@code body} over {@code [0, n)} in contiguous chunks whose bounds are multiples of
-     * {@code grain} (except the last), shrinking towards the end (guided, see {@link Job}). Ranges of at most one grain run
-     * inline on the caller, as does any call from inside a worker (no nested fan-out). The first
+     * {@code grain} (except the last), shrinking towards the end (guided, see {@link Job}). Ranges of
+     * at most one grain run inline on the caller, as does any call from inside a worker (no nested fan-out). The first
      * exception thrown by any chunk is rethrown to the caller once all chunks are done.
      */
     public static void forRange(int n, int grain, RangeBody body) {
@@ -122,7 +122,7 @@ public final class Parallel {
             }
         }
 
-    /** Waits for chunks still running on workers: spins briefly (they are short), then parks. */
+        /** Waits for chunks still running on workers: spins briefly (they are short), then parks. */
         void awaitAll() {
             long spinUntil = 0;
             while (done.get() < n) {
