@@ -23,6 +23,10 @@ import java.util.SplittableRandom;
  *     org.privllm.bench.AlternatedDecode A/cli/target/privllm.jar B/cli/target/privllm.jar MODEL_DIR BATCH \
  *     [PROMPT_TOKENS] [NEW_TOKENS] [REPS]
  * </pre>
+ *
+ * {@code BATCH} may be {@code A_BATCH/B_BATCH} (e.g. {@code 8/1} with the same jar twice): then the two sides run
+ * different batch sizes and the report adds the ratio of their decode throughputs, rep by rep — the batched-decode
+ * speed-up measured in one process, where two {@code bench} runs minutes apart see two different hosts.
  */
 public final class AlternatedDecode {
     private AlternatedDecode() {}
@@ -79,21 +83,26 @@ public final class AlternatedDecode {
             System.exit(2);
         }
         Path model = Path.of(args[2]);
-        int batch = Integer.parseInt(args[3]);
+        String[] sizes = args[3].split("/");
+        int[] batch = {Integer.parseInt(sizes[0]), Integer.parseInt(sizes[sizes.length - 1])};
         int promptTokens = args.length > 4 ? Integer.parseInt(args[4]) : 128;
         int newTokens = args.length > 5 ? Integer.parseInt(args[5]) : 64;
         int reps = args.length > 6 ? Integer.parseInt(args[6]) : 12;
         Build[] builds = {new Build(args[0], model), new Build(args[1], model)};
-        SplittableRandom rnd = new SplittableRandom(1234);
-        List<int[]> prompts = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-            prompts.add(rnd.ints(promptTokens, 0, 50000).toArray()); // below every supported vocabulary
+        List<List<int[]>> prompts = new ArrayList<>();
+        for (int side = 0; side < 2; side++) {
+            SplittableRandom rnd = new SplittableRandom(1234); // the smaller batch's prompts begin the larger's
+            List<int[]> p = new ArrayList<>();
+            for (int b = 0; b < batch[side]; b++) {
+                p.add(rnd.ints(promptTokens, 0, 50000).toArray()); // below every supported vocabulary
+            }
+            prompts.add(p);
         }
         double[][] decode = new double[2][reps], prefill = new double[2][reps];
         for (int pass = 0; pass < 2; pass++) { // the first pass warms both builds up
             for (int r = 0; r < reps; r++) {
                 for (int b = 0; b < 2; b++) {
-                    double[] d = builds[b].run(prompts, newTokens);
+                    double[] d = builds[b].run(prompts.get(b), newTokens);
                     decode[b][r] = d[0];
                     prefill[b][r] = d[1];
                 }
@@ -104,11 +113,17 @@ public final class AlternatedDecode {
             Arrays.sort(d);
             Arrays.sort(p);
             System.out.printf("%s: batch %d, decode median %.1f tok/s (best %.1f), prefill median %.0f tok/s%n",
-                    builds[b].jar, batch, d[reps / 2], d[reps - 1], p[reps / 2]);
+                    builds[b].jar, batch[b], d[reps / 2], d[reps - 1], p[reps / 2]);
         }
+        double[] ratio = new double[reps];
         for (int r = 0; r < reps; r++) {
-            System.out.printf("  rep %2d: %.1f / %.1f (B/A %.3f)%n", r, decode[0][r], decode[1][r],
-                    decode[1][r] / decode[0][r]);
+            ratio[r] = decode[0][r] / decode[1][r];
+            System.out.printf("  rep %2d: %.1f / %.1f (B/A %.3f)%n", r, decode[0][r], decode[1][r], 1 / ratio[r]);
+        }
+        if (batch[0] != batch[1]) {
+            Arrays.sort(ratio);
+            System.out.printf("decode throughput, batch %d over batch %d: median %.2fx (rep by rep %.2f-%.2fx)%n",
+                    batch[0], batch[1], ratio[reps / 2], ratio[0], ratio[reps - 1]);
         }
         System.exit(0); // the builds' worker threads are daemons, but their class loaders keep the JVM busy
     }
