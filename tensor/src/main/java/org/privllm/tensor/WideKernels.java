@@ -100,7 +100,9 @@ public final class WideKernels {
      * lines are requested at once, where the first row block's multiply-adds otherwise waited on them a few at a
      * time. Its sum is stored in a field so that the loads are not optimised away. GPT-2 124M's 48 linears, alternated
      * with the untouched blocks in one JVM, four pairs each: 8 rows 5–7 %, 32 rows 1.5–7 % faster, 160 rows the same.
-     * (Touching the float32 prefill products' panel pairs the same way measured 1–3 % slower at 128 rows.)
+     * (Touching the float32 prefill products' panel pairs the same way measured 1–3 % slower at 128 rows. The loop is
+     * {@code MemoryBandwidth}'s read loop without its lane reduction and tail; calling that one instead measured 1–3 %
+     * slower at 32 rows, four pairs.)
      */
     private static void touch(float[] b, int o, int len) {
         FloatVector s0 = FloatVector.zero(TS), s1 = s0, s2 = s0, s3 = s0;
