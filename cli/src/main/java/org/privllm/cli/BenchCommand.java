@@ -209,13 +209,8 @@ final class BenchCommand implements Callable<Integer> {
                 org.privllm.tensor.Matrix logits = f.ops().lmHead(last);
                 int[] next = new int[b], nextPos = new int[b];
                 for (int s = 0; s < b; s++) {
-                    int best = 0;
-                    for (int v = 1; v < c.vocab(); v++) {
-                        if (logits.data[s * c.vocab() + v] > logits.data[s * c.vocab() + best]) {
-                            best = v;
-                        }
-                    }
-                    next[s] = best;
+                    // the generator's own pick: a scalar scan here put 0.3–0.4 ms of batch 8's step into "other"
+                    next[s] = org.privllm.model.generate.Sampler.argmax(logits.data, s * c.vocab(), c.vocab());
                     nextPos[s] = len + step;
                 }
                 last = f.step(next, nextPos, 1);
