@@ -1,7 +1,7 @@
 package org.privllm.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -34,7 +34,9 @@ public final class Norms {
 
     /**
      * One row: mean and centred variance as sums over float lanes (a few dozen terms each at GPT-2's widths, as
-     * torch's vectorised CPU kernel keeps them in float), the lanes and the tail added in double; then
+     * torch's vectorised CPU kernel keeps them in float), the lanes folded in {@link VectorMath#FOLDS}' fixed order
+     * (not {@code reduceLanes(ADD)}, which sums them in one order interpreted and another compiled: a sequence
+     * alone and in a continuous batch then differed in the last bits) and the tail added in double; then
      * {@code (x − mean)·inv·γ + β} in float vectors. Was scalar in double throughout: 2.5–5 ms of a 128-token
      * GPT-2 124M prefill.
      */
@@ -44,7 +46,10 @@ public final class Norms {
         for (; i < bound; i += S.length()) {
             s = s.add(FloatVector.fromArray(S, x, o + i));
         }
-        double sum = s.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> h : VectorMath.FOLDS) { // not reduceLanes(ADD): its order differs once compiled
+            s = s.add(s.rearrange(h));
+        }
+        double sum = s.lane(0);
         for (; i < d; i++) {
             sum += x[o + i];
         }
@@ -54,7 +59,10 @@ public final class Norms {
             FloatVector c = FloatVector.fromArray(S, x, o + i).sub(mean);
             v = c.fma(c, v);
         }
-        double var = v.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> h : VectorMath.FOLDS) {
+            v = v.add(v.rearrange(h));
+        }
+        double var = v.lane(0);
         for (; i < d; i++) {
             float c = x[o + i] - mean;
             var += c * c;
