@@ -939,13 +939,18 @@ public final class Kernels {
         }
     }
 
-    private static final float TWO_PI_2_24 = (float) (2 * Math.PI * 0x1.0p-24);
+    private static final float SQRT2 = (float) Math.sqrt(2), LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float HALF_PI = (float) (Math.PI / 2);
 
     /**
      * Box–Muller: {@code N(0, std²)} floats into {@code out[off..off+len)} from the random words
      * {@code bits[0..len)} ({@code len} even; the upper 24 bits of each word are used, so
-     * {@code u₁ ∈ (0, 1]} and the tails reach 5.8σ). Vectorised with the JDK's SVML LOG/SIN/COS: a
-     * scalar double Box–Muller cost more per prefill pad than the product the pad blinds.
+     * {@code u₁ ∈ (0, 1]} and the tails reach 5.8σ; the angle {@code 2π·(w >>> 8)/2²⁴}). Vectorised: a scalar
+     * double Box–Muller cost more per prefill pad than the product the pad blinds. The logarithm, sine and
+     * cosine are polynomials over exact operations ({@code ln m = 2·atanh((m−1)/(m+1))}; Taylor on the angle's
+     * quadrant), not the Vector API's {@code LOG}/{@code SIN}/{@code COS}, whose last bits differ compiled (SVML)
+     * and interpreted: a seeded mask or pad ({@code --mask-seed}) then depended on when the JIT had compiled
+     * this loop. Within 5e-7 of the double-precision formula relative to the radius (tested).
      */
     public static void gaussian(int[] bits, float[] out, int off, int len, float std) {
         if ((len & 1) != 0 || bits.length < len || off + len > out.length) {
@@ -953,20 +958,44 @@ public final class Kernels {
         }
         int lanes = SI.length(), i = 0;
         for (; i + 2 * lanes <= len; i += 2 * lanes) {
-            FloatVector u1 = (FloatVector) IntVector.fromArray(SI, bits, i).lanewise(VectorOperators.LSHR, 8).add(1)
-                    .convert(VectorOperators.I2F, 0);
-            FloatVector angle = (FloatVector) IntVector.fromArray(SI, bits, i + lanes).lanewise(VectorOperators.LSHR, 8)
-                    .convert(VectorOperators.I2F, 0);
-            angle = angle.mul(TWO_PI_2_24);
-            FloatVector r = u1.mul(0x1.0p-24f).lanewise(VectorOperators.LOG).mul(-2f).sqrt().mul(std);
-            r.mul(angle.lanewise(VectorOperators.COS)).intoArray(out, off + i);
-            r.mul(angle.lanewise(VectorOperators.SIN)).intoArray(out, off + i + lanes);
+            FloatVector u1 = ((FloatVector) IntVector.fromArray(SI, bits, i).lanewise(VectorOperators.LSHR, 8).add(1)
+                    .convert(VectorOperators.I2F, 0)).mul(0x1.0p-24f); // (0, 1]
+            // ln u₁ = e·ln 2 + ln m, m in [√½, √2): ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172
+            IntVector ub = (IntVector) u1.reinterpretShape(SI, 0);
+            FloatVector m = (FloatVector) ub.and(0x7fffff).or(0x3f800000).reinterpretShape(S, 0);
+            FloatVector e = (FloatVector) ub.lanewise(VectorOperators.LSHR, 23).sub(127).convert(VectorOperators.I2F, 0);
+            var big = m.compare(VectorOperators.GT, SQRT2);
+            m = m.blend(m.mul(0.5f), big);
+            e = e.add(1f, big);
+            FloatVector s = m.sub(1f).div(m.add(1f)), z = s.mul(s);
+            FloatVector p = z.fma(1f / 11, 1f / 9).mul(z).add(1f / 7).mul(z).add(1f / 5).mul(z).add(1f / 3).mul(z).add(1f);
+            FloatVector ln = e.fma(FloatVector.broadcast(S, LN2_HI), e.fma(FloatVector.broadcast(S, LN2_LO), s.add(s).mul(p)));
+            FloatVector r = ln.mul(-2f).sqrt().mul(std);
+            // angle = (π/2)·(q + f): q the word's top two bits, f ∈ [0, 1) its next 22
+            IntVector w2 = IntVector.fromArray(SI, bits, i + lanes);
+            IntVector q = w2.lanewise(VectorOperators.LSHR, 30);
+            FloatVector a = ((FloatVector) w2.lanewise(VectorOperators.LSHL, 2).lanewise(VectorOperators.LSHR, 10)
+                    .convert(VectorOperators.I2F, 0)).mul(0x1.0p-22f * HALF_PI); // [0, π/2)
+            FloatVector a2 = a.mul(a);
+            FloatVector sin = a2.fma(-1f / 6227020800f, 1f / 39916800f).mul(a2).add(-1f / 362880f).mul(a2)
+                    .add(1f / 5040f).mul(a2).add(-1f / 120f).mul(a2).add(1f / 6f)
+                    .fma(a2.neg(), FloatVector.broadcast(S, 1f)).mul(a);
+            FloatVector cos = a2.fma(1f / 87178291200f, -1f / 479001600f).mul(a2).add(1f / 3628800f).mul(a2)
+                    .add(-1f / 40320f).mul(a2).add(1f / 720f).mul(a2).add(-1f / 24f).mul(a2).add(0.5f)
+                    .fma(a2.neg(), FloatVector.broadcast(S, 1f));
+            // quadrant q: (cos, sin) of qπ/2 + a is (c, s), (−s, c), (−c, −s), (s, −c)
+            var odd = q.and(1).compare(VectorOperators.NE, 0).cast(S);
+            var cosNeg = q.add(1).and(2).compare(VectorOperators.NE, 0).cast(S);
+            var sinNeg = q.and(2).compare(VectorOperators.NE, 0).cast(S);
+            FloatVector x = cos.blend(sin, odd), y = sin.blend(cos, odd);
+            r.mul(x.lanewise(VectorOperators.NEG, cosNeg)).intoArray(out, off + i);
+            r.mul(y.lanewise(VectorOperators.NEG, sinNeg)).intoArray(out, off + i + lanes);
         }
-        for (; i < len; i += 2) {
-            double r = std * Math.sqrt(-2 * Math.log(((bits[i] >>> 8) + 1) * 0x1.0p-24));
+        for (; i < len; i += 2) { // StrictMath: the same bits whether compiled or not
+            double r = std * StrictMath.sqrt(-2 * StrictMath.log(((bits[i] >>> 8) + 1) * 0x1.0p-24));
             double angle = (bits[i + 1] >>> 8) * (2 * Math.PI * 0x1.0p-24);
-            out[off + i] = (float) (r * Math.cos(angle));
-            out[off + i + 1] = (float) (r * Math.sin(angle));
+            out[off + i] = (float) (r * StrictMath.cos(angle));
+            out[off + i + 1] = (float) (r * StrictMath.sin(angle));
         }
     }
 }

@@ -118,6 +118,36 @@ class WideKernelsTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2x3");
     }
 
+    /**
+     * The polynomial logarithm, sine and cosine against StrictMath's on the same words (the first word's top 52
+     * bits give {@code u₁}, the second's top two bits the angle's quadrant and its next 52 the offset in it).
+     */
+    @Test
+    void gaussianIsWithinAFewUlpsOfTheStrictFormula() {
+        int n = 1 << 18, lanes = jdk.incubator.vector.DoubleVector.SPECIES_PREFERRED.length();
+        SplittableRandom r = new SplittableRandom(5);
+        long[] bits = new long[n];
+        for (int i = 0; i < n; i++) {
+            bits[i] = r.nextLong();
+        }
+        double[] g = new double[n];
+        WideKernels.gaussian(bits, g, 0, n, 1.0);
+        long one = Double.doubleToRawLongBits(1.0);
+        double worst = 0;
+        for (int i = 0; i < n; i += 2 * lanes) {
+            for (int l = 0; l < lanes; l++) {
+                double u1 = 2.0 - Double.longBitsToDouble(one | (bits[i + l] >>> 12));
+                long w = bits[i + lanes + l];
+                double a = Math.PI / 2 * ((w >>> 62) + (Double.longBitsToDouble(one | ((w << 2) >>> 12)) - 1.0));
+                double rad = StrictMath.sqrt(-2 * StrictMath.log(u1));
+                double err = Math.max(Math.abs(g[i + l] - rad * StrictMath.cos(a)),
+                        Math.abs(g[i + lanes + l] - rad * StrictMath.sin(a)));
+                worst = Math.max(worst, err / Math.max(rad, 1e-6));
+            }
+        }
+        assertThat(worst).isLessThan(4e-15); // measured 1.2e-15
+    }
+
     @Test
     void gaussianHasUnitMomentsAndRandomLowBits() {
         SplittableRandom r = new SplittableRandom(3);
