@@ -34,6 +34,7 @@ public final class AlternatedDecode {
     /** One build's engine over the checkpoint, reached by name so that the two builds' classes never mix. */
     private static final class Build {
         final String jar;
+        final int vocab;
         final Object generator, greedy;
         final MethodHandle generate, decodeNanos, decodeSteps, prefillRate;
 
@@ -55,6 +56,7 @@ public final class AlternatedDecode {
             Class<?> result = cl.loadClass("org.privllm.model.generate.Generator$Result");
             Object m = l.findStatic(dm, "open", MethodType.methodType(dm, Path.class)).invoke(model);
             Object c = l.findVirtual(dm, "config", MethodType.methodType(config)).invoke(m);
+            vocab = (int) l.findVirtual(config, "vocab", MethodType.methodType(int.class)).invoke(c);
             Object r = l.findVirtual(dm, "reader", MethodType.methodType(reader)).invoke(m);
             Object f = l.findStatic(ops, "forward", MethodType.methodType(forward, config, reader, storage))
                     .invoke(c, r, storage.getField("NATIVE").get(null));
@@ -94,7 +96,7 @@ public final class AlternatedDecode {
             SplittableRandom rnd = new SplittableRandom(1234); // the smaller batch's prompts begin the larger's
             List<int[]> p = new ArrayList<>();
             for (int b = 0; b < batch[side]; b++) {
-                p.add(rnd.ints(promptTokens, 0, 50000).toArray()); // below every supported vocabulary
+                p.add(rnd.ints(promptTokens, 0, builds[side].vocab).toArray());
             }
             prompts.add(p);
         }
