@@ -55,6 +55,15 @@ public interface Executor extends AutoCloseable {
     /** Marks {@code t} slots written by every layer's {@link #attention} as part of the cache. */
     void advanceCache(SessionId session, int t);
 
+    /**
+     * Whether calls leave this process (another process or machine): the trusted side may then do its own
+     * share of a call's work while the call is in flight. An in-process executor computes on this machine's
+     * cores itself, so overlapping would only make the two compete for them.
+     */
+    default boolean remote() {
+        return false;
+    }
+
     @Override
     void close();
 }

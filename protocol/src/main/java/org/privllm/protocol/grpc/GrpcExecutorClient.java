@@ -310,6 +310,12 @@ public final class GrpcExecutorClient implements Executor {
         }
     }
 
+    /** A gRPC executor runs in another process. */
+    @Override
+    public boolean remote() {
+        return true;
+    }
+
     @Override
     public void close() {
         channel.shutdown();

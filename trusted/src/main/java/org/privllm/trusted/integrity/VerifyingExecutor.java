@@ -310,6 +310,11 @@ public final class VerifyingExecutor implements Executor {
     }
 
     @Override
+    public boolean remote() {
+        return inner.remote();
+    }
+
+    @Override
     public void close() {
         sessions.clear();
         inner.close();

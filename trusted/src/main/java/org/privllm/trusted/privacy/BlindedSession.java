@@ -28,10 +28,14 @@ import org.privllm.trusted.obf.ReadyQueues;
  * Everything crosses in float64 ({@link Executor#linear64}): a pad a million times the signal cancels to
  * about 1e-8 of it there, where float32 would leave nothing. {@code T·W} is as much work as the product it
  * blinds (Slalom's trade): online it doubles the linear work; with a pool ({@link BlindingConfig#poolCapacity})
- * it is made ahead of time, off the request path. Two-party needs no such product: its trusted work is
- * O(n·d) per call. A private adapter's path {@code s·(X·A)·B} runs here, O(n·r·(in + out)).
+ * it is made ahead of time, off the request path. Online with a {@linkplain Executor#remote remote} executor it
+ * is computed while the call is in flight (the executor's product, the round trip and the trusted product
+ * overlap; the messages are the same). Two-party needs no such product: its trusted work is O(n·d) per call,
+ * and its two parties' calls run concurrently. A private adapter's path {@code s·(X·A)·B} runs here,
+ * O(n·r·(in + out)).
  *
- * <p>Not thread-safe (one forward pass at a time); the pool refills on its own thread.
+ * <p>Not thread-safe (one forward pass at a time); the pool refills on its own thread, and one helper thread
+ * makes a call while this one works (strong with a remote executor, two-party's second party).
  */
 public final class BlindedSession implements LinearPlacement {
     private final BlindingConfig config;
@@ -39,7 +43,8 @@ public final class BlindedSession implements LinearPlacement {
     private final List<SessionId> sessions = new ArrayList<>();
     private final GaussianStream noise;
     private final ReadyQueues<PadKey, PadProduct> pool;
-    private final ExecutorService second;
+    /** Makes one party's call while the calling thread works; null when nothing overlaps. */
+    private final ExecutorService calls;
     private final TrustedWork work;
 
     /** A pad and its product with the layer's weight, used once. */
@@ -62,8 +67,9 @@ public final class BlindedSession implements LinearPlacement {
         this.noise = new GaussianStream(config.random());
         this.pool = config.poolCapacity() > 0
                 ? new ReadyQueues<>(config.poolCapacity(), k -> padProduct(k.layer(), k.rows()), "privllm-pad-products") : null;
-        this.second = parties.size() > 1 ? Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "privllm-second-party");
+        boolean overlap = parties.size() > 1 || (pool == null && parties.get(0).remote());
+        this.calls = overlap ? Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "privllm-party-call");
             t.setDaemon(true);
             return t;
         }) : null;
@@ -137,24 +143,60 @@ public final class BlindedSession implements LinearPlacement {
         return y;
     }
 
-    /** Strong: {@code (X + T)·W − T·W}. */
+    /**
+     * Strong: {@code (X + T)·W − T·W}, {@code T·W} from the pool, or computed here before the call, or (a remote
+     * executor, no pool) while the call is in flight.
+     */
     private DoubleMatrix padded(PlacedLinear l, Matrix x) {
         int n = x.rows;
-        PadProduct p = pool != null ? pool.next(new PadKey(l, n)) : padProduct(l, n);
-        DoubleMatrix blinded = DoubleMatrix.of(x);
-        WideKernels.addInPlace(blinded, p.pad());
-        DoubleMatrix y = parties.get(0).linear64(sessions.get(0), l.ids()[0], blinded);
-        WideKernels.axpy(-1, p.product().data, 0, y.data, 0, y.data.length);
-        work.add("blinding", 2L * n * l.inDim());
+        Executor party = parties.get(0);
+        SessionId session = sessions.get(0);
+        WeightId weight = l.ids()[0];
+        DoubleMatrix y, tw;
+        if (calls == null) {
+            PadProduct p = pool != null ? pool.next(new PadKey(l, n)) : padProduct(l, n);
+            y = party.linear64(session, weight, blind(x, p.pad()));
+            tw = p.product();
+        } else {
+            DoubleMatrix t = pad(l, n);
+            DoubleMatrix blinded = blind(x, t);
+            Future<DoubleMatrix> call = calls.submit(() -> party.linear64(session, weight, blinded));
+            try {
+                tw = product(l, t);
+            } catch (RuntimeException e) {
+                awaitQuietly(call);
+                throw e;
+            }
+            y = await(call);
+        }
+        WideKernels.axpy(-1, tw.data, 0, y.data, 0, y.data.length);
         return y;
+    }
+
+    /** {@code X + T} in float64: what the executor sees. */
+    private DoubleMatrix blind(Matrix x, DoubleMatrix t) {
+        DoubleMatrix blinded = DoubleMatrix.of(x);
+        WideKernels.addInPlace(blinded, t);
+        work.add("blinding", 2L * x.rows * x.cols);
+        return blinded;
     }
 
     /** A fresh pad {@code T} and {@code T·W}: the trusted product the strong level pays for. */
     private PadProduct padProduct(PlacedLinear l, int rows) {
-        DoubleMatrix t = noise.gaussian64(rows, l.inDim(), l.padStd());
+        DoubleMatrix t = pad(l, rows);
+        return new PadProduct(t, product(l, t));
+    }
+
+    /** A fresh pad {@code T ~ N(0, σ²)} for {@code rows} inputs of {@code l}. */
+    private DoubleMatrix pad(PlacedLinear l, int rows) {
         work.add("pads", TrustedWork.PER_GAUSSIAN * rows * l.inDim());
-        work.add("pad_products", 2L * rows * l.inDim() * l.outDim());
-        return new PadProduct(t, WideKernels.matmul(t, l.weight()));
+        return noise.gaussian64(rows, l.inDim(), l.padStd());
+    }
+
+    /** {@code T·W}. */
+    private DoubleMatrix product(PlacedLinear l, DoubleMatrix t) {
+        work.add("pad_products", 2L * t.rows * l.inDim() * l.outDim());
+        return WideKernels.matmul(t, l.weight());
     }
 
     /** Two-party: {@code (X + R)·W} on one executor, {@code (−R)·W} on the other, concurrently. */
@@ -168,7 +210,7 @@ public final class BlindedSession implements LinearPlacement {
         }
         work.add("pads", TrustedWork.PER_GAUSSIAN * n * l.inDim());
         work.add("blinding", 2L * n * l.inDim());
-        Future<DoubleMatrix> other = second.submit(() -> parties.get(1).linear64(sessions.get(1), l.ids()[1], r));
+        Future<DoubleMatrix> other = calls.submit(() -> parties.get(1).linear64(sessions.get(1), l.ids()[1], r));
         DoubleMatrix ya;
         try {
             ya = parties.get(0).linear64(sessions.get(0), l.ids()[0], a);
@@ -187,10 +229,10 @@ public final class BlindedSession implements LinearPlacement {
             if (e.getCause() instanceof RuntimeException re) {
                 throw re;
             }
-            throw new IllegalStateException("second executor failed: " + e.getCause(), e.getCause());
+            throw new IllegalStateException("executor call failed: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for the second executor", e);
+            throw new IllegalStateException("interrupted while waiting for an executor", e);
         }
     }
 
@@ -210,8 +252,8 @@ public final class BlindedSession implements LinearPlacement {
         if (pool != null) {
             pool.close();
         }
-        if (second != null) {
-            second.shutdownNow();
+        if (calls != null) {
+            calls.shutdownNow();
         }
         for (int p = 0; p < sessions.size(); p++) {
             try {

@@ -30,21 +30,38 @@ import org.privllm.trusted.integrity.TestExecutors;
  */
 class BlindedSessionTest {
 
-    /** Records every linear64 input an executor receives (what it could keep). */
+    /**
+     * Records every linear64 input an executor receives (what it could keep) and the thread that made the call;
+     * says it is {@linkplain Executor#remote remote} when told to.
+     */
     static final class Spy implements Executor {
         final Executor inner;
+        final boolean remote;
         final List<DoubleMatrix> received = Collections.synchronizedList(new ArrayList<>());
         final List<LinearWeights> uploads = Collections.synchronizedList(new ArrayList<>());
+        final List<Thread> callers = Collections.synchronizedList(new ArrayList<>());
 
         Spy(Executor inner) {
-            this.inner = inner;
+            this(inner, false);
         }
+
+        Spy(Executor inner, boolean remote) {
+            this.inner = inner;
+            this.remote = remote;
+        }
+
+        @Override
+        public boolean remote() { return remote; }
 
         public SessionId openSession() { return inner.openSession(); }
         public void closeSession(SessionId s) { inner.closeSession(s); }
         public WeightId uploadLinear(SessionId s, LinearWeights w) { uploads.add(w); return inner.uploadLinear(s, w); }
         public Matrix linear(SessionId s, WeightId w, Matrix x, Matrix c) { return inner.linear(s, w, x, c); }
-        public DoubleMatrix linear64(SessionId s, WeightId w, DoubleMatrix x) { received.add(x.copy()); return inner.linear64(s, w, x); }
+        public DoubleMatrix linear64(SessionId s, WeightId w, DoubleMatrix x) {
+            received.add(x.copy());
+            callers.add(Thread.currentThread());
+            return inner.linear64(s, w, x);
+        }
         public void startCache(SessionId s, int l, int c, int w, int[] p) { inner.startCache(s, l, c, w, p); }
         public Matrix attention(SessionId s, AttentionCall c) { return inner.attention(s, c); }
         public void advanceCache(SessionId s, int t) { inner.advanceCache(s, t); }
@@ -70,13 +87,13 @@ class BlindedSessionTest {
     static Stream<Arguments> blindedProductEqualsPlaintext() {
         return Cases.of(40, 7_100, d -> new Object[] {d.oneOf(PrivacyLevel.STRONG, PrivacyLevel.TWO_PARTY),
                 d.intIn(1, 9), d.intIn(1, 80), d.intIn(1, 80), d.bool(), d.oneOf(0, 0, 3), d.oneOf(1.0, 1024.0, 0x1p20, 0x1p26),
-                d.oneOf(0, 2), d.anyLong()});
+                d.oneOf(0, 2), d.bool(), d.anyLong()});
     }
 
-    @ParameterizedTest(name = "[{index}] {0} n={1} in={2} out={3} bias={4} rank={5} rho={6} pool={7}")
+    @ParameterizedTest(name = "[{index}] {0} n={1} in={2} out={3} bias={4} rank={5} rho={6} pool={7} remote={8}")
     @MethodSource
     void blindedProductEqualsPlaintext(PrivacyLevel level, int n, int in, int out, boolean bias, int rank, double rho,
-                                       int pool, long seed) {
+                                       int pool, boolean remote, long seed) {
         if (level == PrivacyLevel.TWO_PARTY) {
             pool = 0;
         }
@@ -84,7 +101,7 @@ class BlindedSessionTest {
         PlacedLinear local = layer(r, in, out, bias, rank);
         List<Spy> parties = new ArrayList<>();
         for (int p = 0; p < level.parties(); p++) {
-            parties.add(new Spy(TestExecutors.honest()));
+            parties.add(new Spy(TestExecutors.honest(), remote));
         }
         BlindingConfig c = BlindingConfig.of(level).withRho(rho).withPadPool(pool).withSeed(seed);
         TrustedWork work = new TrustedWork();
@@ -109,6 +126,10 @@ class BlindedSessionTest {
                     }
                 }
             }
+        }
+        if (level == PrivacyLevel.STRONG) { // a remote executor's call overlaps T·W on another thread, without a pool
+            boolean overlapped = remote && pool == 0;
+            assertThat(parties.get(0).callers).allSatisfy(t -> assertThat(t == Thread.currentThread()).isNotEqualTo(overlapped));
         }
         for (Spy spy : parties) {
             assertThat(spy.uploads).allSatisfy(w -> {
@@ -185,6 +206,49 @@ class BlindedSessionTest {
             PlacedLinear l = s.bind(local, 1.0);
             assertThatThrownBy(() -> s.forward(l, random(r, 3, 64, 1.0))).isInstanceOf(IntegrityException.class)
                     .hasMessageContaining("linear64").hasMessageNotContaining("e-");
+        }
+    }
+
+    /**
+     * Strong with a remote executor: {@code T·W} computed while the call is in flight gives the same bits as
+     * computed before it (same seed: same pads, same messages, same results).
+     */
+    @Test
+    void overlappingTheCallWithThePadProductChangesNothing() {
+        Random r = new Random(6);
+        PlacedLinear local = layer(r, 96, 40, true, 2);
+        Matrix x = random(r, 7, 96, 1.0);
+        List<Matrix> outputs = new ArrayList<>();
+        List<Spy> spies = new ArrayList<>();
+        for (boolean remote : new boolean[] {false, true}) {
+            Spy spy = new Spy(TestExecutors.honest(), remote);
+            try (BlindedSession s = new BlindedSession(List.of(spy), BlindingConfig.of(PrivacyLevel.STRONG).withSeed(11),
+                    new TrustedWork())) {
+                PlacedLinear l = s.bind(local, 1.0);
+                outputs.add(s.forward(l, x));
+                outputs.add(s.forward(l, x));
+            }
+            spies.add(spy);
+        }
+        assertThat(outputs.get(2).data).containsExactly(outputs.get(0).data);
+        assertThat(outputs.get(3).data).containsExactly(outputs.get(1).data);
+        for (int i = 0; i < 2; i++) {
+            assertThat(spies.get(1).received.get(i).data).containsExactly(spies.get(0).received.get(i).data);
+        }
+        assertThat(spies.get(1).callers).doesNotContain(Thread.currentThread());
+    }
+
+    /** A lie from a remote executor, whose call ran on the helper thread, still ends the call with the check's error. */
+    @Test
+    void aLyingRemoteExecutorIsCaughtToo() {
+        Random r = new Random(5);
+        PlacedLinear local = layer(r, 64, 48, true, 0);
+        Executor liar = new org.privllm.trusted.integrity.VerifyingExecutor(new Spy(TestExecutors.tampering(1.0, 5), true));
+        assertThat(liar.remote()).isTrue();
+        try (BlindedSession s = new BlindedSession(List.of(liar), BlindingConfig.of(PrivacyLevel.STRONG), new TrustedWork())) {
+            PlacedLinear l = s.bind(local, 1.0);
+            assertThatThrownBy(() -> s.forward(l, random(r, 3, 64, 1.0))).isInstanceOf(IntegrityException.class)
+                    .hasMessageContaining("linear64");
         }
     }
 
