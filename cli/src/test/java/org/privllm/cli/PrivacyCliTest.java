@@ -81,6 +81,8 @@ class PrivacyCliTest {
             assertThat(row.path("prompt_tokens").asInt()).isEqualTo(4);
             assertThat(row.path("matched_filter_l0").asDouble()).isZero();
             assertThat(row.path("output_next_input").asDouble()).isZero();
+            assertThat(row.path("hidden_r2_l0").isNumber()).as("the reconstruction attack ran").isTrue();
+            assertThat(row.path("hidden_r2_l0").asDouble()).isLessThan(0.05);
         }
     }
 

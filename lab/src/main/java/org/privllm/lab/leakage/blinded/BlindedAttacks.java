@@ -39,7 +39,10 @@ import org.privllm.trusted.privacy.TrustedWork;
  *       and subtracted — their mean, and any earlier pad a row correlates with (pad reuse);
  *   <li>{@link #scoreProbe}: the attention-score probe run on the scores the executor can form from its own
  *       outputs, {@code q̃_i·k̃_i} per head, against every candidate's;
- *   <li>{@link #headArgmax} and the matched filter on each decode step's input: the generated tokens.
+ *   <li>{@link #headArgmax} and the matched filter on each decode step's input: the generated tokens;
+ *       {@link #headRank}: how high the executor's logits rank each generated token (partial knowledge);
+ *   <li>{@link #reconstruct}: the hidden state itself, the linear MMSE estimate of each clean first-layer row,
+ *       scored by {@link #reconstructionR2}.
  * </ul>
  */
 public final class BlindedAttacks {
@@ -118,7 +121,60 @@ public final class BlindedAttacks {
      * decoded by the matched filter.
      */
     public int[] learnedInversion(List<Query> queries, List<double[]> received, long seed) {
-        int d = config.embd(), n = 4 * d;
+        return matchedFilter(ridgeEstimates(queries, received, seed, 4, false));
+    }
+
+    /**
+     * The attacker's best linear estimate of each query's clean first-layer row (the hidden state the trusted side
+     * padded): ridge regression with an intercept, fitted on {@code 16d} simulated rows with pads of the scale the
+     * attacker sees in {@code received} — the linear minimum-mean-square-error estimator under Gaussian pads.
+     * {@link #reconstructionR2} scores it against the true rows.
+     */
+    public List<double[]> reconstruct(List<Query> queries, List<double[]> received, long seed) {
+        return ridgeEstimates(queries, received, seed, 16, true).stream().map(Query::x).toList();
+    }
+
+    /** The clean first-layer row of {@code token} at {@code pos}: what the trusted side padded. */
+    public double[] cleanRow(int pos, int token) {
+        float[] r = pub.layer0Rows(pos, new int[] {token}).data;
+        double[] out = new double[r.length];
+        for (int j = 0; j < r.length; j++) {
+            out[j] = r[j];
+        }
+        return out;
+    }
+
+    /**
+     * {@code R² = 1 − Σ‖est − x‖² / Σ‖x − x̄‖²} of estimates against the true rows ({@code x̄}: their mean): 1 is a
+     * perfect reconstruction, 0 no better than guessing the mean row without any transcript, below 0 worse.
+     */
+    public static double reconstructionR2(List<double[]> estimates, List<double[]> truth) {
+        int d = truth.get(0).length;
+        double[] mean = new double[d];
+        for (double[] x : truth) {
+            for (int j = 0; j < d; j++) {
+                mean[j] += x[j] / truth.size();
+            }
+        }
+        double err = 0, spread = 0;
+        for (int i = 0; i < truth.size(); i++) {
+            for (int j = 0; j < d; j++) {
+                double x = truth.get(i)[j];
+                err += (estimates.get(i)[j] - x) * (estimates.get(i)[j] - x);
+                spread += (x - mean[j]) * (x - mean[j]);
+            }
+        }
+        return 1 - err / spread;
+    }
+
+    /**
+     * Ridge estimates of the clean rows behind {@code queries}, the map fitted on {@code perDim·d} simulated rows
+     * (public tokens at random positions, Gaussian pads of the RMS the attacker sees in {@code received});
+     * {@code intercept}: centred fit (each side's simulated mean added back), else through the origin.
+     */
+    private List<Query> ridgeEstimates(List<Query> queries, List<double[]> received, long seed, int perDim,
+                                       boolean intercept) {
+        int d = config.embd(), n = perDim * d;
         double sq = 0;
         long count = 0;
         for (double[] r : received) {
@@ -138,6 +194,21 @@ public final class BlindedAttacks {
                 xt.set(i, j, clean[j] + sigma * rnd.nextGaussian());
             }
         }
+        double[] inMean = new double[d], outMean = new double[d];
+        if (intercept) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < d; j++) {
+                    inMean[j] += xt.get(i, j) / n;
+                    outMean[j] += x.get(i, j) / n;
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < d; j++) {
+                    xt.add(i, j, -inMean[j]);
+                    x.add(i, j, -outMean[j]);
+                }
+            }
+        }
         DMatrixRMaj gram = new DMatrixRMaj(d, d), rhs = new DMatrixRMaj(d, d), map = new DMatrixRMaj(d, d);
         CommonOps_DDRM.multTransA(xt, xt, gram);
         double lambda = 1e-6 * CommonOps_DDRM.trace(gram) / d + 1e-12;
@@ -150,17 +221,17 @@ public final class BlindedAttacks {
         }
         List<Query> estimates = new ArrayList<>();
         for (Query q : queries) {
-            double[] est = new double[d];
+            double[] est = outMean.clone();
             for (int j = 0; j < d; j++) {
                 double s = 0;
                 for (int k = 0; k < d; k++) {
-                    s += q.x()[k] * map.get(k, j);
+                    s += (q.x()[k] - inMean[k]) * map.get(k, j);
                 }
-                est[j] = s;
+                est[j] += s;
             }
             estimates.add(new Query(est, q.pos()));
         }
-        return matchedFilter(estimates);
+        return estimates;
     }
 
     /** The matched filter on the mean of each group of repeated rows (same prompt, same position). */
@@ -266,15 +337,31 @@ public final class BlindedAttacks {
 
     /** The executor's own logits for a head input row, {@code x̃·wteᵀ}: its argmax. */
     public int headArgmax(double[] headInput) {
-        PackedWeight head = headPacked();
-        DoubleMatrix logits = WideKernels.matmul(new DoubleMatrix(1, headInput.length, headInput.clone()), head);
+        double[] logits = headLogits(headInput);
         int best = 0;
-        for (int v = 1; v < logits.data.length; v++) {
-            if (logits.data[v] > logits.data[best]) {
+        for (int v = 1; v < logits.length; v++) {
+            if (logits[v] > logits[best]) {
                 best = v;
             }
         }
         return best;
+    }
+
+    /**
+     * Where {@code token} ranks in the executor's own logits for a head input row: the fraction of the vocabulary
+     * it scores below the token (1: the top entry; 0.5 on average when the logits tell nothing about it).
+     */
+    public double headRank(double[] headInput, int token) {
+        double[] logits = headLogits(headInput);
+        int below = 0;
+        for (double l : logits) {
+            below += l < logits[token] ? 1 : 0;
+        }
+        return below / (double) (logits.length - 1);
+    }
+
+    private double[] headLogits(double[] headInput) {
+        return WideKernels.matmul(new DoubleMatrix(1, headInput.length, headInput.clone()), headPacked()).data;
     }
 
     private PackedWeight headPacked;

@@ -188,6 +188,12 @@ public final class BlindedLab {
         row.put("prompt_tokens", tokens);
         row.put("matched_filter_l0", rate(correct(attacks.matchedFilter(rows), truth), tokens));
         row.put("learned_inversion", rate(correct(attacks.learnedInversion(rows, received, seed), truth), tokens));
+        // the hidden state itself: the executor's best linear estimate of every clean first-layer row
+        List<double[]> clean = new ArrayList<>();
+        for (int i = 0; i < tokens; i++) {
+            clean.add(attacks.cleanRow(rows.get(i).pos(), truth.get(i)));
+        }
+        row.put("hidden_r2_l0", round(BlindedAttacks.reconstructionR2(attacks.reconstruct(rows, received, seed), clean)));
         row.put("score_probe", rate(correct(attacks.scoreProbe(rows), truth), tokens));
         if (allLayers) {
             List<double[][]> first = new ArrayList<>();
@@ -251,6 +257,7 @@ public final class BlindedLab {
         }
         // generated tokens: the executor's own logits, and each decode step's input (the token just generated)
         int out = 0, outHead = 0, outNext = 0, nextTotal = 0;
+        double headRank = 0;
         List<BlindedAttacks.Query> next = new ArrayList<>();
         List<Integer> nextTruth = new ArrayList<>();
         int calls = BlindedSample.callsPerPass(config.layers());
@@ -259,6 +266,7 @@ public final class BlindedLab {
                 out++;
                 DoubleMatrix h = s.passes().get(k)[calls - 1];
                 outHead += attacks.headArgmax(Arrays.copyOf(h.data, h.cols)) == s.generated()[k] ? 1 : 0;
+                headRank += attacks.headRank(Arrays.copyOf(h.data, h.cols), s.generated()[k]);
                 if (k + 1 < s.passes().size()) {
                     DoubleMatrix x = s.passes().get(k + 1)[0];
                     next.add(new BlindedAttacks.Query(Arrays.copyOf(x.data, x.cols), s.prompt().length + k));
@@ -270,6 +278,7 @@ public final class BlindedLab {
         outNext = correct(attacks.matchedFilter(next), nextTruth);
         row.put("generated_tokens", out);
         row.put("output_head_argmax", rate(outHead, out));
+        row.put("output_head_rank", out == 0 ? null : round(headRank / out));
         row.put("output_next_input", rate(outNext, nextTotal));
         row.put("link_auc", round(linkAuc(samples, repeats)));
         row.put("max_logit_abs_err", Double.isFinite(maxLogitError) ? maxLogitError : null);

@@ -55,6 +55,9 @@ class BlindedLabTest {
         assertThat(rate(r, "learned_inversion")).isGreaterThan(0.3);
         assertThat(rate(r, "output_next_input")).isGreaterThan(0.9);
         assertThat(rate(r, "link_auc")).isGreaterThan(0.8);
+        assertThat(rate(r, "hidden_r2_l0")).as("the hidden rows rebuilt").isGreaterThan(0.6);
+        assertThat(rate(r, "output_head_rank")).as("the generated tokens rank high in the executor's logits")
+                .isGreaterThan(0.9);
     }
 
     /** At the default ratio every attack is at chance, for both levels and every party, known plaintext included. */
@@ -70,7 +73,21 @@ class BlindedLabTest {
             if ((Boolean) c[1]) {
                 assertThat(rate(r, "known_plaintext")).isLessThan(0.02);
             }
+            // no better than guessing the mean row without a transcript; the generated tokens rank as at random
+            assertThat(rate(r, "hidden_r2_l0")).as("hidden state R² at " + c[0]).isLessThan(0.05);
+            assertThat(rate(r, "output_head_rank")).as("head rank at " + c[0]).isBetween(0.3, 0.7);
         }
+    }
+
+    /** R² scores a perfect reconstruction 1, the truth's mean row 0, and noise around it below 0. */
+    @Test
+    void reconstructionR2ScoresAgainstTheMeanRow() {
+        List<double[]> truth = List.of(new double[] {1, 2}, new double[] {3, 6}, new double[] {5, 1});
+        List<double[]> mean = List.of(new double[] {3, 3}, new double[] {3, 3}, new double[] {3, 3});
+        List<double[]> off = List.of(new double[] {5, 6}, new double[] {1, 1}, new double[] {3, 2});
+        assertThat(BlindedAttacks.reconstructionR2(truth, truth)).isEqualTo(1.0);
+        assertThat(BlindedAttacks.reconstructionR2(mean, truth)).isCloseTo(0.0, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(BlindedAttacks.reconstructionR2(off, truth)).isLessThan(0.0);
     }
 
     /** Reused pads (a broken implementation) fall to the known-plaintext attack: it is a real test of freshness. */
