@@ -51,6 +51,32 @@ class TokenIdsTest {
         }
     }
 
+    /**
+     * A checkpoint whose embedding has more rows than its tokenizer has tokens (Qwen3's 151,936 for 151,669 tokens,
+     * nanoGPT's 50,304 for GPT-2's 50,257): an id past the tokenizer — sent, or sampled — has no text, as in
+     * HuggingFace, and the request is answered in full, whole and streamed (it was a 500, and a stream cut short).
+     */
+    @Test
+    void idsPastTheTokenizerHaveNoText() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("privllm-padded-vocab").resolve("gpt2-padded");
+        org.privllm.model.Fixture.write(dir, org.privllm.model.Gpt2Config.of(2, 64, 4, 50304, 128), 7);
+        org.privllm.model.tokenizer.Gpt2Tokenizer.writeGpt2Files(dir);
+        String body = "{\"model\": \"gpt2-padded\", \"prompt\": [464, 50300, 2068], \"max_tokens\": 6, \"stream\": %s, "
+                + "\"return_token_ids\": true}";
+        try (Fixtures.Running s = new Fixtures.Running("--model", dir.toString(), "--listen", "127.0.0.1:0")) {
+            Http.Reply whole = Http.post(s.base() + "/v1/completions", body.formatted(false));
+            assertThat(whole.status()).as(whole.body()).isEqualTo(200);
+            JsonNode choice = whole.json().get("choices").get(0);
+            assertThat(choice.get("token_ids")).hasSize(6);
+            assertThat(choice.get("finish_reason").asText()).isEqualTo("length");
+            String streamed = Http.post(s.base() + "/v1/completions", body.formatted(true)).body();
+            assertThat(streamed).contains("\"finish_reason\":\"length\"").endsWith("data: [DONE]\n\n")
+                    .doesNotContain("\"error\"");
+        }
+        var tok = org.privllm.model.tokenizer.Gpt2Tokenizer.load(dir);
+        assertThat(tok.decode(new int[] {464, 50300, 2068})).isEqualTo(tok.decode(new int[] {464, 2068}));
+    }
+
     private static List<Integer> ids(JsonNode a) {
         List<Integer> l = new ArrayList<>();
         a.forEach(n -> l.add(n.asInt()));

@@ -151,7 +151,7 @@ public final class Gpt2Tokenizer implements Tokenizer {
         return out.toArray();
     }
 
-    /** Text of {@code ids}; invalid UTF-8 becomes U+FFFD. Throws IllegalArgumentException for an unknown id. */
+    /** Text of {@code ids}; invalid UTF-8 becomes U+FFFD. An id with no token adds nothing (see {@link Tokenizer#decode}). */
     @Override
     public String decode(int[] ids, boolean skipSpecialTokens) {
         int total = 0;
@@ -160,7 +160,7 @@ public final class Gpt2Tokenizer implements Tokenizer {
         int at = 0;
         for (int id : ids) {
             if (skipSpecialTokens && id == eosId) continue;
-            byte[] b = tokenBytes[id];
+            byte[] b = tokenBytes(id);
             System.arraycopy(b, 0, all, at, b.length);
             at += b.length;
         }
@@ -200,15 +200,18 @@ public final class Gpt2Tokenizer implements Tokenizer {
     @Override
     public StreamDecoder streamDecoder(boolean skipSpecialTokens) {
         return new StreamDecoder(
-                id -> skipSpecialTokens && id == eosId ? null : ByteUnicode.encode(tokenBytes(id)), new Decoder.ByteLevel());
+                id -> skipSpecialTokens && id == eosId || tokenBytes(id).length == 0 ? null
+                        : ByteUnicode.encode(tokenBytes(id)), new Decoder.ByteLevel());
     }
 
-    /** The bytes token {@code id} stands for (shared, do not modify). */
+    private static final byte[] NONE = new byte[0];
+
+    /** The bytes token {@code id} stands for, none for an id with no token (shared, do not modify). */
     byte[] tokenBytes(int id) {
-        if (id < 0 || id >= tokenBytes.length || tokenBytes[id] == null) {
-            throw new IllegalArgumentException("token id " + id + " is not in the vocabulary (size " + tokenBytes.length + ")");
+        if (id < 0) {
+            throw new IllegalArgumentException("token id " + id + " is negative");
         }
-        return tokenBytes[id];
+        return id >= tokenBytes.length || tokenBytes[id] == null ? NONE : tokenBytes[id];
     }
 
     private void encodeOrdinary(String text, IntList out) {

@@ -96,8 +96,9 @@ public final class HfTokenizer implements Tokenizer {
     }
 
     /**
-     * Text of {@code ids} as HuggingFace's {@code decode} (without any clean-up of spaces). Unlike
-     * HuggingFace, which drops them silently, an id outside the vocabulary is an IllegalArgumentException.
+     * Text of {@code ids} as HuggingFace's {@code decode} (without any clean-up of spaces). An id with no token —
+     * past the vocabulary, as the padding rows of Qwen's 151,936-row embedding past its 151,669 tokens — adds
+     * nothing, as in HuggingFace (a model may sample one); a negative id is an IllegalArgumentException.
      */
     @Override
     public String decode(int[] ids, boolean skipSpecialTokens) {
@@ -140,10 +141,13 @@ public final class HfTokenizer implements Tokenizer {
         return Optional.ofNullable(chatTemplate);
     }
 
-    /** The token string of {@code id}, or null when it is a special token to skip. */
+    /** The token string of {@code id}, or null when it has none or is a special token to skip. */
     private String tokenOf(int id, boolean skipSpecialTokens) {
-        if (id < 0 || id >= tokenText.length || tokenText[id] == null) {
-            throw new IllegalArgumentException("token id " + id + " is not in the vocabulary (size " + tokenText.length + ")");
+        if (id < 0) {
+            throw new IllegalArgumentException("token id " + id + " is negative");
+        }
+        if (id >= tokenText.length || tokenText[id] == null) {
+            return null;
         }
         return skipSpecialTokens && special[id] ? null : tokenText[id];
     }

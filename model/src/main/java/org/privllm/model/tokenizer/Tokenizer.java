@@ -26,7 +26,10 @@ public interface Tokenizer {
      */
     int[] encode(String text, boolean addSpecialTokens);
 
-    /** Text of {@code ids}, special tokens included. Throws IllegalArgumentException for an id outside the vocabulary. */
+    /**
+     * Text of {@code ids}, special tokens included. An id with no token (a model's embedding may have more rows than
+     * its tokenizer has tokens) adds nothing, as in HuggingFace; a negative id is an IllegalArgumentException.
+     */
     default String decode(int[] ids) {
         return decode(ids, false);
     }

@@ -62,9 +62,16 @@ class Gpt2TokenizerTest {
     }
 
     @Test
-    void decodeRejectsUnknownIds() {
-        assertThatThrownBy(() -> tok.decode(new int[] {50257})).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("50257");
+    void decodeDropsIdsWithoutATokenAndRejectsNegativeOnes() {
+        // a checkpoint's embedding padded past GPT-2's 50257 tokens (50304 rows, as nanoGPT's): those ids add no text
+        int[] ids = tok.encode("Hello world");
+        assertThat(tok.decode(new int[] {ids[0], 50257, 50303, ids[1]})).isEqualTo("Hello world");
+        var stream = tok.streamDecoder();
+        StringBuilder text = new StringBuilder();
+        for (int id : new int[] {ids[0], 50300, ids[1]}) {
+            text.append(stream.push(id));
+        }
+        assertThat(text.append(stream.flush()).toString()).isEqualTo("Hello world");
         assertThatThrownBy(() -> tok.decode(new int[] {-1})).isInstanceOf(IllegalArgumentException.class);
     }
 

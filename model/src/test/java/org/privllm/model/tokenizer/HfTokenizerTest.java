@@ -226,10 +226,22 @@ class HfTokenizerTest {
     }
 
     @Test
-    void decodeRejectsIdsOutsideTheVocabulary() throws IOException {
+    void decodeDropsIdsWithoutATokenAndRejectsNegativeOnes() throws IOException {
         HfTokenizer tok = load(tiny());
-        assertThatThrownBy(() -> tok.decode(new int[] {268})).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("token id 268 is not in the vocabulary (size 268)");
+        // as HuggingFace: an id past the vocabulary (a padded embedding's row a model may sample) adds no text
+        int[] ids = tok.encode("hello");
+        int[] withPadding = java.util.Arrays.copyOf(ids, ids.length + 2);
+        withPadding[ids.length] = 268;
+        withPadding[ids.length + 1] = 100_000;
+        assertThat(tok.decode(withPadding)).isEqualTo(tok.decode(ids));
+        var stream = tok.streamDecoder();
+        StringBuilder text = new StringBuilder();
+        for (int id : withPadding) {
+            text.append(stream.push(id));
+        }
+        assertThat(text.append(stream.flush()).toString()).isEqualTo(tok.decode(ids));
+        assertThatThrownBy(() -> tok.decode(new int[] {-1})).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("token id -1 is negative");
         assertThatThrownBy(() -> tok.streamDecoder().push(-1)).isInstanceOf(IllegalArgumentException.class);
     }
 
