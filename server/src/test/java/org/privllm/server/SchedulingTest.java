@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.privllm.model.Gpt2Model;
 import org.privllm.server.chat.ChatTemplate;
+import org.privllm.server.engine.BatchStepper;
 import org.privllm.server.engine.LaneStepper;
 import org.privllm.server.engine.Scheduler;
 import org.privllm.server.engine.TestLanes;
@@ -64,6 +65,61 @@ class SchedulingTest {
                 throw new AssertionError("condition not met within " + ms + " ms");
             }
             Thread.sleep(10);
+        }
+    }
+
+    /**
+     * An engine that emits two tokens and then an id no tokenizer can decode (negative): the server's own failure
+     * after a stream has begun still ends the stream with OpenAI's error object and [DONE], and a whole response
+     * is a 500 error object; the server goes on serving.
+     */
+    @Test
+    void aFailureMidStreamEndsTheStreamWithAnErrorObject() throws Exception {
+        BatchStepper broken = new BatchStepper() {
+            final java.util.List<Sequence> active = new java.util.ArrayList<>();
+            final java.util.Map<Sequence, Integer> emitted = new java.util.HashMap<>();
+            long next;
+
+            public int capacity() { return 2; }
+            public int vocab() { return 50257; }
+            public int positions() { return 128; }
+            public Sequence admit(SequenceSpec spec) {
+                long id = next++;
+                Sequence q = () -> id;
+                active.add(q);
+                emitted.put(q, 0);
+                return q;
+            }
+            public java.util.List<StepEvent> step() {
+                java.util.List<StepEvent> events = new java.util.ArrayList<>();
+                for (Sequence q : active) {
+                    int n = emitted.merge(q, 1, Integer::sum);
+                    events.add(new Token(q, n <= 2 ? 464 : -1, null, 0));
+                }
+                return events;
+            }
+            public void release(Sequence q) { active.remove(q); }
+            public int active() { return active.size(); }
+            public void close() {}
+        };
+        Gpt2Model m = Gpt2Model.load(Fixtures.model());
+        Scheduler scheduler = new Scheduler(broken, 4, new ServerMetrics());
+        OpenAiServer server = OpenAiServer.start(scheduler, new OpenAiServer.Model("broken", m.config().vocab(),
+                        m.config().positions(), new int[] {m.config().eosTokenId()}, Fixtures.tokenizer(),
+                        ChatTemplate.load(Fixtures.model())), new ServerMetrics(),
+                OpenAiServer.Settings.defaults("broken").withListen("127.0.0.1", 0), "broken test engine",
+                new PrintStream(java.io.OutputStream.nullOutputStream()));
+        try {
+            String url = "http://127.0.0.1:" + server.port() + "/v1/completions";
+            String body = "{\"model\": \"broken\", \"prompt\": [464], \"max_tokens\": 8, \"stream\": %s}";
+            Http.Reply streamed = Http.post(url, body.formatted(true));
+            assertThat(streamed.status()).isEqualTo(200);
+            assertThat(streamed.body()).contains("data: {\"error\":").endsWith("data: [DONE]\n\n");
+            Http.Reply whole = Http.post(url, body.formatted(false));
+            assertThat(whole.status()).isEqualTo(500);
+            assertThat(whole.json().get("error").get("type").asText()).isEqualTo("server_error");
+        } finally {
+            server.close();
         }
     }
 

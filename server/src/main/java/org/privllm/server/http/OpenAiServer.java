@@ -401,59 +401,69 @@ public final class OpenAiServer implements AutoCloseable {
                 return stream.text();
             }
         }
-        String finish = null;
-        List<Integer> unsent = new ArrayList<>(); // ids whose text has not gone out in a chunk yet
-        while (finish == null) {
-            Object e;
-            try {
-                e = events.queue.poll(KEEPALIVE.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (InterruptedException ie) {
-                ticket.cancel();
-                Thread.currentThread().interrupt();
-                return stream.text();
-            }
-            String piece = "";
-            if (e == null) {
-                emitter.emit("keep-alive"); // an SSE comment: finds a client that has gone away
-                if (emitter.getClosed()) {
+        try {
+            String finish = null;
+            List<Integer> unsent = new ArrayList<>(); // ids whose text has not gone out in a chunk yet
+            while (finish == null) {
+                Object e;
+                try {
+                    e = events.queue.poll(KEEPALIVE.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException ie) {
                     ticket.cancel();
+                    Thread.currentThread().interrupt();
                     return stream.text();
                 }
-                continue;
-            } else if (e instanceof Integer tok) {
-                counts[1]++;
-                unsent.add(tok);
-                piece = stream.push(tok);
-                if (stream.stopped()) {
-                    ticket.cancel();
-                    finish = "stop";
-                }
-            } else if (e instanceof Finish f) {
-                piece = stream.finish();
-                finish = f == Finish.STOP ? "stop" : "length";
-            } else if (e instanceof RuntimeException r) {
-                ApiError err = engineError(r);
-                send(emitter, err.body());
-                send(emitter, "[DONE]");
-                return stream.text();
-            }
-            if (!piece.isEmpty()) {
-                if (!send(emitter, chunk(id, object, job, piece, null, List.copyOf(unsent)))) {
-                    ticket.cancel(); // the client went away: free the slot
+                String piece = "";
+                if (e == null) {
+                    emitter.emit("keep-alive"); // an SSE comment: finds a client that has gone away
+                    if (emitter.getClosed()) {
+                        ticket.cancel();
+                        return stream.text();
+                    }
+                    continue;
+                } else if (e instanceof Integer tok) {
+                    counts[1]++;
+                    unsent.add(tok);
+                    piece = stream.push(tok);
+                    if (stream.stopped()) {
+                        ticket.cancel();
+                        finish = "stop";
+                    }
+                } else if (e instanceof Finish f) {
+                    piece = stream.finish();
+                    finish = f == Finish.STOP ? "stop" : "length";
+                } else if (e instanceof RuntimeException r) {
+                    ApiError err = engineError(r);
+                    send(emitter, err.body());
+                    send(emitter, "[DONE]");
                     return stream.text();
                 }
-                unsent.clear();
+                if (!piece.isEmpty()) {
+                    if (!send(emitter, chunk(id, object, job, piece, null, List.copyOf(unsent)))) {
+                        ticket.cancel(); // the client went away: free the slot
+                        return stream.text();
+                    }
+                    unsent.clear();
+                }
             }
+            send(emitter, chunk(id, object, job, job.chat() ? Map.of() : "", finish, unsent));
+            if (job.includeUsage()) {
+                Map<String, Object> u = envelope(id, object);
+                u.put("choices", List.of());
+                u.put("usage", usage(counts));
+                send(emitter, u);
+            }
+            send(emitter, "[DONE]");
+            return stream.text();
+        } catch (RuntimeException | LinkageError | StackOverflowError e) {
+            // a failure of the server's own once the stream has begun (status 200 already sent): the client still
+            // gets OpenAI's error object and the end of the stream, not a stream that just stops
+            log.println("error: " + ctx.method() + " " + safePath(ctx) + " failed: " + e.getClass().getSimpleName());
+            ticket.cancel();
+            send(emitter, new ApiError(500, "server_error", "internal server error", null, null).body());
+            send(emitter, "[DONE]");
+            return stream.text();
         }
-        send(emitter, chunk(id, object, job, job.chat() ? Map.of() : "", finish, unsent));
-        if (job.includeUsage()) {
-            Map<String, Object> u = envelope(id, object);
-            u.put("choices", List.of());
-            u.put("usage", usage(counts));
-            send(emitter, u);
-        }
-        send(emitter, "[DONE]");
-        return stream.text();
     }
 
     /** One streamed chunk; {@code ids}: the tokens whose text it carries first shows (with return_token_ids). */
