@@ -5,12 +5,24 @@ import picocli.CommandLine.Command;
 
 /** The {@code privllm} command. Every failure is one line on stderr starting with {@code error:}. */
 @Command(name = "privllm", mixinStandardHelpOptions = true, version = "privllm " + Main.VERSION,
-        description = "Privacy-preserving GPT-2 inference: a trusted domain drives an untrusted executor on masked tensors.",
+        description = "Privacy-preserving LLM inference: a trusted domain drives untrusted executors on blinded or masked tensors.",
         subcommands = {DemoCommand.class, GenerateCommand.class, LogitsCommand.class, TokenizeCommand.class, BenchCommand.class,
                 FixtureCommand.class, ExecutorCommand.class, ExperimentCommand.class, VerifyCommand.class, org.privllm.server.ServeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final String VERSION = "0.1.0";
+
+    static {
+        // the libraries' SLF4J logs (Jetty and Javalin under serve; set before any of them first logs, which with
+        // --executor happens before the server class loads): warnings and errors only, and none of Javalin's own
+        // start-up failure, which the command reports as its one error line
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
+        if (System.getProperty("org.slf4j.simpleLogger.log.io.javalin.Javalin") == null) {
+            System.setProperty("org.slf4j.simpleLogger.log.io.javalin.Javalin", "off");
+        }
+    }
 
     public static void main(String[] args) {
         System.exit(run(args));
