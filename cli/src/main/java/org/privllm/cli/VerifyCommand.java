@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
 @Command(name = "verify", mixinStandardHelpOptions = true, description = {
         "Runs every stage's checks of a privacy level against the plaintext engine (stage 1 linear and LoRA, stage 2 block,",
         "stage 3 prefill and decode over the protected cache, stage 4 each module) at atol = rtol = 1e-4: the seed scheme",
-        "(default; GPT-2) or, with --privacy strong|two-party, the blinded levels (every family).",
+        "(default) or, with --privacy strong|two-party, the blinded levels; every family.",
         "Prints one row per check; exit 0 only if all pass."})
 final class VerifyCommand implements Callable<Integer> {
     @Mixin ModelOptions model = new ModelOptions();
@@ -34,7 +34,7 @@ final class VerifyCommand implements Callable<Integer> {
     Path lora;
 
     @Option(names = "--privacy", paramLabel = "seed|strong|two-party",
-            description = "Which level's checks: seed (default), strong or two-party (every family).")
+            description = "Which level's checks: seed (default), strong or two-party.")
     String privacy;
 
     @Option(names = "--mode", paramLabel = "mask|pad", description = "Seed level: obfuscation mode (default mask).")

@@ -14,10 +14,10 @@ import org.privllm.model.generate.Sampling;
  * threads. A sequence's tokens must be exactly those {@code privllm generate} gives for the same prompt, sampling
  * (seed included) and limits, whoever else shares its steps.
  *
- * <p>Implementations: {@link LaneStepper} (today's engine: one independent forward pass — KV cache and, at the
- * protected levels, executor sessions — per slot, stepped side by side). A batched engine that runs all active
- * sequences through one forward pass per step (what true continuous batching needs, see {@link LaneStepper}'s
- * notes on the hooks it would need) implements the same interface.
+ * <p>Implementations: {@link RaggedStepper} (plaintext, strong, two-party: every active sequence's rows through one
+ * ragged forward pass per step, each sequence with its own trusted KV cache) and {@link LaneStepper} (the seed level,
+ * whose sessions cannot be shared between users: one independent forward pass — KV cache and executor session —
+ * per slot, stepped side by side).
  */
 public interface BatchStepper extends AutoCloseable {
 

@@ -13,8 +13,8 @@ import org.privllm.model.generate.Sampler;
 import org.privllm.tensor.Matrix;
 
 /**
- * {@link BatchStepper} over today's engine: {@code capacity} independent lanes, each a whole forward pass
- * ({@link org.privllm.model.Gpt2Forward} over plaintext ops or a protected session) with its own KV cache. A
+ * {@link BatchStepper} for the seed level: {@code capacity} independent lanes, each a whole forward pass
+ * ({@link org.privllm.model.DecoderForward} over the level's ops) with its own KV cache. A
  * sequence owns one lane from admission to release; a step advances every lane by one token (the prompt's
  * prefill for a new one), lanes side by side on their own threads. Each lane runs exactly the computation
  * {@link org.privllm.model.generate.Generator} runs for a batch of one — the same cache capacity, positions,

@@ -18,8 +18,8 @@ import org.privllm.tensor.Matrix;
  * Pads and dense masks are millions of entries: from {@code SecureRandom} (NativePRNG, ~80 MB/s here)
  * a prefill pad cost more than the product it blinds; the AES-NI keystream runs at ~5 GB/s and the
  * vectorised Box–Muller at ~1.5 ns per entry. Trusted-side only; thread-safe (a pool thread and the
- * caller may draw from one stream). A seeded stream replays the same words; the floats agree to the last
- * ulp or so (the JIT's SVML LOG/SIN/COS and the interpreter's may round differently).
+ * caller may draw from one stream). A seeded stream replays the same words and the same values, compiled or
+ * interpreted: the transforms' logarithm, sine and cosine are polynomials over exact operations.
  */
 public final class GaussianStream {
     private static final int CHUNK_WORDS = 1 << 14;
