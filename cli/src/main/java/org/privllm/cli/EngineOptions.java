@@ -112,9 +112,14 @@ final class EngineOptions {
         }
     }
 
-    /** Whether the run is protected at all: {@code --obfuscate}, {@code --privacy} or an executor address. */
+    /**
+     * Whether the run is protected at all: {@code --obfuscate}, {@code --privacy}, an executor address, or any option
+     * that configures a level ({@code --mode}, {@code --masks}, {@code --scope}, {@code --pad-ratio},
+     * {@code --pad-pool}, {@code --mask-seed}) — never a plaintext run that silently ignores a privacy option.
+     */
     boolean protectedRun() {
-        return obfuscate || privacy != null || remote();
+        return obfuscate || privacy != null || remote() || mode != null || masks.given() || scope != null
+                || padRatio != null || padPool != null || maskSeed != null;
     }
 
     /**
@@ -336,6 +341,38 @@ final class EngineOptions {
             if (lastEngine.blinded() != null) {
                 lastEngine.blinded().trustedWork().reset();
                 lastEngine.blinded().plaintextWork().reset();
+            }
+        }
+    }
+
+    /**
+     * Checks every engine option against {@code m} before any work or output — the level and its options, the
+     * adapter (read once, kept), the executor addresses — so a bad flag is the command's only output, not a line
+     * after a printed prompt.
+     */
+    void validate(DecoderModel m) {
+        storage();
+        adapters(m);
+        if (!protectedRun()) {
+            if (check) {
+                throw new IllegalArgumentException("--check compares a protected run with plaintext: add --obfuscate");
+            }
+            return;
+        }
+        if (level() == PrivacyLevel.SEED) {
+            obfuscationConfig();
+        } else {
+            blindingConfig();
+        }
+        if (remote()) {
+            if (executorAddresses == null) {
+                throw new IllegalArgumentException("--share-executor needs --executor for the first party");
+            }
+            if (endpoints == null) {
+                endpoints = endpoints(executorAddresses);
+            }
+            if (shareExecutorAddresses != null && shareEndpoints == null) {
+                shareEndpoints = endpoints(shareExecutorAddresses);
             }
         }
     }

@@ -74,6 +74,7 @@ final class GenerateCommand implements Callable<Integer> {
         Tokenizer tok = model.tokenizer();
         List<int[]> prompts = Prompts.resolve(prompt, inputIds, tok);
         Generator.validate(m.config(), prompts, maxNewTokens);
+        engine.validate(m);
         int[] eos = eosIds(m, tok);
         PrintStream out = System.out;
         StreamDecoder stream = !json && tok != null && prompts.size() == 1 ? tok.streamDecoder() : null;

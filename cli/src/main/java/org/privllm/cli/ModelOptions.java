@@ -16,7 +16,7 @@ final class ModelOptions {
     @Option(names = "--model", paramLabel = "DIR",
             description = "HuggingFace checkpoint directory: GPT-2, Llama, Mistral, Qwen2 or Qwen3 (config.json, "
                     + "model.safetensors or shards; optional tokenizer: tokenizer.json or vocab.json + merges.txt). "
-                    + "Default: a built-in random GPT-2 with the real GPT-2 tokenizer.")
+                    + "Default: the built-in stories260K (a small trained Llama-architecture model with its tokenizer).")
     Path model;
 
     private DecoderModel loaded;

@@ -122,6 +122,21 @@ class CliTest {
                 "dct");
         assertOneLineError(run("generate", "--model", model.toString(), "--input-ids", "1", "--top-p", "2"), "--top-p");
         assertOneLineError(run("generate", "--model", model.toString(), "--bogus"), "bogus");
+        // a bad engine option is the only output: checked before the prompt is printed
+        for (String[] bad : new String[][] {{"--privacy", "bogus"}, {"--pad-ratio", "-1"},
+                {"--lora", tmp.resolve("no-adapter").toString()}, {"--executor", "notaport"}}) {
+            Run r = run("generate", "--model", model.toString(), "--prompt", "Hello World", bad[0], bad[1]);
+            assertOneLineError(r, "");
+            assertThat(r.out()).as(String.join(" ", bad)).isEmpty();
+        }
+        // an option that configures a level makes the run protected; it is never silently ignored by plaintext
+        for (String[] option : new String[][] {{"--masks", "perm"}, {"--mode", "pad"}, {"--pad-ratio", "1024"},
+                {"--mask-seed", "5"}}) {
+            Run r = run("generate", "--model", model.toString(), "--input-ids", "1,2", "--max-new-tokens", "2", "--check",
+                    option[0], option[1]);
+            assertThat(r.code()).as(String.join(" ", option) + ": " + r.err()).isZero();
+            assertThat(r.err()).contains("max_logit_abs_err");
+        }
         Path broken = tmp.resolve("broken");
         Files.createDirectories(broken);
         Files.copy(model.resolve("model.safetensors"), broken.resolve("model.safetensors"));
