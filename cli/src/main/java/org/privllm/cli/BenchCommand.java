@@ -40,7 +40,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--prompt-tokens", defaultValue = "128") int promptTokens;
     @Option(names = "--new-tokens", defaultValue = "64") int newTokens;
     @Option(names = "--batch", defaultValue = "1") int batch;
-    @Option(names = "--reps", defaultValue = "3", description = "Measured repetitions; the median is reported (default ${DEFAULT-VALUE}).") int reps;
+    @Option(names = "--reps", description = "Measured repetitions; the median is reported (default: 3, more while they "
+            + "have taken less than a second in all).") Integer reps;
+    /** The repetitions the last measurement ran. */
+    private int measuredReps;
     @Option(names = "--json", description = "Print one JSON object.") boolean json;
     @Option(names = "--profile", description = "Also time the measured engine's prefill and decode by kind of work "
             + "(GEMM, GEMV, attention, norms, activation, residual adds, rope; blinded levels: float64 products) in "
@@ -56,7 +59,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (promptTokens < 1 || newTokens < 2 || batch < 1 || reps < 1) {
+        if (promptTokens < 1 || newTokens < 2 || batch < 1 || reps != null && reps < 1) {
             throw new IllegalArgumentException("--prompt-tokens, --batch and --reps must be >= 1 and --new-tokens >= 2");
         }
         DecoderModel m = model.load();
@@ -189,6 +192,7 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Long> prefill = new LinkedHashMap<>(), decode = new LinkedHashMap<>();
         long prefillWall = 0, decodeWall = 0;
         int steps = newTokens - 1;
+        int reps = this.reps != null ? this.reps : DEFAULT_REPS;
         for (int r = 0; r < reps; r++) {
             f.ops().startCache(new int[b], len + newTokens);
             Profile.reset();
@@ -277,12 +281,12 @@ final class BenchCommand implements Callable<Integer> {
             return null;
         }
         Map<String, Object> w = new LinkedHashMap<>();
-        long trusted = t.trustedWork().total() / reps, plaintext = t.plaintextWork().total() / reps;
+        long trusted = t.trustedWork().total() / measuredReps, plaintext = t.plaintextWork().total() / measuredReps;
         w.put("trusted_flops", trusted);
         w.put("plaintext_flops", plaintext);
         w.put("trusted_flops_ratio", Json.round(trusted / (double) plaintext, 4));
         Map<String, Object> byKind = new LinkedHashMap<>();
-        t.trustedWork().byKind().forEach((k, v) -> byKind.put(k, v / reps));
+        t.trustedWork().byKind().forEach((k, v) -> byKind.put(k, v / measuredReps));
         w.put("trusted_flops_by_kind", byKind);
         w.put("trusted_kv_bytes", t.cache().bytes());
         Map<String, Object> perToken = new LinkedHashMap<>();
@@ -335,14 +339,24 @@ final class BenchCommand implements Callable<Integer> {
 
     private static final int WARM_UP_MAX_PASSES = 30;
     private static final double WARM_UP_MAX_SECONDS = 90;
+    /**
+     * Warm-up ends only after this long without a compilation finishing: a small model's pass takes a millisecond,
+     * and the compilation-time counter (counted when a compilation ends) stayed still over two such passes while
+     * C2 was still compiling the tile methods — stories260K's 16-token prefill then measured 150–1,700 tok/s where
+     * 24 and 32 tokens measured 12,000–60,000.
+     */
+    private static final double WARM_UP_QUIET_SECONDS = 1;
+    /** Without {@code --reps}: at least three repetitions and at least this long in all (a small model's take ms). */
+    private static final double MEASURE_MIN_SECONDS = 1;
+    private static final int DEFAULT_REPS = 3, MEASURE_MAX_REPS = 1000;
 
     /** Full-prompt passes (16 new tokens) until the JIT is done and prefill and decode settle; see {@link #measure}. */
     private void warmUp(Generator gen, List<int[]> prompts) {
         double bestPrefill = 0, bestDecode = 0;
         int settled = 0;
-        long start = System.nanoTime();
+        long start = System.nanoTime(), quietSince = start;
         var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-        for (int pass = 0; pass < WARM_UP_MAX_PASSES && settled < 2; pass++) {
+        for (int pass = 0; ; pass++) {
             long compiledBefore = jit == null ? 0 : jit.getTotalCompilationTime();
             Generator.Result r = gen.generate(prompts, Math.min(newTokens, 16), Sampling.GREEDY, -1, null);
             boolean compiled = jit != null && jit.getTotalCompilationTime() != compiledBefore;
@@ -352,7 +366,12 @@ final class BenchCommand implements Callable<Integer> {
             bestPrefill = Math.max(bestPrefill, prefill);
             bestDecode = Math.max(bestDecode, decode);
             settled = pass >= 3 && near ? settled + 1 : 0;
-            if ((System.nanoTime() - start) / 1e9 > WARM_UP_MAX_SECONDS) {
+            long now = System.nanoTime();
+            if (compiled || jit == null && pass == 0) {
+                quietSince = now;
+            }
+            boolean quiet = (now - quietSince) / 1e9 >= WARM_UP_QUIET_SECONDS;
+            if ((now - start) / 1e9 > WARM_UP_MAX_SECONDS || quiet && (settled >= 2 || pass + 1 >= WARM_UP_MAX_PASSES)) {
                 break;
             }
         }
@@ -370,8 +389,8 @@ final class BenchCommand implements Callable<Integer> {
         // a compiler thread busy with the big tile methods stalls every parallel region it shares a core with, so
         // a fixed handful of passes measured the compiler as often as the engine (128-token prefill 350-1330
         // tok/s across runs of one build at 124M): warm up until two passes in a row compile nothing and run
-        // within 5% of the best prefill and decode seen, at least 4 passes, at most WARM_UP_MAX_PASSES or
-        // WARM_UP_MAX_SECONDS.
+        // within 5% of the best prefill and decode seen, at least 4 passes and WARM_UP_QUIET_SECONDS since a
+        // compilation last finished, at most WARM_UP_MAX_PASSES (once quiet) or WARM_UP_MAX_SECONDS.
         gen.generate(randomPrompts(batch, Math.min(promptTokens, 32), c.vocab(), 99), Math.min(newTokens, 8),
                 Sampling.GREEDY, -1, null);
         warmUp(gen, prompts);
@@ -381,20 +400,28 @@ final class BenchCommand implements Callable<Integer> {
         if (!(f.ops() instanceof org.privllm.model.PlainDecoderOps)) {
             engine.resetMeter();
         }
-        double[] prefill = new double[reps], decode = new double[reps], refill = new double[reps];
+        // exactly --reps repetitions; without it three, more while they have run less than MEASURE_MIN_SECONDS
+        double[] prefill = new double[MEASURE_MAX_REPS], decode = new double[MEASURE_MAX_REPS];
+        double[] refill = new double[MEASURE_MAX_REPS];
         long nanos = 0, missesBefore = pool == null ? 0 : pool.misses().getAsLong();
-        for (int i = 0; i < reps; i++) {
+        int n = 0;
+        for (; reps != null ? n < reps : n < MEASURE_MAX_REPS && (n < DEFAULT_REPS || nanos < MEASURE_MIN_SECONDS * 1e9);
+                n++) {
             if (pool != null) {
                 long t0 = System.nanoTime();
                 pool.replenish().getAsLong();
-                refill[i] = (System.nanoTime() - t0) / 1e9;
+                refill[n] = (System.nanoTime() - t0) / 1e9;
             }
             Generator.Result r = gen.generate(prompts, newTokens, Sampling.GREEDY, -1, null);
-            prefill[i] = r.prefillTokensPerSecond();
+            prefill[n] = r.prefillTokensPerSecond();
             // The first new token comes from the prefill logits: decode speed counts the steps that ran.
-            decode[i] = r.decodeSteps() * (double) batch / (r.decodeNanos() / 1e9);
+            decode[n] = r.decodeSteps() * (double) batch / (r.decodeNanos() / 1e9);
             nanos += r.prefillNanos() + r.decodeNanos();
         }
+        measuredReps = n;
+        prefill = Arrays.copyOf(prefill, n);
+        decode = Arrays.copyOf(decode, n);
+        refill = Arrays.copyOf(refill, n);
         return new Speed(median(prefill), median(decode), Arrays.stream(prefill).max().orElse(0),
                 Arrays.stream(decode).max().orElse(0), nanos, pool == null ? 0 : pool.misses().getAsLong() - missesBefore,
                 median(refill));
