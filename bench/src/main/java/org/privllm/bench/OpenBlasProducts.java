@@ -43,6 +43,10 @@ public final class OpenBlasProducts {
             System.exit(2);
         }
         int rows = Integer.parseInt(args[1]), reps = args.length > 2 ? Integer.parseInt(args[2]) : 15;
+        if (rows < 1 || reps < 1) {
+            System.err.println("error: ROWS and REPS must be >= 1");
+            System.exit(2);
+        }
         Linker linker = Linker.nativeLinker();
         try (Arena arena = Arena.ofShared()) {
             SymbolLookup blas = SymbolLookup.libraryLookup(Path.of(args[0]), arena);

@@ -401,12 +401,11 @@ final class BenchCommand implements Callable<Integer> {
             engine.resetMeter();
         }
         // exactly --reps repetitions; without it three, more while they have run less than MEASURE_MIN_SECONDS
-        double[] prefill = new double[MEASURE_MAX_REPS], decode = new double[MEASURE_MAX_REPS];
-        double[] refill = new double[MEASURE_MAX_REPS];
+        int most = reps != null ? reps : MEASURE_MAX_REPS;
+        double[] prefill = new double[most], decode = new double[most], refill = new double[most];
         long nanos = 0, missesBefore = pool == null ? 0 : pool.misses().getAsLong();
         int n = 0;
-        for (; reps != null ? n < reps : n < MEASURE_MAX_REPS && (n < DEFAULT_REPS || nanos < MEASURE_MIN_SECONDS * 1e9);
-                n++) {
+        for (; n < most && (reps != null || n < DEFAULT_REPS || nanos < MEASURE_MIN_SECONDS * 1e9); n++) {
             if (pool != null) {
                 long t0 = System.nanoTime();
                 pool.replenish().getAsLong();

@@ -64,6 +64,10 @@ final class EngineOptions {
     @Option(names = "--mask-seed", paramLabel = "S", description = "Seed masks and pads (experiments only; default: SecureRandom).")
     Long maskSeed;
 
+    @Option(names = "--row-bucket", paramLabel = "N", description = "Strong and two-party: every blinded call's rows rounded up "
+            + "to a multiple of N with rows of pad alone, so the executors see row counts in buckets of N (default 1).")
+    Integer rowBucket;
+
     @Option(names = "--check", description = "Also run plaintext in this process and report the largest logit error.")
     boolean check;
 
@@ -119,7 +123,7 @@ final class EngineOptions {
      */
     boolean protectedRun() {
         return obfuscate || privacy != null || remote() || mode != null || masks.given() || scope != null
-                || padRatio != null || padPool != null || maskSeed != null;
+                || padRatio != null || padPool != null || maskSeed != null || rowBucket != null;
     }
 
     /**
@@ -136,8 +140,8 @@ final class EngineOptions {
         if (l != PrivacyLevel.SEED && seedOptions) {
             throw new IllegalArgumentException("--mode, --masks and --scope configure --privacy seed, not " + l);
         }
-        if (l == PrivacyLevel.SEED && padRatio != null) {
-            throw new IllegalArgumentException("--pad-ratio applies to --privacy strong and two-party");
+        if (l == PrivacyLevel.SEED && (padRatio != null || rowBucket != null)) {
+            throw new IllegalArgumentException("--pad-ratio and --row-bucket apply to --privacy strong and two-party");
         }
         if (l != PrivacyLevel.TWO_PARTY && shareExecutorAddresses != null) {
             throw new IllegalArgumentException("--share-executor is the second party of --privacy two-party");
@@ -199,6 +203,9 @@ final class EngineOptions {
         BlindingConfig c = BlindingConfig.of(level());
         if (padRatio != null) {
             c = c.withRho(padRatio);
+        }
+        if (rowBucket != null) {
+            c = c.withRowBucket(rowBucket);
         }
         if (padPool != null) {
             if (padPool <= 0) {
@@ -293,20 +300,7 @@ final class EngineOptions {
                 return work.apply(e);
             }
         }
-        if (executorAddresses == null) {
-            throw new IllegalArgumentException("--share-executor needs --executor for the first party");
-        }
-        if (endpoints == null) {
-            endpoints = endpoints(executorAddresses);
-        }
-        if (l == PrivacyLevel.TWO_PARTY) {
-            if (shareExecutorAddresses == null) {
-                throw new IllegalArgumentException("--privacy two-party with --executor needs --share-executor for the second party");
-            }
-            if (shareEndpoints == null) {
-                shareEndpoints = endpoints(shareExecutorAddresses);
-            }
-        }
+        connectEndpoints(l);
         return ExecutorEndpoints.retrying(retries, ex -> ex instanceof IntegrityException, attempt -> {
             List<Executor> parties = new ArrayList<>(List.of(checked(endpoints.forAttempt(attempt))));
             if (l == PrivacyLevel.TWO_PARTY) {
@@ -354,9 +348,7 @@ final class EngineOptions {
         storage();
         adapters(m);
         if (!protectedRun()) {
-            if (check) {
-                throw new IllegalArgumentException("--check compares a protected run with plaintext: add --obfuscate");
-            }
+            refuseCheckWithoutProtection();
             return;
         }
         if (level() == PrivacyLevel.SEED) {
@@ -365,13 +357,29 @@ final class EngineOptions {
             blindingConfig();
         }
         if (remote()) {
-            if (executorAddresses == null) {
-                throw new IllegalArgumentException("--share-executor needs --executor for the first party");
+            connectEndpoints(level());
+        }
+    }
+
+    private void refuseCheckWithoutProtection() {
+        if (check) {
+            throw new IllegalArgumentException("--check compares a protected run with plaintext: add --obfuscate");
+        }
+    }
+
+    /** The executor addresses parsed once (no connection is made before a session is opened). */
+    private void connectEndpoints(PrivacyLevel l) {
+        if (executorAddresses == null) {
+            throw new IllegalArgumentException("--share-executor needs --executor for the first party");
+        }
+        if (endpoints == null) {
+            endpoints = endpoints(executorAddresses);
+        }
+        if (l == PrivacyLevel.TWO_PARTY) {
+            if (shareExecutorAddresses == null) {
+                throw new IllegalArgumentException("--privacy two-party with --executor needs --share-executor for the second party");
             }
-            if (endpoints == null) {
-                endpoints = endpoints(executorAddresses);
-            }
-            if (shareExecutorAddresses != null && shareEndpoints == null) {
+            if (shareEndpoints == null) {
                 shareEndpoints = endpoints(shareExecutorAddresses);
             }
         }
@@ -380,9 +388,7 @@ final class EngineOptions {
     /** An engine on in-process executors (callers that need retries use {@link #withEngine}). */
     Engine open(DecoderModel m) {
         if (!protectedRun()) {
-            if (check) {
-                throw new IllegalArgumentException("--check compares a protected run with plaintext: add --obfuscate");
-            }
+            refuseCheckWithoutProtection();
             return new Engine(plainForward(m), List.of(), null, 0);
         }
         List<Executor> parties = new ArrayList<>();

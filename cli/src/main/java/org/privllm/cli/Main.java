@@ -13,15 +13,7 @@ public final class Main implements Runnable {
     public static final String VERSION = "0.1.0";
 
     static {
-        // the libraries' SLF4J logs (Jetty and Javalin under serve; set before any of them first logs, which with
-        // --executor happens before the server class loads): warnings and errors only, and none of Javalin's own
-        // start-up failure, which the command reports as its one error line
-        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
-            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
-        }
-        if (System.getProperty("org.slf4j.simpleLogger.log.io.javalin.Javalin") == null) {
-            System.setProperty("org.slf4j.simpleLogger.log.io.javalin.Javalin", "off");
-        }
+        org.privllm.server.http.LibraryLogs.quiet();
     }
 
     public static void main(String[] args) {

@@ -123,10 +123,11 @@ class CliTest {
         assertOneLineError(run("generate", "--model", model.toString(), "--input-ids", "1", "--top-p", "2"), "--top-p");
         assertOneLineError(run("generate", "--model", model.toString(), "--bogus"), "bogus");
         // a bad engine option is the only output: checked before the prompt is printed
-        for (String[] bad : new String[][] {{"--privacy", "bogus"}, {"--pad-ratio", "-1"},
-                {"--lora", tmp.resolve("no-adapter").toString()}, {"--executor", "notaport"}}) {
+        for (String[] bad : new String[][] {{"--privacy", "bogus", "--privacy must be"}, {"--pad-ratio", "-1", "positive"},
+                {"--lora", tmp.resolve("no-adapter").toString(), "adapter_config.json"},
+                {"--executor", "notaport", "HOST:PORT"}, {"--row-bucket", "0", "--row-bucket"}}) {
             Run r = run("generate", "--model", model.toString(), "--prompt", "Hello World", bad[0], bad[1]);
-            assertOneLineError(r, "");
+            assertOneLineError(r, bad[2]);
             assertThat(r.out()).as(String.join(" ", bad)).isEmpty();
         }
         // an option that configures a level makes the run protected; it is never silently ignored by plaintext

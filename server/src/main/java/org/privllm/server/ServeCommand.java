@@ -63,6 +63,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--pad-pool", paramLabel = "N", description = "Strong: precomputed pad products per layer and shape.")
     Integer padPool;
 
+    @Option(names = "--row-bucket", paramLabel = "N", description = "Strong and two-party: every blinded call's rows rounded up "
+            + "to a multiple of N with rows of pad alone, so the executors see a step's row count (which holds each "
+            + "admitted prompt's length) in buckets of N (default 1).")
+    Integer rowBucket;
+
     @Option(names = "--executor", paramLabel = "HOST:PORT[,HOST:PORT…]",
             description = "Executor process(es) (privllm executor); a failed request moves down the list (see --retries).")
     String executors;
@@ -180,16 +185,16 @@ public final class ServeCommand implements Callable<Integer> {
     Lanes.Settings engineSettings() {
         PrivacyLevel l = level();
         if (l == null) {
-            if (padRatio != null || padPool != null || shareExecutors != null) {
-                throw new IllegalArgumentException("--pad-ratio, --pad-pool and --share-executor need a --privacy level");
+            if (padRatio != null || padPool != null || rowBucket != null || shareExecutors != null) {
+                throw new IllegalArgumentException("--pad-ratio, --pad-pool, --row-bucket and --share-executor need a --privacy level");
             }
             return Lanes.Settings.plaintext();
         }
         ObfuscationConfig seed = ObfuscationConfig.defaults();
         BlindingConfig blinding = null;
         if (l == PrivacyLevel.SEED) {
-            if (padRatio != null) {
-                throw new IllegalArgumentException("--pad-ratio applies to --privacy strong and two-party");
+            if (padRatio != null || rowBucket != null) {
+                throw new IllegalArgumentException("--pad-ratio and --row-bucket apply to --privacy strong and two-party");
             }
             seed = seed.withMode(switch (mode == null ? "mask" : mode) {
                 case "mask" -> ObfuscationMode.MASK;
@@ -203,6 +208,9 @@ public final class ServeCommand implements Callable<Integer> {
             blinding = BlindingConfig.of(l);
             if (padRatio != null) {
                 blinding = blinding.withRho(padRatio);
+            }
+            if (rowBucket != null) {
+                blinding = blinding.withRowBucket(rowBucket);
             }
             if (padPool != null) {
                 blinding = blinding.withPadPool(padPool);
@@ -251,6 +259,22 @@ public final class ServeCommand implements Callable<Integer> {
         return s;
     }
 
+    /**
+     * Fails in one line when the address cannot be bound — before the engine warms up, and without Jetty and
+     * Javalin logging their own report of it. (A race with another process binding it meanwhile still fails below.)
+     */
+    private static void checkBindable(String host, int port) {
+        if (port == 0) {
+            return;
+        }
+        try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+            s.setReuseAddress(true); // as Jetty's connector: a port in TIME_WAIT is free, a listening one is not
+            s.bind(new java.net.InetSocketAddress(host, port));
+        } catch (IOException | IllegalArgumentException | SecurityException e) {
+            throw new IllegalArgumentException("cannot listen on " + host + ":" + port + ": " + oneLine(e));
+        }
+    }
+
     /** Loads the model, opens the engine, starts listening and prints the ready line on {@code out}. */
     public OpenAiServer start(PrintStream out, PrintStream log) {
         if (maxBatch < 1 || maxQueue < 0) {
@@ -261,6 +285,7 @@ public final class ServeCommand implements Callable<Integer> {
         DecoderModel m = DecoderModel.open(model);
         String id = servedName != null ? servedName : model.toAbsolutePath().normalize().getFileName().toString();
         OpenAiServer.Settings hs = httpSettings(id);
+        checkBindable(hs.host(), hs.port());
         Tokenizer tok = Tokenizers.present(model) ? Tokenizers.load(model) : null;
         int[] stopIds = Tokenizers.stopIds(m.config(), tok); // as privllm generate: the config's and the tokenizer's
         ChatTemplate template = ChatTemplate.load(model);

@@ -111,13 +111,16 @@ class SchedulingTest {
                 new PrintStream(java.io.OutputStream.nullOutputStream()));
         try {
             String url = "http://127.0.0.1:" + server.port() + "/v1/completions";
-            String body = "{\"model\": \"broken\", \"prompt\": [464], \"max_tokens\": 8, \"stream\": %s}";
+            String body = "{\"model\": \"broken\", \"prompt\": [464], \"max_tokens\": 100, \"stream\": %s}";
             Http.Reply streamed = Http.post(url, body.formatted(true));
             assertThat(streamed.status()).isEqualTo(200);
             assertThat(streamed.body()).contains("data: {\"error\":").endsWith("data: [DONE]\n\n");
+            waitFor(() -> scheduler.running() == 0, 5_000); // released at once, not after its 100 tokens
             Http.Reply whole = Http.post(url, body.formatted(false));
             assertThat(whole.status()).isEqualTo(500);
             assertThat(whole.json().get("error").get("type").asText()).isEqualTo("server_error");
+            waitFor(() -> scheduler.running() == 0, 5_000);
+            assertThat(broken.active()).as("every failed sequence released").isZero();
         } finally {
             server.close();
         }

@@ -58,6 +58,44 @@ class StrongPrivacyTest {
         }
     }
 
+    /**
+     * {@code --row-bucket 16}: every blinded call the executor process receives (its own transcript) has a multiple of
+     * 16 rows, whatever the prompts' lengths, and the answers are still {@code generate --privacy strong}'s.
+     */
+    @org.junit.jupiter.api.Test
+    void rowBucketsHideTheRowCounts() throws Exception {
+        java.nio.file.Path transcript = java.nio.file.Files.createTempDirectory("privllm-row-bucket");
+        org.privllm.untrusted.server.ExecutorOptions o = new org.privllm.untrusted.server.ExecutorOptions();
+        o.listen = "127.0.0.1:0";
+        o.transcript = transcript;
+        o.maxSessions = 4;
+        o.maxMemoryMb = 512;
+        o.maxMessageMb = 64;
+        var executor = org.privllm.untrusted.server.ExecutorServerMain.start(o);
+        try (Fixtures.Running s = Fixtures.serve("--privacy", "strong", "--executor", "127.0.0.1:" + executor.port(),
+                "--row-bucket", "16", "--max-batch", "2")) {
+            for (String p : java.util.List.of("Once upon a time", "The station is far from the old town hall, she said")) {
+                String expected = Fixtures.text(Fixtures.generate(Fixtures.tokenizer().encode(p), 5, Sampling.GREEDY,
+                        PrivacyLevel.STRONG));
+                Http.Reply r = Http.post(s.base() + "/v1/completions", "{\"model\": \"" + model + "\", \"prompt\": \"" + p
+                        + "\", \"max_tokens\": 5, \"temperature\": 0}");
+                assertThat(r.json().get("choices").get(0).get("text").asText()).as(p).isEqualTo(expected);
+            }
+        } finally {
+            executor.close();
+        }
+        int calls = 0;
+        for (String line : java.nio.file.Files.readAllLines(transcript.resolve("index.jsonl"))) {
+            com.fasterxml.jackson.databind.JsonNode call = Http.JSON.readTree(line);
+            if (call.path("call").asText().equals("linear64")) {
+                int rows = call.path("tensors").get(0).path("shape").get(0).asInt();
+                assertThat(rows % 16).as("rows of a blinded call: " + rows).isZero();
+                calls++;
+            }
+        }
+        assertThat(calls).isPositive();
+    }
+
     @ParameterizedTest(name = "chat={0} stream={1} temperature={2}")
     @CsvSource({"false,false,0", "false,true,0.9", "true,false,0.7", "true,true,0"})
     void equalsGenerateAtStrong(boolean chat, boolean stream, double temperature) {

@@ -53,8 +53,9 @@ class TokenIdsTest {
 
     /**
      * A checkpoint whose embedding has more rows than its tokenizer has tokens (Qwen3's 151,936 for 151,669 tokens,
-     * nanoGPT's 50,304 for GPT-2's 50,257): an id past the tokenizer — sent, or sampled — has no text, as in
-     * HuggingFace, and the request is answered in full, whole and streamed (it was a 500, and a stream cut short).
+     * nanoGPT's 50,304 for GPT-2's 50,257): an id past the tokenizer has no text, as in HuggingFace, and a request
+     * whose prompt holds one is answered in full, whole and streamed (it was a 500). The tokenizers' tests cover such
+     * an id in the streamed decode of generated tokens, which had cut streams short.
      */
     @Test
     void idsPastTheTokenizerHaveNoText() throws Exception {

@@ -155,7 +155,10 @@ public final class Gpt2Tokenizer implements Tokenizer {
     @Override
     public String decode(int[] ids, boolean skipSpecialTokens) {
         int total = 0;
-        for (int id : ids) total += skipSpecialTokens && id == eosId ? 0 : tokenBytes(id).length;
+        for (int id : ids) {
+            byte[] b = tokenBytes(id); // a negative id throws here, whatever the eos id
+            total += skipSpecialTokens && id == eosId ? 0 : b.length;
+        }
         byte[] all = new byte[total];
         int at = 0;
         for (int id : ids) {
@@ -200,7 +203,7 @@ public final class Gpt2Tokenizer implements Tokenizer {
     @Override
     public StreamDecoder streamDecoder(boolean skipSpecialTokens) {
         return new StreamDecoder(
-                id -> skipSpecialTokens && id == eosId || tokenBytes(id).length == 0 ? null
+                id -> tokenBytes(id).length == 0 || skipSpecialTokens && id == eosId ? null
                         : ByteUnicode.encode(tokenBytes(id)), new Decoder.ByteLevel());
     }
 

@@ -18,8 +18,8 @@ public final class StreamDecoder {
     private Decoder.Stage stage;
 
     /**
-     * @param tokenText the token string of an id as the decoder expects it, or null for an id to skip;
-     *     throws IllegalArgumentException for an id outside the vocabulary
+     * @param tokenText the token string of an id as the decoder expects it, or null for an id to skip (a special
+     *     token when skipping them, an id with no token); throws IllegalArgumentException for a negative id
      */
     StreamDecoder(IntFunction<String> tokenText, Decoder decoder) {
         this.tokenText = tokenText;

@@ -115,10 +115,7 @@ public final class OpenAiServer implements AutoCloseable {
                         org.privllm.model.tokenizer.Tokenizer tokenizer, org.privllm.server.chat.ChatTemplate template) {}
 
     static {
-        // Jetty and Javalin: warnings and errors only, on stderr (never request content: Jetty logs reasons, not bodies)
-        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
-            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
-        }
+        LibraryLogs.quiet();
     }
 
     private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
@@ -294,9 +291,10 @@ public final class OpenAiServer implements AutoCloseable {
         String endpoint = chat ? "chat.completions" : "completions";
         long t0 = System.nanoTime();
         inFlight.incrementAndGet();
-        int[] counts = {0, 0};
+        int[] counts = {0, 0, 0}; // prompt tokens, completion tokens, 1 when a stream ended in an error object
         Job job = null;
         String text = null;
+        Scheduler.Ticket ticket = null;
         try {
             if (closing) {
                 throw new ApiError(503, "server_error", "the server is shutting down", null, "shutting_down");
@@ -305,7 +303,6 @@ public final class OpenAiServer implements AutoCloseable {
             job = chat ? Requests.chat(body, view) : Requests.completion(body, view);
             counts[0] = job.prompt().length;
             Events events = new Events();
-            Scheduler.Ticket ticket;
             try {
                 ticket = scheduler.submit(new SequenceSpec(job.prompt(), job.sampling(), job.maxTokens(), model.stopIds()),
                         events, settings.requestTimeout());
@@ -320,20 +317,29 @@ public final class OpenAiServer implements AutoCloseable {
             text = job.stream() ? streamed(ctx, job, ticket, events, stream, id, counts)
                     : whole(ctx, job, ticket, events, stream, id, counts);
         } catch (ApiError e) {
+            cancel(ticket);
             error(ctx, e);
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
+            cancel(ticket); // the sequence must not go on generating for nobody until max_tokens
             log.println("error: " + ctx.method() + " " + safePath(ctx) + " failed: " + e.getClass().getSimpleName());
             error(ctx, new ApiError(500, "server_error", "internal server error", null, null));
         } finally {
             inFlight.decrementAndGet();
-            metrics.request(endpoint, ctx.statusCode());
+            int status = counts[2] != 0 ? 500 : ctx.statusCode(); // a stream's error object went out after a 200
+            metrics.request(endpoint, status);
             if (counts[1] > 0) {
                 metrics.completionTokens(counts[1]);
             }
-            log.println(ctx.method() + " " + safePath(ctx) + " " + ctx.statusCode() + " "
+            log.println(ctx.method() + " " + safePath(ctx) + " " + status + " "
                     + (System.nanoTime() - t0) / 1_000_000 + "ms prompt_tokens=" + counts[0] + " completion_tokens=" + counts[1]
                     + (settings.logContent() && job != null ? " prompt_ids=" + java.util.Arrays.toString(job.prompt())
                     + " output=" + quote(text) : ""));
+        }
+    }
+
+    private static void cancel(Scheduler.Ticket ticket) {
+        if (ticket != null) {
+            ticket.cancel();
         }
     }
 
@@ -460,6 +466,7 @@ public final class OpenAiServer implements AutoCloseable {
             // gets OpenAI's error object and the end of the stream, not a stream that just stops
             log.println("error: " + ctx.method() + " " + safePath(ctx) + " failed: " + e.getClass().getSimpleName());
             ticket.cancel();
+            counts[2] = 1;
             send(emitter, new ApiError(500, "server_error", "internal server error", null, null).body());
             send(emitter, "[DONE]");
             return stream.text();

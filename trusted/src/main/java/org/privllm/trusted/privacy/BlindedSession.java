@@ -122,10 +122,15 @@ public final class BlindedSession implements LinearPlacement {
         if (x.cols != l.inDim()) {
             throw new IllegalArgumentException("input " + x.shape() + " does not fit " + l);
         }
-        int n = x.rows;
+        int n = x.rows, sent = config.sentRows(n);
+        // rows past the real ones are zeros: blinded, they are pad alone, and their outputs are dropped below
+        Matrix xs = sent == n ? x : new Matrix(sent, x.cols);
+        if (sent != n) {
+            System.arraycopy(x.data, 0, xs.data, 0, x.data.length);
+        }
         DoubleMatrix sum = switch (config.level()) {
-            case STRONG -> padded(l, x);
-            case TWO_PARTY -> shared(l, x);
+            case STRONG -> padded(l, xs);
+            case TWO_PARTY -> shared(l, xs);
             case SEED -> throw new IllegalStateException("seed level has no blinded session");
         };
         Matrix y = new Matrix(n, l.outDim());

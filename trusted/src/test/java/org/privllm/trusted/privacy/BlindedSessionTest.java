@@ -87,13 +87,13 @@ class BlindedSessionTest {
     static Stream<Arguments> blindedProductEqualsPlaintext() {
         return Cases.of(40, 7_100, d -> new Object[] {d.oneOf(PrivacyLevel.STRONG, PrivacyLevel.TWO_PARTY),
                 d.intIn(1, 9), d.intIn(1, 80), d.intIn(1, 80), d.bool(), d.oneOf(0, 0, 3), d.oneOf(1.0, 1024.0, 0x1p20, 0x1p26),
-                d.oneOf(0, 2), d.bool(), d.anyLong()});
+                d.oneOf(0, 2), d.bool(), d.oneOf(1, 1, 4, 16), d.anyLong()});
     }
 
-    @ParameterizedTest(name = "[{index}] {0} n={1} in={2} out={3} bias={4} rank={5} rho={6} pool={7} remote={8}")
+    @ParameterizedTest(name = "[{index}] {0} n={1} in={2} out={3} bias={4} rank={5} rho={6} pool={7} remote={8} bucket={9}")
     @MethodSource
     void blindedProductEqualsPlaintext(PrivacyLevel level, int n, int in, int out, boolean bias, int rank, double rho,
-                                       int pool, boolean remote, long seed) {
+                                       int pool, boolean remote, int bucket, long seed) {
         if (level == PrivacyLevel.TWO_PARTY) {
             pool = 0;
         }
@@ -103,7 +103,7 @@ class BlindedSessionTest {
         for (int p = 0; p < level.parties(); p++) {
             parties.add(new Spy(TestExecutors.honest(), remote));
         }
-        BlindingConfig c = BlindingConfig.of(level).withRho(rho).withPadPool(pool).withSeed(seed);
+        BlindingConfig c = BlindingConfig.of(level).withRho(rho).withPadPool(pool).withRowBucket(bucket).withSeed(seed);
         TrustedWork work = new TrustedWork();
         try (BlindedSession s = new BlindedSession(List.copyOf(parties), c, work)) {
             PlacedLinear l = s.bind(local, 1.0);
@@ -120,7 +120,7 @@ class BlindedSessionTest {
                 // what the executors saw: blinded rows, never the input
                 for (Spy spy : parties) {
                     DoubleMatrix seen = spy.received.get(spy.received.size() - 1);
-                    assertThat(seen.rows).isEqualTo(n);
+                    assertThat(seen.rows).as("rows in buckets of " + bucket).isEqualTo((n + bucket - 1) / bucket * bucket);
                     if (rho >= 1024 && in >= 16) { // as uncorrelated with the input as independent noise (6σ)
                         assertThat(maxCorrelation(seen, x)).isLessThan(6 / Math.sqrt(in));
                     }

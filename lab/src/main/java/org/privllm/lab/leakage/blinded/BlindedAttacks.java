@@ -149,6 +149,9 @@ public final class BlindedAttacks {
      * perfect reconstruction, 0 no better than guessing the mean row without any transcript, below 0 worse.
      */
     public static double reconstructionR2(List<double[]> estimates, List<double[]> truth) {
+        if (estimates.size() != truth.size() || truth.isEmpty()) {
+            throw new IllegalArgumentException(estimates.size() + " estimates for " + truth.size() + " rows");
+        }
         int d = truth.get(0).length;
         double[] mean = new double[d];
         for (double[] x : truth) {
@@ -164,7 +167,7 @@ public final class BlindedAttacks {
                 spread += (x - mean[j]) * (x - mean[j]);
             }
         }
-        return 1 - err / spread;
+        return spread > 0 ? 1 - err / spread : Double.NaN; // one row, or all alike: no spread to explain
     }
 
     /**
@@ -183,15 +186,23 @@ public final class BlindedAttacks {
                 count++;
             }
         }
-        double sigma = Math.sqrt(sq / Math.max(1, count));
         Random rnd = new Random(seed);
         DMatrixRMaj xt = new DMatrixRMaj(n, d), x = new DMatrixRMaj(n, d);
+        double cleanSq = 0;
         for (int i = 0; i < n; i++) {
             int pos = rnd.nextInt(Math.min(config.positions(), 64));
             float[] clean = pub.layer0Rows(pos, new int[] {rnd.nextInt(config.vocab())}).data;
             for (int j = 0; j < d; j++) {
                 x.set(i, j, clean[j]);
-                xt.set(i, j, clean[j] + sigma * rnd.nextGaussian());
+                cleanSq += (double) clean[j] * clean[j];
+            }
+        }
+        // the pad's own scale: what the received rows hold beyond the clean rows' (Kerckhoffs: the attacker knows
+        // the pads are independent of the rows), not the received rows' whole RMS, which at small ratios is mostly signal
+        double sigma = Math.sqrt(Math.max(0, sq / Math.max(1, count) - cleanSq / ((double) n * d)));
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < d; j++) {
+                xt.set(i, j, x.get(i, j) + sigma * rnd.nextGaussian());
             }
         }
         double[] inMean = new double[d], outMean = new double[d];
@@ -335,9 +346,13 @@ public final class BlindedAttacks {
         return out;
     }
 
-    /** The executor's own logits for a head input row, {@code x̃·wteᵀ}: its argmax. */
-    public int headArgmax(double[] headInput) {
-        double[] logits = headLogits(headInput);
+    /** The executor's own logits for a head input row, {@code x̃·wteᵀ}. */
+    public double[] headLogits(double[] headInput) {
+        return WideKernels.matmul(new DoubleMatrix(1, headInput.length, headInput.clone()), headPacked()).data;
+    }
+
+    /** The argmax of logits (the executor's guess of the generated token). */
+    public static int headArgmax(double[] logits) {
         int best = 0;
         for (int v = 1; v < logits.length; v++) {
             if (logits[v] > logits[best]) {
@@ -348,20 +363,15 @@ public final class BlindedAttacks {
     }
 
     /**
-     * Where {@code token} ranks in the executor's own logits for a head input row: the fraction of the vocabulary
-     * it scores below the token (1: the top entry; 0.5 on average when the logits tell nothing about it).
+     * Where {@code token} ranks in the executor's own logits: the fraction of the vocabulary it scores below the
+     * token (1: the top entry; 0.5 on average when the logits tell nothing about it).
      */
-    public double headRank(double[] headInput, int token) {
-        double[] logits = headLogits(headInput);
+    public static double headRank(double[] logits, int token) {
         int below = 0;
         for (double l : logits) {
             below += l < logits[token] ? 1 : 0;
         }
         return below / (double) (logits.length - 1);
-    }
-
-    private double[] headLogits(double[] headInput) {
-        return WideKernels.matmul(new DoubleMatrix(1, headInput.length, headInput.clone()), headPacked()).data;
     }
 
     private PackedWeight headPacked;

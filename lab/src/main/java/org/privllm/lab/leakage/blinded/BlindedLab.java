@@ -265,8 +265,9 @@ public final class BlindedLab {
             for (int k = 0; k < s.generated().length && k < s.passes().size(); k++) {
                 out++;
                 DoubleMatrix h = s.passes().get(k)[calls - 1];
-                outHead += attacks.headArgmax(Arrays.copyOf(h.data, h.cols)) == s.generated()[k] ? 1 : 0;
-                headRank += attacks.headRank(Arrays.copyOf(h.data, h.cols), s.generated()[k]);
+                double[] logits = attacks.headLogits(Arrays.copyOf(h.data, h.cols));
+                outHead += BlindedAttacks.headArgmax(logits) == s.generated()[k] ? 1 : 0;
+                headRank += BlindedAttacks.headRank(logits, s.generated()[k]);
                 if (k + 1 < s.passes().size()) {
                     DoubleMatrix x = s.passes().get(k + 1)[0];
                     next.add(new BlindedAttacks.Query(Arrays.copyOf(x.data, x.cols), s.prompt().length + k));
