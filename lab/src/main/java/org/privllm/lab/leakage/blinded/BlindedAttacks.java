@@ -134,6 +134,37 @@ public final class BlindedAttacks {
         return ridgeEstimates(queries, received, seed, 16, true).stream().map(Query::x).toList();
     }
 
+    /**
+     * The energy detector on {@code --row-bucket}'s rows: the AUC of "this row carries a signal" ranked by the row's
+     * squared norm — a real row is its pad plus the signal, a pad-only row the pad alone — over every (real, pad-only)
+     * pair; 0.5 is chance. With the signal's direction unknown, the norm is the detector Gaussian noise leaves.
+     */
+    public static double energyAuc(List<double[]> real, List<double[]> padOnly) {
+        double[] r = real.stream().mapToDouble(BlindedAttacks::energy).sorted().toArray();
+        double[] p = padOnly.stream().mapToDouble(BlindedAttacks::energy).sorted().toArray();
+        double wins = 0;
+        int below = 0, equal;
+        for (double e : r) { // count pad-only rows below (and tied with) each real row's energy
+            while (below < p.length && p[below] < e) {
+                below++;
+            }
+            equal = 0;
+            while (below + equal < p.length && p[below + equal] == e) {
+                equal++;
+            }
+            wins += below + 0.5 * equal;
+        }
+        return wins / ((double) r.length * p.length);
+    }
+
+    private static double energy(double[] row) {
+        double s = 0;
+        for (double v : row) {
+            s += v * v;
+        }
+        return s;
+    }
+
     /** The clean first-layer row of {@code token} at {@code pos}: what the trusted side padded. */
     public double[] cleanRow(int pos, int token) {
         float[] r = pub.layer0Rows(pos, new int[] {token}).data;

@@ -66,10 +66,15 @@ public final class BlindedLab {
     }
 
     /** One configuration: level, pad ratio, private adapter, known-plaintext variant. */
-    public record Config(PrivacyLevel level, double rho, boolean lora, boolean knownPlaintext) {
+    public record Config(PrivacyLevel level, double rho, boolean lora, boolean knownPlaintext, int rowBucket) {
+        public Config(PrivacyLevel level, double rho, boolean lora, boolean knownPlaintext) {
+            this(level, rho, lora, knownPlaintext, 1);
+        }
+
         public String name() {
             String r = rho == BlindingConfig.DEFAULT_RHO ? "" : "/rho=" + ratio(rho);
-            return level.label() + r + (lora ? "+lora" : "") + (knownPlaintext ? "+known" : "");
+            return level.label() + r + (lora ? "+lora" : "") + (knownPlaintext ? "+known" : "")
+                    + (rowBucket > 1 ? "/row-bucket=" + rowBucket : "");
         }
     }
 
@@ -92,12 +97,19 @@ public final class BlindedLab {
         for (double r : new double[] {0.25, 1, 4, 16, 64, 256, 1024, 0x1p14, 0x1p30, 0x1p40}) {
             g.add(new Config(PrivacyLevel.STRONG, r, false, false));
         }
+        // --row-bucket's rows of pad alone: can the executor tell them from real rows (at ρ = 1 it should)?
+        for (double r : new double[] {1, 16, rho}) {
+            g.add(new Config(PrivacyLevel.STRONG, r, false, false, 16));
+        }
         return g;
     }
 
     /** What one configuration's run produced: every party's samples, the repeats, and the agreement with plaintext. */
     public record Collected(Config config, List<List<BlindedSample>> parties, List<List<BlindedSample>> repeats,
-                            double maxLogitError, double idsEqualRate) {}
+                            double maxLogitError, double idsEqualRate, List<PadOnlyRows> padOnly) {}
+
+    /** One party's first-layer rows of a run with a row bucket: the real ones and those of pad alone. */
+    public record PadOnlyRows(List<double[]> real, List<double[]> padOnly) {}
 
     /** Runs the prompts at {@code c} and returns every party's view, split per sequence. */
     public Collected collect(Config c, List<int[]> prompts, long seed, Runnable step) {
@@ -112,13 +124,15 @@ public final class BlindedLab {
             execs.add(new InProcessExecutor(t));
         }
         List<List<BlindedSample>> parties = new ArrayList<>(), repeats = new ArrayList<>();
+        List<PadOnlyRows> padOnly = new ArrayList<>();
         for (int p = 0; p < execs.size(); p++) {
             parties.add(new ArrayList<>());
             repeats.add(new ArrayList<>());
+            padOnly.add(new PadOnlyRows(new ArrayList<>(), new ArrayList<>()));
         }
         double maxErr = 0;
         int equal = 0;
-        BlindingConfig bc = BlindingConfig.of(c.level()).withRho(c.rho()).withSeed(seed);
+        BlindingConfig bc = BlindingConfig.of(c.level()).withRho(c.rho()).withRowBucket(c.rowBucket()).withSeed(seed);
         try (TrustedAttentionDecoder ops = TrustedAttentionDecoder.blinded(decoder, decoderWeights, a, execs, bc)) {
             views.forEach(Transcript::clear); // the public uploads
             Generator gen = new Generator(new DecoderForward(decoder, decoderWeights, ops));
@@ -131,7 +145,7 @@ public final class BlindedLab {
                 Generator.Result r = gen.generate(batch, newTokens, Sampling.GREEDY, -1, null, got::add);
                 maxErr = Math.max(maxErr, maxAbs(ref, got));
                 equal += Arrays.equals(want.outputIds().get(batch.size() - 1), r.outputIds().get(batch.size() - 1)) ? 1 : 0;
-                split(views, batch, r, c.knownPlaintext(), parties);
+                split(views, batch, r, c.knownPlaintext(), c.rowBucket(), parties, padOnly);
                 if (step != null) {
                     step.run();
                 }
@@ -139,17 +153,19 @@ public final class BlindedLab {
             for (int k = 0; k < REPEATS; k++) {
                 for (int[] prompt : users.subList(0, Math.min(REPEATED, users.size()))) {
                     Generator.Result r = gen.generate(List.of(prompt), 1, Sampling.GREEDY, -1, null);
-                    split(views, List.of(prompt), r, false, repeats);
+                    split(views, List.of(prompt), r, false, c.rowBucket(), repeats, null);
                 }
             }
         } finally {
             execs.forEach(Executor::close);
         }
-        return new Collected(c, parties, repeats, maxErr, (double) equal / Math.max(1, parties.get(0).size()));
+        return new Collected(c, parties, repeats, maxErr, (double) equal / Math.max(1, parties.get(0).size()),
+                c.rowBucket() > 1 ? padOnly : null);
     }
 
-    private void split(List<Transcript> views, List<int[]> batch, Generator.Result r, boolean firstKnown,
-                       List<List<BlindedSample>> into) {
+    /** Each party's view of one generation, split per sequence into {@code into}; its pad-only rows into {@code padOnly}. */
+    private void split(List<Transcript> views, List<int[]> batch, Generator.Result r, boolean firstKnown, int rowBucket,
+                       List<List<BlindedSample>> into, List<PadOnlyRows> padOnly) {
         List<int[]> generated = new ArrayList<>();
         for (int b = 0; b < batch.size(); b++) {
             int[] ids = r.outputIds().get(b);
@@ -160,7 +176,12 @@ public final class BlindedLab {
         for (int p = 0; p < views.size(); p++) {
             List<DoubleMatrix> calls = views.get(p).entries().stream().filter(e -> e.kind() == Transcript.Kind.LINEAR64)
                     .map(e -> e.wide("x")).toList();
-            into.get(p).addAll(BlindedSample.split(p, config.layers(), calls, batch, generated, known));
+            into.get(p).addAll(BlindedSample.split(p, config.layers(), calls, batch, generated, known, rowBucket));
+            if (padOnly != null && rowBucket > 1) {
+                List<List<double[]>> rows = BlindedSample.padOnlyRows(config.layers(), calls, batch);
+                padOnly.get(p).real().addAll(rows.get(0));
+                padOnly.get(p).padOnly().addAll(rows.get(1));
+            }
             views.get(p).clear();
         }
     }
@@ -168,6 +189,16 @@ public final class BlindedLab {
     /** Every attack on one party's samples: one table row. */
     public Map<String, Object> attack(String name, List<BlindedSample> samples, List<BlindedSample> repeats,
                                       double maxLogitError, double idsEqualRate, boolean allLayers, long seed) {
+        return attack(name, samples, repeats, null, maxLogitError, idsEqualRate, allLayers, seed);
+    }
+
+    /**
+     * Every attack on one party's samples: one table row. {@code padOnly}: a row-bucket run's first-layer rows (null:
+     * none), on which the energy detector tries to tell the rows of pad alone from the real ones.
+     */
+    public Map<String, Object> attack(String name, List<BlindedSample> samples, List<BlindedSample> repeats,
+                                      PadOnlyRows padOnly, double maxLogitError, double idsEqualRate, boolean allLayers,
+                                      long seed) {
         long t0 = System.nanoTime();
         List<BlindedAttacks.Query> rows = new ArrayList<>();
         List<Integer> truth = new ArrayList<>();
@@ -282,6 +313,9 @@ public final class BlindedLab {
         row.put("output_head_rank", out == 0 ? null : round(headRank / out));
         row.put("output_next_input", rate(outNext, nextTotal));
         row.put("link_auc", round(linkAuc(samples, repeats)));
+        row.put("pad_only_rows", padOnly == null ? null : padOnly.padOnly().size());
+        row.put("pad_only_auc", padOnly == null || padOnly.padOnly().isEmpty() ? null
+                : round(BlindedAttacks.energyAuc(padOnly.real(), padOnly.padOnly())));
         row.put("max_logit_abs_err", Double.isFinite(maxLogitError) ? maxLogitError : null);
         row.put("ids_equal_rate", round(idsEqualRate));
         row.put("chance", Double.parseDouble(String.format("%.3g", 1.0 / config.vocab())));
@@ -299,7 +333,8 @@ public final class BlindedLab {
                 Collected col = collect(c, prompts, seeds.nextLong(), progress == null ? null : () -> progress.step(c.name()));
                 for (int p = 0; p < col.parties().size(); p++) {
                     String name = c.name() + (col.parties().size() > 1 ? (p == 0 ? " (party A: X+R)" : " (party B: -R)") : "");
-                    rows.add(attack(name, col.parties().get(p), col.repeats().get(p), col.maxLogitError(), col.idsEqualRate(),
+                    rows.add(attack(name, col.parties().get(p), col.repeats().get(p),
+                            col.padOnly() == null ? null : col.padOnly().get(p), col.maxLogitError(), col.idsEqualRate(),
                             allLayers, seeds.nextLong()));
                 }
             }

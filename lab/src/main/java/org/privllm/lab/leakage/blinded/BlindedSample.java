@@ -42,6 +42,16 @@ public record BlindedSample(int party, int[] prompt, int[] generated, List<Doubl
      */
     public static List<BlindedSample> split(int party, int layers, List<DoubleMatrix> calls, List<int[]> prompts,
                                             List<int[]> generated, boolean[] known) {
+        return split(party, layers, calls, prompts, generated, known, 1);
+    }
+
+    /**
+     * {@link #split(int, int, List, List, List, boolean[])} of a run whose calls were rounded up to a multiple of
+     * {@code rowBucket} rows ({@code --row-bucket}): each call's real rows come first, the pad-only rows after them
+     * are left out of the samples ({@link #padOnlyRows} has them).
+     */
+    public static List<BlindedSample> split(int party, int layers, List<DoubleMatrix> calls, List<int[]> prompts,
+                                            List<int[]> generated, boolean[] known, int rowBucket) {
         int per = callsPerPass(layers), batch = prompts.size();
         int len = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
         int passes = generated.stream().mapToInt(g -> g.length).max().orElse(0);
@@ -53,7 +63,7 @@ public record BlindedSample(int party, int[] prompt, int[] generated, List<Doubl
         List<Anchor> anchors = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
             if (known[b]) {
-                anchors.add(new Anchor(prompts.get(b), rows(calls, 0, per, b, batch, len, prompts.get(b).length)));
+                anchors.add(new Anchor(prompts.get(b), rows(calls, 0, per, b, batch, len, prompts.get(b).length, rowBucket)));
             }
         }
         for (int b = 0; b < batch; b++) {
@@ -62,22 +72,47 @@ public record BlindedSample(int party, int[] prompt, int[] generated, List<Doubl
             }
             List<DoubleMatrix[]> seq = new ArrayList<>();
             for (int k = 0; k < passes; k++) {
-                seq.add(rows(calls, k, per, b, batch, k == 0 ? len : 1, k == 0 ? prompts.get(b).length : 1));
+                seq.add(rows(calls, k, per, b, batch, k == 0 ? len : 1, k == 0 ? prompts.get(b).length : 1, rowBucket));
             }
             out.add(new BlindedSample(party, prompts.get(b), generated.get(b), seq, List.copyOf(anchors)));
         }
         return out;
     }
 
+    /**
+     * The first layer's first call of every pass (the rows attacks 1–3 read): its real rows and, after them, the
+     * rows of pad alone that a run with a row bucket sent, as two lists (the batch layout as in {@link #split}).
+     */
+    public static List<List<double[]>> padOnlyRows(int layers, List<DoubleMatrix> calls, List<int[]> prompts) {
+        int per = callsPerPass(layers), batch = prompts.size();
+        int len = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
+        List<double[]> real = new ArrayList<>(), padOnly = new ArrayList<>();
+        for (int i = 0; i < calls.size(); i += per) {
+            DoubleMatrix x = calls.get(i);
+            int expect = realRows(i / per, i % per, per, batch, len);
+            for (int r = 0; r < x.rows; r++) {
+                (r < expect ? real : padOnly).add(java.util.Arrays.copyOfRange(x.data, r * x.cols, (r + 1) * x.cols));
+            }
+        }
+        return List.of(real, padOnly);
+    }
+
+    /** Real rows of call {@code c} of pass {@code k}: the left-padded prompts in the prefill, one per sequence after. */
+    private static int realRows(int k, int c, int per, int batch, int len) {
+        return c == per - 1 || k > 0 ? batch : batch * len;
+    }
+
     /** Sequence {@code b}'s last {@code keep} of its {@code t} rows in every call of pass {@code k}; the head's one row. */
-    private static DoubleMatrix[] rows(List<DoubleMatrix> calls, int k, int per, int b, int batch, int t, int keep) {
+    private static DoubleMatrix[] rows(List<DoubleMatrix> calls, int k, int per, int b, int batch, int t, int keep,
+                                       int rowBucket) {
         DoubleMatrix[] r = new DoubleMatrix[per];
         for (int c = 0; c < per; c++) {
             DoubleMatrix x = calls.get(k * per + c);
             boolean head = c == per - 1;
-            int expect = head ? batch : batch * t;
-            if (x.rows != expect) {
-                throw new IllegalArgumentException("pass " + k + " call " + c + " has " + x.rows + " rows, expected " + expect);
+            int expect = realRows(k, c, per, batch, t);
+            int sent = (expect + rowBucket - 1) / rowBucket * rowBucket;
+            if (x.rows != sent) {
+                throw new IllegalArgumentException("pass " + k + " call " + c + " has " + x.rows + " rows, expected " + sent);
             }
             r[c] = head ? x.rows(b, b + 1) : x.rows(b * t + t - keep, (b + 1) * t);
         }

@@ -79,6 +79,30 @@ class BlindedLabTest {
         }
     }
 
+    /**
+     * --row-bucket's rows of pad alone: the energy detector tells them from the real rows when the pads are no larger
+     * than the signal, and not at the default ratio; the samples split from bucketed calls still carry the prompt.
+     */
+    @Test
+    void padOnlyRowsAreTellableOnlyWithSmallPads() {
+        BlindedLab lab = new BlindedLab(M.config(), M.weights(), 3, Map.of());
+        for (double rho : new double[] {1, BlindingConfig.DEFAULT_RHO}) {
+            BlindedLab.Collected c = lab.collect(new BlindedLab.Config(PrivacyLevel.STRONG, rho, false, false, 16),
+                    prompts(12, 5), 9, null);
+            assertThat(c.idsEqualRate()).isEqualTo(1.0);
+            assertThat(c.padOnly().get(0).padOnly()).as("pad-only rows were sent").isNotEmpty();
+            Map<String, Object> r = lab.attack("t", c.parties().get(0), c.repeats().get(0), c.padOnly().get(0),
+                    c.maxLogitError(), c.idsEqualRate(), false, 3);
+            if (rho == 1) {
+                assertThat(rate(r, "pad_only_auc")).isGreaterThan(0.9);
+                assertThat(rate(r, "matched_filter_l0")).as("samples split from bucketed calls").isGreaterThan(0.5);
+            } else {
+                assertThat(rate(r, "pad_only_auc")).isBetween(0.4, 0.6);
+                assertThat(rate(r, "matched_filter_l0")).isLessThan(0.02);
+            }
+        }
+    }
+
     /** R² scores a perfect reconstruction 1, the truth's mean row 0, and noise around it below 0. */
     @Test
     void reconstructionR2ScoresAgainstTheMeanRow() {
