@@ -172,13 +172,8 @@ class CliTest {
     @Test
     void leakageAttacksWhatARealExecutorRecorded() throws Exception {
         Path transcript = tmp.resolve("transcript"), out = tmp.resolve("leak"), truth = tmp.resolve("truth.jsonl");
-        org.privllm.untrusted.server.ExecutorOptions o = new org.privllm.untrusted.server.ExecutorOptions();
-        o.listen = "127.0.0.1:0";
-        o.transcript = transcript;
-        o.maxSessions = 4;
-        o.maxMemoryMb = 512;
-        o.maxMessageMb = 64;
-        var server = org.privllm.untrusted.server.ExecutorServerMain.start(o);
+        var server = org.privllm.untrusted.server.ExecutorServerMain.start(
+                org.privllm.untrusted.server.ExecutorOptions.loopback(transcript));
         try {
             String address = "127.0.0.1:" + server.port();
             StringBuilder lines = new StringBuilder();

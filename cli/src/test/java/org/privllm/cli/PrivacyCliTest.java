@@ -101,13 +101,7 @@ class PrivacyCliTest {
     }
 
     static ExecutorOptions options(Path transcript) {
-        ExecutorOptions o = new ExecutorOptions();
-        o.listen = "127.0.0.1:0";
-        o.transcript = transcript;
-        o.maxSessions = 4;
-        o.maxMemoryMb = 512;
-        o.maxMessageMb = 64;
-        return o;
+        return ExecutorOptions.loopback(transcript);
     }
 
     @Test

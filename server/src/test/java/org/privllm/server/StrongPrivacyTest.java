@@ -65,13 +65,8 @@ class StrongPrivacyTest {
     @org.junit.jupiter.api.Test
     void rowBucketsHideTheRowCounts() throws Exception {
         java.nio.file.Path transcript = java.nio.file.Files.createTempDirectory("privllm-row-bucket");
-        org.privllm.untrusted.server.ExecutorOptions o = new org.privllm.untrusted.server.ExecutorOptions();
-        o.listen = "127.0.0.1:0";
-        o.transcript = transcript;
-        o.maxSessions = 4;
-        o.maxMemoryMb = 512;
-        o.maxMessageMb = 64;
-        var executor = org.privllm.untrusted.server.ExecutorServerMain.start(o);
+        var executor = org.privllm.untrusted.server.ExecutorServerMain.start(
+                org.privllm.untrusted.server.ExecutorOptions.loopback(transcript));
         try (Fixtures.Running s = Fixtures.serve("--privacy", "strong", "--executor", "127.0.0.1:" + executor.port(),
                 "--row-bucket", "16", "--max-batch", "2")) {
             for (String p : java.util.List.of("Once upon a time", "The station is far from the old town hall, she said")) {

@@ -5,6 +5,20 @@ import picocli.CommandLine.Option;
 
 /** Options of the executor server, shared by {@link ExecutorServerMain} and the CLI's {@code executor} command. */
 public final class ExecutorOptions {
+    /**
+     * An executor on 127.0.0.1 (any free port) that records everything it receives to {@code transcript} (null:
+     * nothing), with a local experiment's limits: 4 sessions, 512 MiB, 64 MiB messages, no idle timeout.
+     */
+    public static ExecutorOptions loopback(Path transcript) {
+        ExecutorOptions o = new ExecutorOptions();
+        o.listen = "127.0.0.1:0";
+        o.transcript = transcript;
+        o.maxSessions = 4;
+        o.maxMemoryMb = 512;
+        o.maxMessageMb = 64;
+        return o;
+    }
+
     @Option(names = "--listen", required = true, paramLabel = "HOST:PORT",
             description = "Address to listen on; port 0 picks a free port (printed when ready).")
     public String listen;
