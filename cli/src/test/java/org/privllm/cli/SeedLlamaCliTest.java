@@ -179,8 +179,9 @@ class SeedLlamaCliTest {
             assertThat(v.code()).as(v.out() + v.err()).isZero();
             assertThat(v.out()).contains("stage1_linear", "stage1_lora", "stage2_block", "stage3_cache", "stage4_module",
                     "rms_norm (attention input, with gamma)", "q/k norm (trusted round trip", "RoPE(q~),RoPE(k~) vs RoPE(q).N_Q",
-                    "across positions", "2 kv heads shared by groups of 2", "[gate | up]", "silu gating", "o_proj")
-                    .doesNotContain("\"allclose\":false");
+                    "across positions", "2 kv heads shared by groups of 2", "[gate | up]", "silu gating", "o_proj",
+                    "layers.0.[gate | up]", "\"check\":\"layers.1\"")
+                    .doesNotContain("\"allclose\":false").doesNotContain("h.0.");
         }
     }
 

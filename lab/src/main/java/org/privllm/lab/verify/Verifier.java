@@ -184,7 +184,8 @@ public final class Verifier implements AutoCloseable {
         List<Check> out = new ArrayList<>();
         for (MaskScope scope : scopes()) {
             Matrix actual = linearOnce(PlainLinear.of(l.up(), l.upBias()), scope, x);
-            out.add(new Check("stage1_linear", "h.0.mlp.c_fc " + scopeName(scope), ErrorStats.compare(expected, actual)));
+            out.add(new Check("stage1_linear", named("h.0.mlp.c_fc") + " " + scopeName(scope),
+                    ErrorStats.compare(expected, actual)));
         }
         return out;
     }
@@ -198,7 +199,7 @@ public final class Verifier implements AutoCloseable {
         List<Check> out = new ArrayList<>();
         for (MaskScope scope : scopes()) {
             Matrix actual = linearOnce(plain, scope, x);
-            out.add(new Check("stage1_lora", key + " r=" + a.rank() + " " + scopeName(scope),
+            out.add(new Check("stage1_lora", named(key) + " r=" + a.rank() + " " + scopeName(scope),
                     ErrorStats.compare(expected, Dense.of(actual))));
         }
         return out;
@@ -232,7 +233,7 @@ public final class Verifier implements AutoCloseable {
             Matrix expected = block(plain, layer, h, p.length());
             Matrix actual = block(masked, layer, h, p.length());
             all.add(expected, actual);
-            out.add(new Check("stage2_block", "h." + layer, ErrorStats.compare(expected, actual)));
+            out.add(new Check("stage2_block", blockName(plain.config(), layer), ErrorStats.compare(expected, actual)));
             h = expected;
         }
         return out;
@@ -440,6 +441,28 @@ public final class Verifier implements AutoCloseable {
     public static Matrix executorLinear(TrustedSession s, ObfuscatedLinear layer, Matrix x) {
         TrustedSession.WireInput in = s.maskInput(layer, x); // at wire precision, as the pipeline blinds
         return s.channel().linearWire(layer.session(), layer.weightId(), in.x(), in.compensation());
+    }
+
+    /**
+     * A fused-linear key ({@code h.N.module}) in the model's own words for a check's label: GPT-2's as it is, the
+     * Llama family's {@code layers.N.q/k/v}, {@code o_proj}, {@code [gate | up]} (or {@code up}) and {@code down}.
+     */
+    private String named(String key) {
+        if (model.config().architecture() == Architecture.GPT2) {
+            return key;
+        }
+        String module = switch (linearOf(key)) {
+            case QKV -> "q/k/v";
+            case OUT -> "o_proj";
+            case UP -> model.config().mlp().gated() ? "[gate | up]" : "up";
+            case DOWN -> "down";
+        };
+        return blockName(model.config(), layerOf(key)) + "." + module;
+    }
+
+    /** Block {@code layer}'s label: {@code h.N} (GPT-2) or {@code layers.N}. */
+    static String blockName(DecoderConfig c, int layer) {
+        return (c.architecture() == Architecture.GPT2 ? "h." : "layers.") + layer;
     }
 
     /** The plaintext layer named like an adapter key ({@code h.N.attn.c_attn}, {@code h.N.mlp.c_fc}, ...). */
