@@ -360,7 +360,7 @@ public final class Verifier implements AutoCloseable {
                     obfOps.mlpDown(layer, plainRec.activation(layer)));
         }
         String norm = c.norm().kind() == DecoderConfig.Norm.Kind.RMS_NORM ? "rms_norm" : "layer_norm";
-        String qkvName = gpt2 ? "c_attn" : "q/k/v (" + c.hidden() + "x" + c.qkvWidth() + ")";
+        String qkvName = gpt2 ? "c_attn" : familyName(c, DecoderWeights.Linear.QKV) + " (" + c.hidden() + "x" + c.qkvWidth() + ")";
         String grouped = c.kvHeads() != c.heads() ? " (" + c.kvHeads() + " kv heads shared by groups of "
                 + c.heads() / c.kvHeads() + ")" : "";
         String afterRope = inputs.rotary() ? " after RoPE" : "";
@@ -382,14 +382,16 @@ public final class Verifier implements AutoCloseable {
         out.add(module("attention scores Q~K~^T vs QK^T" + afterRope + grouped, core.scores.stats()));
         out.add(module("attention softmax", core.softmax.stats()));
         out.add(module("attention P.V~.diag(N_V)^-1 vs P.V", core.pvRecovered.stats()));
-        out.add(module((gpt2 ? "attn c_proj" : "o_proj") + " (input mask diag(N_V))", cProj.stats()));
+        out.add(module((gpt2 ? "attn c_proj" : familyName(c, DecoderWeights.Linear.OUT)) + " (input mask diag(N_V))",
+                cProj.stats()));
         out.add(module("attention sublayer (executor chain)", sublayer.stats()));
         out.add(module(gpt2 ? "ln_2" : norm + " (mlp input, with gamma)", ln2.stats()));
-        out.add(module(gpt2 ? "c_fc" : c.mlp().gated() ? "[gate | up] (" + c.hidden() + "x" + c.upWidth() + ")"
-                : "up (" + c.hidden() + "x" + c.upWidth() + ")", cFc.stats()));
+        out.add(module(gpt2 ? "c_fc" : familyName(c, DecoderWeights.Linear.UP) + " (" + c.hidden() + "x" + c.upWidth() + ")",
+                cFc.stats()));
         out.add(module(c.mlp().gated() ? "silu gating silu(gate).up"
                 : c.mlp().activation().toString().toLowerCase(java.util.Locale.ROOT), act.stats()));
-        out.add(module(gpt2 ? "mlp c_proj" : "down (" + c.inner() + "x" + c.hidden() + ")", mlpProj.stats()));
+        out.add(module(gpt2 ? "mlp c_proj" : familyName(c, DecoderWeights.Linear.DOWN) + " (" + c.inner() + "x" + c.hidden() + ")",
+                mlpProj.stats()));
         out.add(module("block", blocks.stats()));
         out.add(module(gpt2 ? "ln_f" : "final " + norm, s3.hidden()));
         out.add(module("lm_head", ErrorStats.compare(plainOps.lmHead(s3.plainHidden()), obfOps.lmHead(s3.plainHidden()))));
@@ -448,16 +450,18 @@ public final class Verifier implements AutoCloseable {
      * Llama family's {@code layers.N.q/k/v}, {@code o_proj}, {@code [gate | up]} (or {@code up}) and {@code down}.
      */
     private String named(String key) {
-        if (model.config().architecture() == Architecture.GPT2) {
-            return key;
-        }
-        String module = switch (linearOf(key)) {
+        DecoderConfig c = model.config();
+        return c.architecture() == Architecture.GPT2 ? key : blockName(c, layerOf(key)) + "." + familyName(c, linearOf(key));
+    }
+
+    /** A fused linear's name in the Llama family's words. */
+    private static String familyName(DecoderConfig c, DecoderWeights.Linear k) {
+        return switch (k) {
             case QKV -> "q/k/v";
             case OUT -> "o_proj";
-            case UP -> model.config().mlp().gated() ? "[gate | up]" : "up";
+            case UP -> c.mlp().gated() ? "[gate | up]" : "up";
             case DOWN -> "down";
         };
-        return blockName(model.config(), layerOf(key)) + "." + module;
     }
 
     /** Block {@code layer}'s label: {@code h.N} (GPT-2) or {@code layers.N}. */

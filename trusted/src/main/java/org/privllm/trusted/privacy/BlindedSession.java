@@ -206,15 +206,11 @@ public final class BlindedSession implements LinearPlacement {
 
     /** Two-party: {@code (X + R)·W} on one executor, {@code (−R)·W} on the other, concurrently. */
     private DoubleMatrix shared(PlacedLinear l, Matrix x) {
-        int n = x.rows;
-        DoubleMatrix r = noise.gaussian64(n, l.inDim(), l.padStd());
-        DoubleMatrix a = DoubleMatrix.of(x);
-        WideKernels.addInPlace(a, r);
+        DoubleMatrix r = pad(l, x.rows);
+        DoubleMatrix a = blind(x, r);
         for (int i = 0; i < r.data.length; i++) {
             r.data[i] = -r.data[i];
         }
-        work.add("pads", TrustedWork.PER_GAUSSIAN * n * l.inDim());
-        work.add("blinding", 2L * n * l.inDim());
         Future<DoubleMatrix> other = calls.submit(() -> parties.get(1).linear64(sessions.get(1), l.ids()[1], r));
         DoubleMatrix ya;
         try {
